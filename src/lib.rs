@@ -1,0 +1,3 @@
+//! plantdb: migrations and seed data for the plant databases, on PostgreSQL and SQLite.
+
+pub mod schema;

@@ -1,0 +1,1 @@
+//! Introspection of a live database into a dialect-neutral schema description.

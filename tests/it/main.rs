@@ -1,0 +1,3 @@
+//! Integration tests: real SQLite files and a real PostgreSQL server.
+
+mod support;
