@@ -1,0 +1,2 @@
+-- Drops mqtt_broker.
+DROP TABLE mqtt_broker;

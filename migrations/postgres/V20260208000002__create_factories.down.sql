@@ -1,0 +1,2 @@
+-- Drops factories (its indexes and trigger go with it).
+DROP TABLE factories;

@@ -1,0 +1,2 @@
+-- Drops plants.
+DROP TABLE plants;

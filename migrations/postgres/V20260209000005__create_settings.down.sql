@@ -1,0 +1,2 @@
+-- Drops settings.
+DROP TABLE settings;

@@ -1,0 +1,2 @@
+-- Drops care_plans.
+DROP TABLE care_plans;

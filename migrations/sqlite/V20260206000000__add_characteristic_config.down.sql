@@ -1,0 +1,2 @@
+-- Drops characteristic_config (its index goes with it).
+DROP TABLE characteristic_config;

@@ -1,0 +1,2 @@
+-- Drops organizations (its indexes and trigger go with it).
+DROP TABLE organizations;

@@ -1,0 +1,2 @@
+-- Drops gateways (its indexes and trigger go with it).
+DROP TABLE gateways;

@@ -1,0 +1,2 @@
+-- Drops devices (its indexes go with it).
+DROP TABLE devices;

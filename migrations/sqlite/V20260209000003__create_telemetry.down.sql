@@ -1,0 +1,2 @@
+-- Drops telemetry (its indexes go with it).
+DROP TABLE telemetry;

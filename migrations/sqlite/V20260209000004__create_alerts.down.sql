@@ -1,0 +1,2 @@
+-- Drops alerts (its index goes with it).
+DROP TABLE alerts;
