@@ -1,0 +1,129 @@
+//! The command line, as clap types only. Nothing here opens a connection.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::TimescalePolicy;
+use crate::error::Version;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "plantdb",
+    version,
+    about = "Migrations and seed data for the plant databases, on PostgreSQL and SQLite",
+    long_about = "Migrations and seed data for the plant databases, on PostgreSQL and SQLite.\n\n\
+        With no database configured, plantdb works on the SQLite file plantdb.sqlite3 in the \
+        working directory.",
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 pending migrations (status --check), \
+        4 drift, 5 database unreachable."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Database URL: postgres://USER:PASSWORD@HOST:PORT/DB, sqlite://PATH or sqlite::memory:
+    /// [default: sqlite://plantdb.sqlite3]
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Run the migrations in DIR (DIR/postgres and DIR/sqlite, or DIR itself) instead of the
+    /// built-in ones.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub migrations: Option<PathBuf>,
+
+    /// What the telemetry table does about TimescaleDB (PostgreSQL).
+    #[arg(
+        long,
+        global = true,
+        env = "PLANTDB_TIMESCALE",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub timescale: TimescalePolicy,
+
+    /// Print one JSON document instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print nothing but errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more: the database and each step's SQL file.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply, revert or repair migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateCommand,
+    },
+    /// Show where the database stands; never changes anything.
+    Status {
+        /// Exit 0 only when fully up to date and clean: 3 when migrations are pending,
+        /// 4 on drift.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Apply pending migrations (all of them unless --to or --count).
+    Up(UpArgs),
+    /// Revert applied migrations (one unless --to or --count).
+    Down(DownArgs),
+    /// Revert the latest migration and apply it again.
+    Redo(CommonRunArgs),
+    /// Accept the current files' checksums for applied migrations that changed.
+    Repair,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Apply up to and including VERSION.
+    #[arg(long, value_name = "VERSION", conflicts_with = "count")]
+    pub to: Option<Version>,
+    /// Apply at most N migrations.
+    #[arg(long, value_name = "N")]
+    pub count: Option<usize>,
+    /// Record migrations as applied without running them (adopting an existing schema).
+    #[arg(long)]
+    pub fake: bool,
+    /// Apply pending migrations older than the latest applied one.
+    #[arg(long)]
+    pub allow_out_of_order: bool,
+    #[command(flatten)]
+    pub common: CommonRunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Revert every migration newer than VERSION, keeping VERSION applied (0: revert all).
+    #[arg(long, value_name = "VERSION", conflicts_with = "count")]
+    pub to: Option<Version>,
+    /// Revert the latest N migrations.
+    #[arg(long, value_name = "N")]
+    pub count: Option<usize>,
+    #[command(flatten)]
+    pub common: CommonRunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CommonRunArgs {
+    /// Print the SQL that would run, in order, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run even though applied migrations changed or are missing.
+    #[arg(long)]
+    pub allow_drift: bool,
+}

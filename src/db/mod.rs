@@ -1,0 +1,186 @@
+//! The one seam between the engine and the two databases.
+
+pub mod postgres;
+pub mod sqlite;
+
+use crate::config::{Target, TimescalePolicy};
+use crate::error::{Result, Version};
+use crate::schema::Schema;
+
+/// The name of plantdb's own history table.
+pub const HISTORY_TABLE: &str = "plantdb_migrations";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+impl Dialect {
+    /// The folder name under `migrations/`.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "postgres",
+            Dialect::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A row of the history table.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AppliedMigration {
+    pub version: Version,
+    pub name: String,
+    pub checksum: String,
+    /// RFC 3339, UTC.
+    pub applied_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+/// One migration script to run, with what the history table must say afterwards.
+#[derive(Debug, Clone)]
+pub struct Step<'a> {
+    pub version: Version,
+    pub name: &'a str,
+    pub direction: Direction,
+    pub sql: &'a str,
+    /// Where the SQL came from, for error messages.
+    pub file: &'a str,
+    /// Checksum of the up script, recorded when going up.
+    pub checksum: &'a str,
+    /// False for `-- plantdb:no-transaction` scripts.
+    pub transactional: bool,
+    /// `-- plantdb:foreign-keys-off` (SQLite table rebuilds).
+    pub foreign_keys_off: bool,
+    /// Record the history change without running the SQL (`--fake`).
+    pub fake: bool,
+    /// The latest applied version the plan expects right before this step. A driver whose lock
+    /// has a gap (SQLite around foreign-keys-off steps) checks it again after re-locking.
+    pub expected_latest: Option<Version>,
+}
+
+/// What TimescaleDB looks like on a server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TimescaleState {
+    /// The server can install the extension (`pg_available_extensions`).
+    pub available: bool,
+    /// The extension is installed in this database.
+    pub installed: bool,
+    /// `timescaledb` is in `shared_preload_libraries` (`null` when this role may not see it).
+    pub preloaded: Option<bool>,
+    /// The telemetry table is a hypertable.
+    pub telemetry_hypertable: bool,
+}
+
+/// The database operations the engine needs; implemented once per dialect.
+pub trait Driver {
+    fn dialect(&self) -> Dialect;
+
+    /// Takes the run lock: blocks concurrent plantdb runs on the same database until `unlock`.
+    fn lock(&mut self) -> Result<()>;
+    fn unlock(&mut self) -> Result<()>;
+
+    /// The history, oldest first; empty when the history table does not exist. Never creates it.
+    fn applied(&mut self) -> Result<Vec<AppliedMigration>>;
+    fn ensure_history(&mut self) -> Result<()>;
+
+    /// Runs a step and writes or deletes its history row in the same transaction (unless the
+    /// step opted out of transactions). Returns the notices the server printed.
+    fn apply(&mut self, step: &Step) -> Result<Vec<String>>;
+
+    /// Runs SQL that is not a migration.
+    fn execute(&mut self, sql: &str) -> Result<()>;
+
+    /// `None` on databases that cannot have TimescaleDB.
+    fn timescale(&mut self) -> Result<Option<TimescaleState>>;
+
+    /// The live schema, for comparisons.
+    fn schema(&mut self) -> Result<Schema>;
+}
+
+/// Whether a command may change the database. Read-only connections refuse writes at the
+/// database level, so `status` provably changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
+pub fn connect(
+    target: &Target,
+    access: Access,
+    timescale: TimescalePolicy,
+) -> Result<Box<dyn Driver>> {
+    match target {
+        Target::Postgres(pg) => Ok(Box::new(postgres::PostgresDriver::connect(
+            pg, access, timescale,
+        )?)),
+        Target::Sqlite(sqlite) => Ok(Box::new(sqlite::SqliteDriver::open(sqlite, access)?)),
+    }
+}
+
+/// Holds the run lock and releases it when dropped, even when the run failed.
+pub struct Locked<'a, D: Driver + ?Sized> {
+    driver: &'a mut D,
+    released: bool,
+}
+
+impl<'a, D: Driver + ?Sized> Locked<'a, D> {
+    pub fn new(driver: &'a mut D) -> Result<Self> {
+        driver.lock()?;
+        Ok(Locked {
+            driver,
+            released: false,
+        })
+    }
+
+    /// Releases the lock and reports whether that worked (on SQLite this is the commit).
+    pub fn release(mut self) -> Result<()> {
+        self.released = true;
+        self.driver.unlock()
+    }
+}
+
+impl<D: Driver + ?Sized> std::ops::Deref for Locked<'_, D> {
+    type Target = D;
+    fn deref(&self) -> &D {
+        self.driver
+    }
+}
+
+impl<D: Driver + ?Sized> std::ops::DerefMut for Locked<'_, D> {
+    fn deref_mut(&mut self) -> &mut D {
+        self.driver
+    }
+}
+
+impl<D: Driver + ?Sized> Drop for Locked<'_, D> {
+    fn drop(&mut self) {
+        // An unlock failure after a failed run must not hide the run's own error.
+        if !self.released {
+            let _ = self.driver.unlock();
+        }
+    }
+}
+
+/// Maps a 1-based character offset in `sql` to a 1-based (line, column).
+pub fn line_column(sql: &str, char_offset: usize) -> (usize, usize) {
+    let mut line = 1;
+    let mut column = 1;
+    for ch in sql.chars().take(char_offset.saturating_sub(1)) {
+        if ch == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+    }
+    (line, column)
+}

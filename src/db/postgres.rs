@@ -1,0 +1,374 @@
+//! PostgreSQL: the lock is a session advisory lock keyed on the database name; each migration
+//! runs in its own transaction together with its history row.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use postgres::error::{DbError, ErrorPosition, SqlState};
+use postgres::{Client, GenericClient};
+
+use super::{
+    Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, Step, TimescaleState,
+};
+use crate::config::{PostgresTarget, TimescalePolicy};
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+
+pub struct PostgresDriver {
+    client: Client,
+    host: String,
+    lock_key: i64,
+    locked: bool,
+    /// Filled by the connection's notice callback (RAISE NOTICE from migrations).
+    notices: Arc<Mutex<Vec<String>>>,
+}
+
+impl PostgresDriver {
+    pub fn connect(
+        target: &PostgresTarget,
+        access: Access,
+        timescale: TimescalePolicy,
+    ) -> Result<PostgresDriver> {
+        let notices = Arc::new(Mutex::new(Vec::new()));
+        let client = open_client(target, Some(notices.clone()))?;
+        let mut driver = PostgresDriver {
+            client,
+            host: target.host_display(),
+            lock_key: lock_key(&target.dbname()),
+            locked: false,
+            notices,
+        };
+        // The telemetry migration reads the policy from this setting and decides in SQL.
+        driver
+            .client
+            .execute(
+                "SELECT set_config('plantdb.timescale', $1, false)",
+                &[&timescale.as_str()],
+            )
+            .map_err(|e| driver.db_error("cannot configure the session", e))?;
+        if access == Access::ReadOnly {
+            driver
+                .client
+                .batch_execute("SET default_transaction_read_only = on")
+                .map_err(|e| driver.db_error("cannot configure the session", e))?;
+        }
+        Ok(driver)
+    }
+
+    /// The underlying client, for seeding and tests.
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    fn db_error(&self, context: &str, e: postgres::Error) -> Error {
+        Error::Database {
+            context: format!("{context} (PostgreSQL `{}`)", self.host),
+            message: describe(&e),
+        }
+    }
+
+    fn take_notices(&self) -> Vec<String> {
+        match self.notices.lock() {
+            Ok(mut notices) => std::mem::take(&mut *notices),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// Opens a connection with TLS as the URL's `sslmode` asks, mapping failures to errors that
+/// name the host. Shared with `reset`, which connects to the maintenance database.
+pub fn open_client(
+    target: &PostgresTarget,
+    notices: Option<Arc<Mutex<Vec<String>>>>,
+) -> Result<Client> {
+    let mut config = target.config.clone();
+    if let Some(notices) = notices {
+        config.notice_callback(move |notice| {
+            if let Ok(mut list) = notices.lock() {
+                list.push(notice.message().to_string());
+            }
+        });
+    }
+    let result = if config.get_ssl_mode() == postgres::config::SslMode::Disable {
+        config.connect(postgres::NoTls)
+    } else {
+        // libpq's `require` and `prefer` encrypt without verifying the certificate;
+        // `verify-ca`/`verify-full` (mapped to `tls_verify`) check it.
+        let connector = native_tls::TlsConnector::builder()
+            .danger_accept_invalid_certs(!target.tls_verify)
+            .danger_accept_invalid_hostnames(!target.tls_verify)
+            .build()
+            .map_err(|e| Error::Connect {
+                host: target.host_display(),
+                reason: format!("cannot set up TLS: {e}"),
+            })?;
+        config.connect(postgres_native_tls::MakeTlsConnector::new(connector))
+    };
+    result.map_err(|e| connect_error(target, e))
+}
+
+fn connect_error(target: &PostgresTarget, e: postgres::Error) -> Error {
+    let host = target.host_display();
+    match e.code() {
+        Some(code) if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+            Error::Auth {
+                host,
+                user: target.user(),
+                reason: describe(&e),
+            }
+        }
+        Some(code) if *code == SqlState::INVALID_CATALOG_NAME => Error::DatabaseMissing {
+            host,
+            name: target.dbname(),
+        },
+        _ => Error::Connect {
+            host,
+            reason: describe(&e),
+        },
+    }
+}
+
+/// The server's message without the crate's "db error:" prefix, with detail where there is one.
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db_message(db),
+        None => {
+            // The crate's text for I/O errors, e.g. "error connecting to server: Connection refused".
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(inner) = source {
+                let inner_text = inner.to_string();
+                if !text.contains(&inner_text) {
+                    text.push_str(": ");
+                    text.push_str(&inner_text);
+                }
+                source = inner.source();
+            }
+            text
+        }
+    }
+}
+
+fn db_message(db: &DbError) -> String {
+    let mut text = db.message().to_string();
+    if let Some(detail) = db.detail() {
+        text.push_str(&format!(" ({detail})"));
+    }
+    text
+}
+
+/// A stable 64-bit key per database name (FNV-1a), so runs against different databases on one
+/// server do not block each other.
+fn lock_key(dbname: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in "plantdb:".bytes().chain(dbname.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+fn migration_error(step: &Step, e: &postgres::Error) -> Error {
+    let Some(db) = e.as_db_error() else {
+        return Error::MigrationFailed {
+            version: step.version,
+            file: step.file.to_string(),
+            message: describe(e),
+            position: None,
+            hint: None,
+        };
+    };
+    let position = match db.position() {
+        Some(ErrorPosition::Original(offset)) => {
+            Some(super::line_column(step.sql, *offset as usize))
+        }
+        _ => None,
+    };
+    let hint = if *db.code() == SqlState::ACTIVE_SQL_TRANSACTION {
+        Some(format!(
+            "this statement cannot run inside a transaction: make `-- plantdb:no-transaction` the first line of {}",
+            step.file
+        ))
+    } else {
+        db.hint().map(str::to_string)
+    };
+    Error::MigrationFailed {
+        version: step.version,
+        file: step.file.to_string(),
+        message: db_message(db),
+        position,
+        hint,
+    }
+}
+
+fn record(client: &mut impl GenericClient, step: &Step) -> std::result::Result<(), postgres::Error> {
+    match step.direction {
+        Direction::Up => client.execute(
+            &format!("INSERT INTO {HISTORY_TABLE} (version, name, checksum) VALUES ($1, $2, $3)"),
+            &[&step.version, &step.name, &step.checksum],
+        )?,
+        Direction::Down => client.execute(
+            &format!("DELETE FROM {HISTORY_TABLE} WHERE version = $1"),
+            &[&step.version],
+        )?,
+    };
+    Ok(())
+}
+
+impl Driver for PostgresDriver {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn lock(&mut self) -> Result<()> {
+        // Polling keeps the connection usable (no statement stuck waiting) and needs no timeout
+        // setting that would then apply to the migrations as well.
+        loop {
+            let row = self
+                .client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&self.lock_key])
+                .map_err(|e| self.db_error("cannot take the advisory lock", e))?;
+            if row.get::<_, bool>(0) {
+                self.locked = true;
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        if !self.locked {
+            return Ok(());
+        }
+        self.locked = false;
+        self.client
+            .execute("SELECT pg_advisory_unlock($1)", &[&self.lock_key])
+            .map(|_| ())
+            .map_err(|e| self.db_error("cannot release the advisory lock", e))
+    }
+
+    fn applied(&mut self) -> Result<Vec<AppliedMigration>> {
+        let exists: bool = self
+            .client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&HISTORY_TABLE],
+            )
+            .map_err(|e| self.db_error("cannot read the schema", e))?
+            .get(0);
+        if !exists {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .client
+            .query(
+                &format!(
+                    "SELECT version, name, checksum,
+                        to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')
+                     FROM {HISTORY_TABLE} ORDER BY version"
+                ),
+                &[],
+            )
+            .map_err(|e| self.db_error("cannot read the history", e))?;
+        Ok(rows
+            .iter()
+            .map(|row| AppliedMigration {
+                version: row.get(0),
+                name: row.get(1),
+                checksum: row.get(2),
+                applied_at: row.get(3),
+            })
+            .collect())
+    }
+
+    fn ensure_history(&mut self) -> Result<()> {
+        self.client
+            .batch_execute(&format!(
+                "CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (
+                    version BIGINT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    checksum TEXT NOT NULL,
+                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                )"
+            ))
+            .map_err(|e| self.db_error("cannot create the history table", e))
+    }
+
+    fn apply(&mut self, step: &Step) -> Result<Vec<String>> {
+        self.take_notices();
+        if step.transactional {
+            let mut tx = self
+                .client
+                .transaction()
+                .map_err(|e| migration_error(step, &e))?;
+            if !step.fake {
+                tx.batch_execute(step.sql)
+                    .map_err(|e| migration_error(step, &e))?;
+            }
+            record(&mut tx, step).map_err(|e| migration_error(step, &e))?;
+            tx.commit().map_err(|e| migration_error(step, &e))?;
+        } else {
+            if !step.fake {
+                self.client
+                    .batch_execute(step.sql)
+                    .map_err(|e| migration_error(step, &e))?;
+            }
+            record(&mut self.client, step).map_err(|e| migration_error(step, &e))?;
+        }
+        Ok(self.take_notices())
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<()> {
+        self.client
+            .batch_execute(sql)
+            .map_err(|e| self.db_error("statement failed", e))
+    }
+
+    fn timescale(&mut self) -> Result<Option<TimescaleState>> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),
+                        EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),
+                        (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries')",
+                &[],
+            )
+            .map_err(|e| self.db_error("cannot read TimescaleDB's state", e))?;
+        let preload: Option<String> = row.get(2);
+        let mut state = TimescaleState {
+            available: row.get(0),
+            installed: row.get(1),
+            preloaded: preload.map(|libs| libs.split(',').any(|lib| lib.trim() == "timescaledb")),
+            telemetry_hypertable: false,
+        };
+        if state.installed {
+            // Outside a transaction a failure here costs nothing, so a missing view is just "no".
+            state.telemetry_hypertable = self
+                .client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables
+                                     WHERE hypertable_name = 'telemetry')",
+                    &[],
+                )
+                .map(|row| row.get(0))
+                .unwrap_or(false);
+        }
+        Ok(Some(state))
+    }
+
+    fn schema(&mut self) -> Result<Schema> {
+        crate::schema::of_postgres(&mut self.client)
+            .map_err(|e| self.db_error("cannot read the schema", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_key_is_stable_and_per_database() {
+        assert_eq!(lock_key("plant"), lock_key("plant"));
+        assert_ne!(lock_key("plant"), lock_key("plant2"));
+    }
+}

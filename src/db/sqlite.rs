@@ -1,0 +1,358 @@
+//! SQLite: the lock is an immediate transaction held for the whole run (with a busy timeout so
+//! concurrent runs wait instead of failing); each migration is a savepoint inside it.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, params};
+
+use super::{Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, Step};
+use crate::config::SqliteTarget;
+use crate::error::{Error, Result};
+use crate::schema::Schema;
+
+/// How long a run waits for another process's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
+
+const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+pub struct SqliteDriver {
+    conn: Connection,
+    /// The file, for messages.
+    path: String,
+    locked: bool,
+}
+
+impl SqliteDriver {
+    pub fn open(target: &SqliteTarget, access: Access) -> Result<SqliteDriver> {
+        let (conn, path) = match target {
+            SqliteTarget::Memory => (Connection::open_in_memory(), ":memory:".to_string()),
+            SqliteTarget::File(path) => {
+                let shown = path.display().to_string();
+                if access == Access::ReadOnly && !path.exists() {
+                    return Err(Error::SqliteOpen {
+                        path: shown,
+                        reason: "the file does not exist (`plantdb migrate up` creates it)".into(),
+                    });
+                }
+                let flags = match access {
+                    // Read-only at the file level: a read-only command cannot write by mistake.
+                    Access::ReadOnly => {
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    }
+                    Access::ReadWrite => OpenFlags::default(),
+                };
+                (Connection::open_with_flags(path, flags), shown)
+            }
+        };
+        let conn = conn.map_err(|e| Error::SqliteOpen {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let setup = || -> rusqlite::Result<()> {
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            // SQLite leaves foreign keys off unless every connection asks for them.
+            conn.pragma_update(None, "foreign_keys", true)
+        };
+        setup().map_err(|e| Error::SqliteOpen {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(SqliteDriver {
+            conn,
+            path,
+            locked: false,
+        })
+    }
+
+    /// The underlying connection, for seeding and tests.
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    fn db_error(&self, context: &str, e: rusqlite::Error) -> Error {
+        Error::Database {
+            context: format!("{context} (SQLite `{}`)", self.path),
+            message: e.to_string(),
+        }
+    }
+
+    fn latest_version(&self) -> rusqlite::Result<Option<i64>> {
+        self.conn.query_row(
+            &format!("SELECT max(version) FROM {HISTORY_TABLE}"),
+            [],
+            |row| row.get(0),
+        )
+    }
+
+    fn record(&self, step: &Step) -> rusqlite::Result<()> {
+        match step.direction {
+            Direction::Up => self.conn.execute(
+                &format!(
+                    "INSERT INTO {HISTORY_TABLE} (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, {NOW})"
+                ),
+                params![step.version, step.name, step.checksum],
+            )?,
+            Direction::Down => self.conn.execute(
+                &format!("DELETE FROM {HISTORY_TABLE} WHERE version = ?1"),
+                params![step.version],
+            )?,
+        };
+        Ok(())
+    }
+
+    fn run_script(&self, step: &Step) -> Result<()> {
+        if step.fake {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch(step.sql)
+            .map_err(|e| migration_error(step, e))
+    }
+
+    /// The usual path: a savepoint inside the run's transaction.
+    fn apply_in_savepoint(&mut self, step: &Step) -> Result<()> {
+        self.conn
+            .execute_batch("SAVEPOINT plantdb_step")
+            .map_err(|e| self.db_error("cannot start a savepoint", e))?;
+        let outcome = self.run_script(step).and_then(|()| {
+            self.record(step)
+                .map_err(|e| self.db_error("cannot write the history row", e))
+        });
+        let end = match outcome {
+            Ok(()) => "RELEASE plantdb_step",
+            Err(_) => "ROLLBACK TO plantdb_step; RELEASE plantdb_step",
+        };
+        self.conn
+            .execute_batch(end)
+            .map_err(|e| self.db_error("cannot end the savepoint", e))?;
+        outcome
+    }
+
+    /// Steps that must run outside the run's transaction: `PRAGMA foreign_keys` is a no-op
+    /// inside one (https://www.sqlite.org/foreignkeys.html), and no-transaction scripts want
+    /// none. The lock is released for a moment, so the expected history is checked again.
+    fn apply_outside(&mut self, step: &Step) -> Result<()> {
+        let relock = self.locked;
+        if relock {
+            self.unlock()?;
+        }
+        if step.foreign_keys_off {
+            self.conn
+                .pragma_update(None, "foreign_keys", false)
+                .map_err(|e| self.db_error("cannot turn foreign keys off", e))?;
+        }
+        let outcome = if step.transactional {
+            self.apply_rebuild_transaction(step)
+        } else {
+            self.check_expected(step)
+                .and_then(|()| self.run_script(step))
+                .and_then(|()| {
+                    self.record(step)
+                        .map_err(|e| self.db_error("cannot write the history row", e))
+                })
+        };
+        let restore = self
+            .conn
+            .pragma_update(None, "foreign_keys", true)
+            .map_err(|e| self.db_error("cannot turn foreign keys back on", e));
+        if relock {
+            self.lock()?;
+        }
+        outcome.and(restore)
+    }
+
+    fn apply_rebuild_transaction(&mut self, step: &Step) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.db_error("cannot lock the database", e))?;
+        let outcome = self
+            .check_expected(step)
+            .and_then(|()| self.run_script(step))
+            .and_then(|()| self.check_foreign_keys(step))
+            .and_then(|()| {
+                self.record(step)
+                    .map_err(|e| self.db_error("cannot write the history row", e))
+            });
+        let end = if outcome.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        self.conn
+            .execute_batch(end)
+            .map_err(|e| self.db_error("cannot end the transaction", e))?;
+        outcome
+    }
+
+    fn check_expected(&self, step: &Step) -> Result<()> {
+        let latest = self
+            .latest_version()
+            .map_err(|e| self.db_error("cannot read the history", e))?;
+        if latest != step.expected_latest {
+            return Err(Error::Raced(format!(
+                "expected the latest applied migration to be {:?}, found {:?}",
+                step.expected_latest, latest
+            )));
+        }
+        Ok(())
+    }
+
+    /// With foreign keys off nothing stopped the script from breaking them: look before commit.
+    fn check_foreign_keys(&self, step: &Step) -> Result<()> {
+        if !step.foreign_keys_off {
+            return Ok(());
+        }
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA foreign_key_check")
+            .map_err(|e| self.db_error("cannot check foreign keys", e))?;
+        let violations: Vec<String> = stmt
+            .query_map([], |row| {
+                let table: String = row.get(0)?;
+                let rowid: Option<i64> = row.get(1)?;
+                let parent: String = row.get(2)?;
+                Ok(format!(
+                    "`{table}` row {} points at a missing `{parent}`",
+                    rowid.map_or("?".into(), |r| r.to_string())
+                ))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.db_error("cannot check foreign keys", e))?;
+        if violations.is_empty() {
+            return Ok(());
+        }
+        Err(Error::MigrationFailed {
+            version: step.version,
+            file: step.file.to_string(),
+            message: format!(
+                "it would break foreign keys: {}",
+                violations
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            position: None,
+            hint: None,
+        })
+    }
+}
+
+fn migration_error(step: &Step, e: rusqlite::Error) -> Error {
+    let (message, position) = match &e {
+        // SQLite reports where a statement failed to parse, relative to the statement text.
+        rusqlite::Error::SqlInputError {
+            msg, sql, offset, ..
+        } => {
+            let position = step
+                .sql
+                .len()
+                .checked_sub(sql.len())
+                .filter(|start| step.sql[*start..] == **sql)
+                .and_then(|start| {
+                    let byte = start + usize::try_from(*offset).ok()?;
+                    let chars = step.sql.get(..byte)?.chars().count();
+                    Some(super::line_column(step.sql, chars + 1))
+                });
+            (msg.clone(), position)
+        }
+        other => (other.to_string(), None),
+    };
+    Error::MigrationFailed {
+        version: step.version,
+        file: step.file.to_string(),
+        message,
+        position,
+        hint: None,
+    }
+}
+
+impl Driver for SqliteDriver {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn lock(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.db_error("cannot lock the database for writing", e))?;
+        self.locked = true;
+        Ok(())
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        if !self.locked {
+            return Ok(());
+        }
+        self.locked = false;
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("COMMIT")
+            .map_err(|e| self.db_error("cannot commit", e))
+    }
+
+    fn applied(&mut self) -> Result<Vec<AppliedMigration>> {
+        let exists: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+                [HISTORY_TABLE],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.db_error("cannot read the schema", e))?;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT version, name, checksum, applied_at FROM {HISTORY_TABLE} ORDER BY version"
+            ))
+            .map_err(|e| self.db_error("cannot read the history", e))?;
+        stmt.query_map([], |row| {
+            Ok(AppliedMigration {
+                version: row.get(0)?,
+                name: row.get(1)?,
+                checksum: row.get(2)?,
+                applied_at: row.get(3)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.db_error("cannot read the history", e))
+    }
+
+    fn ensure_history(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch(&format!(
+                "CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (
+                    version INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    checksum TEXT NOT NULL,
+                    applied_at TEXT NOT NULL
+                )"
+            ))
+            .map_err(|e| self.db_error("cannot create the history table", e))
+    }
+
+    fn apply(&mut self, step: &Step) -> Result<Vec<String>> {
+        if step.transactional && !step.foreign_keys_off && self.locked {
+            self.apply_in_savepoint(step)?;
+        } else {
+            self.apply_outside(step)?;
+        }
+        Ok(Vec::new())
+    }
+
+    fn execute(&mut self, sql: &str) -> Result<()> {
+        self.conn
+            .execute_batch(sql)
+            .map_err(|e| self.db_error("statement failed", e))
+    }
+
+    fn timescale(&mut self) -> Result<Option<super::TimescaleState>> {
+        Ok(None)
+    }
+
+    fn schema(&mut self) -> Result<Schema> {
+        crate::schema::of_sqlite(&self.conn).map_err(|e| self.db_error("cannot read the schema", e))
+    }
+}

@@ -1,0 +1,9 @@
+//! Migrations: where they come from, what to run, and running it.
+
+pub mod plan;
+pub mod run;
+pub mod source;
+
+pub use plan::Request;
+pub use run::{Observer, RunOptions, RunReport, Silent, StepReport, migrate, repair};
+pub use source::{Migration, MigrationSet};

@@ -1,0 +1,439 @@
+//! Where migrations come from: the sets embedded in the binary (refinery embeds the up scripts,
+//! build.rs the down scripts and the list of every file) or a `--migrations` directory. Both go
+//! through `assemble`, which names files, pairs up and down, reads directives and checksums.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::db::Dialect;
+use crate::error::{Error, Result, Version};
+
+mod embedded {
+    pub mod postgres {
+        refinery::embed_migrations!("migrations/postgres");
+    }
+    pub mod sqlite {
+        refinery::embed_migrations!("migrations/sqlite");
+    }
+    include!(concat!(env!("OUT_DIR"), "/embedded_files.rs"));
+}
+
+/// One SQL file of a migration.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// Path shown in messages, e.g. `migrations/sqlite/V20260207000000__add_plant.down.sql`.
+    pub file: String,
+    pub sql: String,
+    /// False when the script starts with `-- plantdb:no-transaction`.
+    pub transactional: bool,
+    /// `-- plantdb:foreign-keys-off`: SQLite turns foreign keys off around the script and runs
+    /// `PRAGMA foreign_key_check` before committing (the documented way to rebuild a table).
+    pub foreign_keys_off: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub version: Version,
+    pub name: String,
+    pub up: Script,
+    pub down: Option<Script>,
+    /// refinery's checksum of the up script (line endings normalised), as 16 hex digits.
+    pub checksum: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MigrationSet {
+    pub dialect: Dialect,
+    /// "built-in" or the directory the set was read from.
+    pub origin: String,
+    /// Sorted by version, versions unique.
+    pub migrations: Vec<Migration>,
+}
+
+impl MigrationSet {
+    /// The built-in set, or the one in `dir` when given.
+    pub fn load(dir: Option<&Path>, dialect: Dialect) -> Result<MigrationSet> {
+        match dir {
+            Some(dir) => MigrationSet::from_dir(dir, dialect),
+            None => MigrationSet::built_in(dialect),
+        }
+    }
+
+    pub fn built_in(dialect: Dialect) -> Result<MigrationSet> {
+        let runner = match dialect {
+            Dialect::Postgres => embedded::postgres::migrations::runner(),
+            Dialect::Sqlite => embedded::sqlite::migrations::runner(),
+        };
+        let folder = dialect.dir_name();
+        let mut files: Vec<RawFile> = runner
+            .get_migrations()
+            .iter()
+            .map(|m| RawFile {
+                name: format!("V{}__{}.sql", m.version(), m.name()),
+                sql: m.sql().unwrap_or_default().to_string(),
+            })
+            .collect();
+        for (relative, down_sql) in embedded::FILES {
+            let Some((dir, name)) = relative.rsplit_once('/') else {
+                return Err(Error::MigrationSource {
+                    file: format!("migrations/{relative}"),
+                    reason: "files belong in migrations/postgres/ or migrations/sqlite/".into(),
+                });
+            };
+            if !dir.split('/').next().is_some_and(|top| top == "postgres" || top == "sqlite") {
+                return Err(Error::MigrationSource {
+                    file: format!("migrations/{relative}"),
+                    reason: "files belong in migrations/postgres/ or migrations/sqlite/".into(),
+                });
+            }
+            if !relative.starts_with(&format!("{folder}/")) {
+                continue;
+            }
+            match down_sql {
+                Some(sql) => files.push(RawFile {
+                    name: name.to_string(),
+                    sql: sql.to_string(),
+                }),
+                // An up script refinery embedded is already in `files`; anything else is a
+                // file refinery skipped, which `assemble` rejects by name.
+                None if files.iter().any(|f| f.name == name) => {}
+                None => files.push(RawFile {
+                    name: name.to_string(),
+                    sql: String::new(),
+                }),
+            }
+        }
+        assemble(dialect, "built-in", &format!("migrations/{folder}"), files)
+    }
+
+    /// Reads `dir/postgres` or `dir/sqlite` when that folder exists, else `dir` itself.
+    pub fn from_dir(dir: &Path, dialect: Dialect) -> Result<MigrationSet> {
+        let dialect_dir = dir.join(dialect.dir_name());
+        let dir = if dialect_dir.is_dir() {
+            dialect_dir
+        } else {
+            dir.to_path_buf()
+        };
+        let shown = dir.display().to_string();
+        let unreadable = |e: std::io::Error| Error::MigrationDir {
+            dir: shown.clone(),
+            reason: e.to_string(),
+        };
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(unreadable)? {
+            let entry = entry.map_err(unreadable)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || entry.path().is_dir() {
+                continue;
+            }
+            let sql = std::fs::read_to_string(entry.path()).map_err(|e| Error::Io {
+                path: entry.path().display().to_string(),
+                source: e,
+            })?;
+            files.push(RawFile { name, sql });
+        }
+        assemble(dialect, &shown, &shown, files)
+    }
+
+    pub fn get(&self, version: Version) -> Option<&Migration> {
+        self.migrations
+            .binary_search_by_key(&version, |m| m.version)
+            .ok()
+            .map(|i| &self.migrations[i])
+    }
+
+    pub fn latest_version(&self) -> Option<Version> {
+        self.migrations.last().map(|m| m.version)
+    }
+}
+
+struct RawFile {
+    name: String,
+    sql: String,
+}
+
+enum Kind {
+    Up,
+    Down,
+}
+
+/// Splits `V{version}__{name}.sql` / `.down.sql`; `None` when the name is not of that form.
+fn parse_file_name(file_name: &str) -> Option<(Version, String, Kind)> {
+    let (stem, kind) = if let Some(stem) = file_name.strip_suffix(".down.sql") {
+        (stem, Kind::Down)
+    } else {
+        (file_name.strip_suffix(".sql")?, Kind::Up)
+    };
+    let (version, name) = stem.strip_prefix('V')?.split_once("__")?;
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) || !is_snake_case(name) {
+        return None;
+    }
+    Some((version.parse().ok()?, name.to_string(), kind))
+}
+
+pub fn is_snake_case(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.contains("__")
+        && !name.ends_with('_')
+}
+
+fn assemble(
+    dialect: Dialect,
+    origin: &str,
+    shown_dir: &str,
+    files: Vec<RawFile>,
+) -> Result<MigrationSet> {
+    let mut ups: BTreeMap<Version, (String, Script)> = BTreeMap::new();
+    let mut downs: BTreeMap<Version, (String, Script)> = BTreeMap::new();
+    for file in files {
+        let shown = format!("{shown_dir}/{}", file.name);
+        let Some((version, name, kind)) = parse_file_name(&file.name) else {
+            return Err(Error::MigrationSource {
+                file: shown,
+                reason: "not a migration file name: expected V{version}__{snake_case_name}.sql or V{version}__{snake_case_name}.down.sql".into(),
+            });
+        };
+        let script = script(shown.clone(), &file.sql)?;
+        let slot = match kind {
+            Kind::Up => &mut ups,
+            Kind::Down => &mut downs,
+        };
+        if let Some((_, other)) = slot.insert(version, (name, script)) {
+            return Err(Error::MigrationSource {
+                file: shown,
+                reason: format!("version {version} is also used by `{}`", other.file),
+            });
+        }
+    }
+    let mut migrations = Vec::with_capacity(ups.len());
+    for (version, (name, up)) in ups {
+        let down = match downs.remove(&version) {
+            Some((down_name, down)) if down_name != name => {
+                return Err(Error::MigrationSource {
+                    file: down.file,
+                    reason: format!("its name differs from its up script `{}`", up.file),
+                });
+            }
+            Some((_, down)) => Some(down),
+            None => None,
+        };
+        let checksum = checksum(version, &name, &up.sql, &up.file)?;
+        migrations.push(Migration {
+            version,
+            name,
+            up,
+            down,
+            checksum,
+        });
+    }
+    if let Some((_, (_, orphan))) = downs.into_iter().next() {
+        return Err(Error::MigrationSource {
+            file: orphan.file,
+            reason: "a down script without an up script".into(),
+        });
+    }
+    Ok(MigrationSet {
+        dialect,
+        origin: origin.to_string(),
+        migrations,
+    })
+}
+
+fn script(file: String, sql: &str) -> Result<Script> {
+    let mut script = Script {
+        file,
+        sql: sql.to_string(),
+        transactional: true,
+        foreign_keys_off: false,
+    };
+    // Directives live in the leading comment block.
+    for (index, line) in sql.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some(comment) = line.strip_prefix("--") else {
+            break;
+        };
+        let Some(directive) = comment.trim().strip_prefix("plantdb:") else {
+            continue;
+        };
+        match directive.trim() {
+            "no-transaction" => script.transactional = false,
+            "foreign-keys-off" => script.foreign_keys_off = true,
+            other => {
+                return Err(Error::MigrationSource {
+                    file: format!("{}:{}", script.file, index + 1),
+                    reason: format!(
+                        "unknown directive `plantdb:{other}` (known: no-transaction, foreign-keys-off)"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(script)
+}
+
+/// refinery's checksum over name, version and SQL, with CRLF normalised so a checkout on
+/// Windows does not look like drift.
+fn checksum(version: Version, name: &str, sql: &str, file: &str) -> Result<String> {
+    let normalised = sql.replace("\r\n", "\n");
+    let migration = refinery::Migration::unapplied(&format!("V{version}__{name}"), &normalised)
+        .map_err(|e| Error::MigrationSource {
+            file: file.to_string(),
+            reason: e.to_string(),
+        })?;
+    Ok(format!("{:016x}", migration.checksum()))
+}
+
+/// Every file embedded from `migrations/`, as paths relative to it (for tests and `verify`).
+pub fn embedded_file_names() -> impl Iterator<Item = &'static str> {
+    embedded::FILES.iter().map(|(path, _)| *path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(name: &str, sql: &str) -> RawFile {
+        RawFile {
+            name: name.into(),
+            sql: sql.into(),
+        }
+    }
+
+    fn set(files: Vec<RawFile>) -> Result<MigrationSet> {
+        assemble(Dialect::Sqlite, "test", "m", files)
+    }
+
+    #[test]
+    fn sorts_by_version_not_by_file_name() {
+        let set = set(vec![
+            raw("V10__ten.sql", "SELECT 10;"),
+            raw("V9__nine.sql", "SELECT 9;"),
+            raw("V100__hundred.sql", "SELECT 100;"),
+        ])
+        .unwrap();
+        let versions: Vec<_> = set.migrations.iter().map(|m| m.version).collect();
+        assert_eq!(versions, vec![9, 10, 100]);
+    }
+
+    #[test]
+    fn pairs_down_scripts() {
+        let set = set(vec![
+            raw("V1__a.sql", "CREATE TABLE a (x);"),
+            raw("V1__a.down.sql", "DROP TABLE a;"),
+            raw("V2__b.sql", "CREATE TABLE b (x);"),
+        ])
+        .unwrap();
+        assert_eq!(set.migrations[0].down.as_ref().unwrap().sql, "DROP TABLE a;");
+        assert!(set.migrations[1].down.is_none());
+    }
+
+    #[test]
+    fn rejects_duplicate_versions_naming_both_files() {
+        let err = set(vec![raw("V1__a.sql", ""), raw("V1__b.sql", "")]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("V1__a.sql") && text.contains("V1__b.sql"), "{text}");
+    }
+
+    #[test]
+    fn rejects_misnamed_files() {
+        for name in [
+            "V1_missing_underscore.sql",
+            "1__no_prefix.sql",
+            "V1__CamelCase.sql",
+            "U1__unversioned.sql",
+            "V1__a.rs",
+            "notes.txt",
+            "V1__a.up.sql",
+        ] {
+            let err = set(vec![raw(name, "")]).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn rejects_orphan_and_misnamed_down_scripts() {
+        assert!(set(vec![raw("V2__b.down.sql", "")]).is_err());
+        assert!(set(vec![raw("V2__b.sql", ""), raw("V2__c.down.sql", "")]).is_err());
+    }
+
+    #[test]
+    fn reads_directives_from_the_leading_comments() {
+        let set = set(vec![
+            raw("V1__a.sql", "-- plantdb:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);"),
+            raw(
+                "V1__a.down.sql",
+                "-- Rebuilds t.\n-- plantdb:foreign-keys-off\n\nDROP TABLE t;\n-- plantdb:no-transaction\n",
+            ),
+        ])
+        .unwrap();
+        let m = &set.migrations[0];
+        assert!(!m.up.transactional);
+        let down = m.down.as_ref().unwrap();
+        assert!(down.foreign_keys_off);
+        // Only the leading comment block holds directives.
+        assert!(down.transactional);
+    }
+
+    #[test]
+    fn unknown_directive_names_file_and_line() {
+        let err = set(vec![raw("V1__a.sql", "-- header\n-- plantdb:no-transactoin\n")]).unwrap_err();
+        assert!(err.to_string().contains("m/V1__a.sql:2"), "{err}");
+    }
+
+    #[test]
+    fn checksum_ignores_line_endings_but_not_content() {
+        let a = checksum(1, "a", "SELECT 1;\nSELECT 2;\n", "f").unwrap();
+        let b = checksum(1, "a", "SELECT 1;\r\nSELECT 2;\r\n", "f").unwrap();
+        let c = checksum(1, "a", "SELECT 1;\nSELECT 3;\n", "f").unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 16);
+    }
+
+    #[test]
+    fn built_in_sets_have_the_same_versions_and_names_for_both_dialects() {
+        let pg = MigrationSet::built_in(Dialect::Postgres).unwrap();
+        let lite = MigrationSet::built_in(Dialect::Sqlite).unwrap();
+        let ids = |s: &MigrationSet| -> Vec<(Version, String)> {
+            s.migrations.iter().map(|m| (m.version, m.name.clone())).collect()
+        };
+        assert_eq!(ids(&pg), ids(&lite));
+        assert_eq!(pg.migrations.len(), 13);
+        assert!(pg.migrations.iter().all(|m| m.down.is_some()));
+        assert!(lite.migrations.iter().all(|m| m.down.is_some()));
+    }
+
+    #[test]
+    fn every_embedded_file_is_accounted_for() {
+        let pg = MigrationSet::built_in(Dialect::Postgres).unwrap();
+        let lite = MigrationSet::built_in(Dialect::Sqlite).unwrap();
+        let mut known = std::collections::BTreeSet::new();
+        for set in [&pg, &lite] {
+            for m in &set.migrations {
+                known.insert(m.up.file.trim_start_matches("migrations/").to_string());
+                if let Some(down) = &m.down {
+                    known.insert(down.file.trim_start_matches("migrations/").to_string());
+                }
+            }
+        }
+        let embedded: std::collections::BTreeSet<String> =
+            embedded_file_names().map(str::to_string).collect();
+        assert_eq!(known, embedded);
+        // And the embedded list is the directory as it is on disk.
+        let mut on_disk = std::collections::BTreeSet::new();
+        for dialect in ["postgres", "sqlite"] {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dialect);
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+                on_disk.insert(format!("{dialect}/{name}"));
+            }
+        }
+        assert_eq!(on_disk, embedded);
+    }
+}

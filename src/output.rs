@@ -1,0 +1,329 @@
+//! Everything plantdb prints. The engine returns reports; this renders them as text or JSON,
+//! and shows progress on a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::db::{Dialect, Direction};
+use crate::error::{Error, Version};
+use crate::migrate::{Observer, RunReport, StepReport};
+use crate::status::StatusReport;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Human,
+    Json,
+    Quiet,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub mode: Mode,
+    pub verbose: bool,
+    /// Progress bars only where a person watches: stderr is a terminal.
+    pub interactive: bool,
+}
+
+impl Output {
+    pub fn new(json: bool, quiet: bool, verbose: bool) -> Output {
+        let mode = if json {
+            Mode::Json
+        } else if quiet {
+            Mode::Quiet
+        } else {
+            Mode::Human
+        };
+        Output {
+            mode,
+            verbose,
+            interactive: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// A line of information for people (stderr keeps stdout clean for results).
+    pub fn info(&self, line: &str) {
+        if self.mode == Mode::Human {
+            eprintln!("{line}");
+        }
+    }
+
+    pub fn verbose(&self, line: &str) {
+        if self.verbose {
+            self.info(line);
+        }
+    }
+
+    pub fn error(&self, error: &Error) {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "error: {error}");
+        if let Some(hint) = error.hint() {
+            let _ = writeln!(stderr, "hint: {hint}");
+        }
+        if self.mode == Mode::Json {
+            let doc = serde_json::json!({
+                "error": {
+                    "message": error.to_string(),
+                    "hint": error.hint(),
+                    "exit_code": error.exit_code(),
+                }
+            });
+            println!("{doc}");
+        }
+    }
+
+    /// Reports steps as they finish: a bar on a terminal, a line each otherwise.
+    pub fn observer(&self) -> Box<dyn Observer> {
+        match self.mode {
+            Mode::Json | Mode::Quiet => Box::new(crate::migrate::Silent),
+            Mode::Human => Box::new(StepPrinter {
+                bar: None,
+                interactive: self.interactive,
+                verbose: self.verbose,
+            }),
+        }
+    }
+
+    pub fn run_report(&self, dialect: Dialect, url: &str, report: &RunReport) {
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Json => print_json(&Tagged {
+                dialect,
+                url,
+                report,
+            }),
+            Mode::Human if report.dry_run => print_dry_run(report),
+            Mode::Human => {
+                for item in &report.drift_allowed {
+                    eprintln!("warning: drift allowed: {item}");
+                }
+                let current = version_text(report.current_version);
+                if report.steps.is_empty() {
+                    println!("nothing to do: database is at {current}");
+                } else {
+                    println!("database is at {current}");
+                }
+            }
+        }
+    }
+
+    pub fn repair_report(&self, repaired: &[crate::error::DriftItem]) {
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Json => print_json(&serde_json::json!({ "repaired": repaired })),
+            Mode::Human if repaired.is_empty() => println!("nothing to repair: no applied migration changed"),
+            Mode::Human => {
+                for item in repaired {
+                    println!(
+                        "accepted {} ({}): checksum {} -> {}",
+                        item.version,
+                        item.file.as_deref().unwrap_or("?"),
+                        item.recorded,
+                        item.current.as_deref().unwrap_or("?")
+                    );
+                }
+            }
+        }
+    }
+
+    pub fn status_report(&self, report: &StatusReport) {
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Json => print_json(report),
+            Mode::Human => print_status(report),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Tagged<'a> {
+    dialect: Dialect,
+    url: &'a str,
+    #[serde(flatten)]
+    report: &'a RunReport,
+}
+
+fn print_json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("error: cannot render JSON: {e}"),
+    }
+}
+
+fn version_text(version: Option<Version>) -> String {
+    version.map_or("no migration (empty)".into(), |v| v.to_string())
+}
+
+fn verb(direction: Direction, past: bool) -> &'static str {
+    match (direction, past) {
+        (Direction::Up, true) => "applied",
+        (Direction::Down, true) => "reverted",
+        (Direction::Up, false) => "applying",
+        (Direction::Down, false) => "reverting",
+    }
+}
+
+fn step_lines(report: &StepReport, verbose: bool) -> Vec<String> {
+    let action = if report.faked {
+        "faked"
+    } else {
+        verb(report.direction, true)
+    };
+    let mut lines = vec![format!(
+        "{action:<8} {} {} ({} ms)",
+        report.version, report.name, report.duration_ms
+    )];
+    if verbose {
+        lines.push(format!("  file: {}", report.file));
+    }
+    if !report.atomic {
+        lines.push("  note: ran outside a transaction (-- plantdb:no-transaction); not atomic".into());
+    }
+    lines.extend(report.notices.iter().map(|n| format!("  {n}")));
+    lines
+}
+
+struct StepPrinter {
+    bar: Option<ProgressBar>,
+    interactive: bool,
+    verbose: bool,
+}
+
+impl Observer for StepPrinter {
+    fn planned(&mut self, total: usize) {
+        if self.interactive && total > 0 {
+            let bar = ProgressBar::new(total as u64);
+            if let Ok(style) = ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg}") {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(100));
+            self.bar = Some(bar);
+        }
+    }
+
+    fn step_started(&mut self, _index: usize, version: Version, name: &str, direction: Direction) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{} {version} {name}", verb(direction, false)));
+        }
+    }
+
+    fn step_finished(&mut self, report: &StepReport) {
+        let lines = step_lines(report, self.verbose);
+        match &self.bar {
+            Some(bar) => {
+                for line in lines {
+                    bar.println(line);
+                }
+                bar.inc(1);
+            }
+            None => {
+                let mut stdout = std::io::stdout().lock();
+                for line in lines {
+                    let _ = writeln!(stdout, "{line}");
+                }
+            }
+        }
+    }
+}
+
+impl Drop for StepPrinter {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn print_dry_run(report: &RunReport) {
+    let mut out = std::io::stdout().lock();
+    for step in &report.steps {
+        let action = if step.faked {
+            "record as applied (fake)"
+        } else {
+            verb(step.direction, false)
+        };
+        let _ = writeln!(out, "-- {action} {} {} ({})", step.version, step.name, step.file);
+        if !step.atomic {
+            let _ = writeln!(out, "-- runs outside a transaction: not atomic");
+        }
+        if !step.faked
+            && let Some(sql) = &step.sql
+        {
+            let _ = writeln!(out, "{}", sql.trim_end());
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(
+        out,
+        "-- dry run: {} step(s), nothing was changed; database is at {}",
+        report.steps.len(),
+        version_text(report.current_version)
+    );
+}
+
+fn print_status(report: &StatusReport) {
+    let mut out = std::io::stdout().lock();
+    let dialect = match report.dialect {
+        Dialect::Postgres => "PostgreSQL",
+        Dialect::Sqlite => "SQLite",
+    };
+    let _ = writeln!(out, "database:  {} ({dialect})", report.url);
+    let state = if report.up_to_date {
+        "up to date".to_string()
+    } else {
+        let mut parts = Vec::new();
+        if !report.pending.is_empty() {
+            parts.push(format!("{} pending", report.pending.len()));
+        }
+        if !report.drifted.is_empty() {
+            parts.push(format!("{} drifted", report.drifted.len()));
+        }
+        if !report.missing.is_empty() {
+            parts.push(format!("{} missing", report.missing.len()));
+        }
+        parts.join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "version:   {} ({state})",
+        version_text(report.current_version)
+    );
+    if let Some(ts) = &report.timescaledb {
+        let yes_no = |b: bool| if b { "yes" } else { "no" };
+        let preloaded = ts.preloaded.map_or("unknown (needs superuser)", yes_no);
+        let _ = writeln!(
+            out,
+            "timescaledb: available {}, preloaded {preloaded}, installed {}, telemetry {}",
+            yes_no(ts.available),
+            yes_no(ts.installed),
+            if ts.telemetry_hypertable {
+                "is a hypertable"
+            } else {
+                "is a plain table or absent"
+            }
+        );
+    }
+    let _ = writeln!(out);
+    for applied in &report.applied {
+        let flag = if report.drifted.iter().any(|d| d.version == applied.version) {
+            "DRIFTED"
+        } else if report.missing.iter().any(|d| d.version == applied.version) {
+            "MISSING"
+        } else {
+            "applied"
+        };
+        let _ = writeln!(
+            out,
+            "  {flag:<8} {} {:<28} {}",
+            applied.version, applied.name, applied.applied_at
+        );
+    }
+    for pending in &report.pending {
+        let _ = writeln!(out, "  {:<8} {} {}", "pending", pending.version, pending.name);
+    }
+    for item in report.drifted.iter().chain(&report.missing) {
+        let _ = writeln!(out, "\n  {item}");
+    }
+}
