@@ -88,6 +88,36 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    #[error("no `{table}` table in this database, so there is no {source_name} history to adopt")]
+    AdoptNoHistory { table: String, source_name: String },
+
+    #[error("`{table}` names migrations plantdb does not know: {}", ids.join(", "))]
+    AdoptUnknown {
+        table: String,
+        ids: Vec<String>,
+        known: String,
+    },
+
+    #[error("`{table}` and the database disagree, so nothing was adopted:{}", list_text(.problems))]
+    AdoptMismatch { table: String, problems: Vec<String> },
+
+    #[error("cannot create migration `{name}`: {reason}")]
+    NewMigration { name: String, reason: String },
+
+    #[error("gave up waiting for PostgreSQL at `{host}` after {seconds} s: {reason}")]
+    WaitTimeout {
+        host: String,
+        seconds: u64,
+        reason: String,
+    },
+
+    #[error("verify found {0} problem(s)")]
+    VerifyFailed(usize),
+}
+
+fn list_text(items: &[String]) -> String {
+    items.iter().map(|item| format!("\n  - {item}")).collect()
 }
 
 /// One applied migration whose recorded checksum no longer matches, or that is no longer known.
@@ -156,7 +186,8 @@ impl Error {
             Error::Connect { .. }
             | Error::Auth { .. }
             | Error::DatabaseMissing { .. }
-            | Error::SqliteOpen { .. } => exit::UNREACHABLE,
+            | Error::SqliteOpen { .. }
+            | Error::WaitTimeout { .. } => exit::UNREACHABLE,
             _ => exit::ERROR,
         }
     }
@@ -188,6 +219,16 @@ impl Error {
                 Some("pass --allow-out-of-order to apply it anyway".into())
             }
             Error::Raced(_) => Some("run the command again".into()),
+            Error::AdoptNoHistory { .. } => Some(
+                "is this the database the old tool used? `--from` names the tool: alembic, node-pg-migrate or schema-migrations".into(),
+            ),
+            Error::AdoptUnknown { known, .. } => Some(format!("plantdb knows: {known}")),
+            Error::AdoptMismatch { .. } => Some(
+                "fix the database or the old tool's history first; `plantdb migrate adopt --dry-run` shows what would be recorded".into(),
+            ),
+            Error::WaitTimeout { .. } => Some(
+                "is the server starting at that address? `--wait-timeout SECONDS` waits longer".into(),
+            ),
             _ => None,
         }
     }

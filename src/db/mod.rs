@@ -103,6 +103,10 @@ pub trait Driver {
 
     /// The live schema, for comparisons.
     fn schema(&mut self) -> Result<Schema>;
+
+    /// Runs one query and returns every value as text (`None` for NULL): for reading other
+    /// tools' history tables during `migrate adopt`.
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>>;
 }
 
 /// Whether a command may change the database. Read-only connections refuse writes at the

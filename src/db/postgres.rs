@@ -360,6 +360,25 @@ impl Driver for PostgresDriver {
         crate::schema::of_postgres(&mut self.client)
             .map_err(|e| self.db_error("cannot read the schema", e))
     }
+
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        // The simple protocol returns every value in its text form, whatever the column type.
+        let messages = self
+            .client
+            .simple_query(sql)
+            .map_err(|e| self.db_error("query failed", e))?;
+        Ok(messages
+            .iter()
+            .filter_map(|message| match message {
+                postgres::SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
 }
 
 #[cfg(test)]

@@ -355,4 +355,28 @@ impl Driver for SqliteDriver {
     fn schema(&mut self) -> Result<Schema> {
         crate::schema::of_sqlite(&self.conn).map_err(|e| self.db_error("cannot read the schema", e))
     }
+
+    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        use rusqlite::types::ValueRef;
+        let read = || -> rusqlite::Result<Vec<Vec<Option<String>>>> {
+            let mut stmt = self.conn.prepare(sql)?;
+            let width = stmt.column_count();
+            let rows = stmt.query_map([], |row| {
+                (0..width)
+                    .map(|i| {
+                        Ok(match row.get_ref(i)? {
+                            ValueRef::Null => None,
+                            ValueRef::Integer(n) => Some(n.to_string()),
+                            ValueRef::Real(x) => Some(x.to_string()),
+                            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                                Some(String::from_utf8_lossy(t).into_owned())
+                            }
+                        })
+                    })
+                    .collect()
+            })?;
+            rows.collect()
+        };
+        read().map_err(|e| self.db_error("query failed", e))
+    }
 }

@@ -1,5 +1,8 @@
 //! Migrations: where they come from, what to run, and running it.
 
+pub mod adopt;
+pub mod adopt_manifest;
+pub mod new;
 pub mod plan;
 pub mod run;
 pub mod source;

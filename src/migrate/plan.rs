@@ -69,6 +69,18 @@ pub fn plan(
     request: Request,
     options: PlanOptions,
 ) -> Result<Vec<PlannedStep>> {
+    plan_with_gaps(set, applied, request, options, &BTreeSet::new())
+}
+
+/// Like [`plan`], where `adopt_gaps` are versions `migrate adopt` left unapplied below the ones
+/// it recorded: they may be applied out of order; any other out-of-order version still stops.
+pub fn plan_with_gaps(
+    set: &MigrationSet,
+    applied: &[AppliedMigration],
+    request: Request,
+    options: PlanOptions,
+    adopt_gaps: &BTreeSet<Version>,
+) -> Result<Vec<PlannedStep>> {
     if !options.allow_drift {
         let (mut drifted, missing) = drift(set, applied);
         drifted.extend(missing);
@@ -78,7 +90,9 @@ pub fn plan(
     }
     let applied_versions: BTreeSet<Version> = applied.iter().map(|a| a.version).collect();
     let moves: Vec<(Version, Direction)> = match request {
-        Request::Up { to, count } => plan_up(set, &applied_versions, to, count, options)?,
+        Request::Up { to, count } => {
+            plan_up(set, &applied_versions, to, count, options, adopt_gaps)?
+        }
         Request::Down { to, count } => plan_down(set, &applied_versions, to, count)?,
         Request::Redo => {
             let latest = *applied_versions.last().ok_or(Error::NothingToRevert)?;
@@ -116,6 +130,7 @@ fn plan_up(
     to: Option<Version>,
     count: Option<usize>,
     options: PlanOptions,
+    adopt_gaps: &BTreeSet<Version>,
 ) -> Result<Vec<(Version, Direction)>> {
     if let Some(to) = to
         && set.get(to).is_none()
@@ -131,7 +146,9 @@ fn plan_up(
         .take(count.unwrap_or(usize::MAX))
         .collect();
     if let (Some(&latest), false) = (applied.last(), options.allow_out_of_order)
-        && let Some(&older) = pending.iter().find(|v| **v < latest)
+        && let Some(&older) = pending
+            .iter()
+            .find(|v| **v < latest && !adopt_gaps.contains(v))
     {
         return Err(Error::OutOfOrder {
             version: older,
@@ -267,6 +284,19 @@ mod tests {
         assert!(matches!(err, Error::OutOfOrder { version: 2, latest: 3, .. }));
         let allowed = PlanOptions { allow_out_of_order: true, ..Default::default() };
         assert_eq!(steps(&plan(&s, &applied(&[1, 3]), UP_ALL, allowed).unwrap()), vec![(2, Up)]);
+    }
+
+    #[test]
+    fn adopt_gaps_fill_in_silently_but_other_gaps_still_stop() {
+        let s = set(&[(1, true), (2, true), (3, true), (4, true)]);
+        let gaps: BTreeSet<Version> = [1, 2].into();
+        let a = applied(&[3]);
+        let planned = plan_with_gaps(&s, &a, UP_ALL, PlanOptions::default(), &gaps).unwrap();
+        assert_eq!(steps(&planned), vec![(1, Up), (2, Up), (4, Up)]);
+        // 2 is not a gap adopt made: the run stops on it.
+        let only_one: BTreeSet<Version> = [1].into();
+        let err = plan_with_gaps(&s, &a, UP_ALL, PlanOptions::default(), &only_one).unwrap_err();
+        assert!(matches!(err, Error::OutOfOrder { version: 2, latest: 3, .. }));
     }
 
     #[test]

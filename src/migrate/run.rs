@@ -69,7 +69,8 @@ pub fn migrate(
     if options.dry_run {
         // No lock and no history table: a dry run must leave the database exactly as it was.
         let applied = driver.applied()?;
-        let steps = plan::plan(set, &applied, request, plan_options)?;
+        let gaps = super::adopt::gaps(driver)?;
+        let steps = plan::plan_with_gaps(set, &applied, request, plan_options, &gaps)?;
         let (mut drift, missing) = plan::drift(set, &applied);
         drift.extend(missing);
         return Ok(RunReport {
@@ -86,7 +87,8 @@ pub fn migrate(
     let mut locked = Locked::new(driver)?;
     locked.ensure_history()?;
     let applied = locked.applied()?;
-    let planned = plan::plan(set, &applied, request, plan_options)?;
+    let gaps = super::adopt::gaps(&mut *locked)?;
+    let planned = plan::plan_with_gaps(set, &applied, request, plan_options, &gaps)?;
     let (mut drift, missing) = plan::drift(set, &applied);
     drift.extend(missing);
     observer.planned(planned.len());

@@ -1,0 +1,644 @@
+//! `plantdb migrate adopt`: take over a database whose history lives in another tool's table.
+//!
+//! Adopt reads that table, maps it through [`super::adopt_manifest`], checks that what the old
+//! history claims is really there, and records the corresponding plantdb migrations as applied
+//! without running them, all in one transaction. It also records the older built-in versions it
+//! leaves unapplied (the other domains' migrations) as *gaps*, which `migrate up` may then apply
+//! out of order without `--allow-out-of-order`; any other out-of-order migration still stops it.
+
+use std::collections::BTreeSet;
+
+use super::adopt_manifest::{self as manifest, ALEMBIC_CHAIN, Source};
+use super::source::MigrationSet;
+use crate::db::{Dialect, Driver, HISTORY_TABLE, Locked};
+use crate::error::{Error, Result, Version};
+use crate::schema::Schema;
+
+/// plantdb's record of adoptions: which versions adopt recorded (`adopted`) and which older
+/// versions it left for `migrate up` to fill in (`gap`).
+pub const ADOPTION_TABLE: &str = "plantdb_adoption";
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdoptOptions {
+    /// Report what would be recorded; change nothing.
+    pub dry_run: bool,
+    /// Drop the other tool's history table once the adoption is recorded.
+    pub drop_foreign: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Adopted {
+    pub version: Version,
+    pub name: String,
+    /// What the other tool called it (for alembic: the head revision that implies it).
+    pub foreign_id: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AdoptReport {
+    pub source: Source,
+    pub foreign_table: &'static str,
+    /// What the other tool's table says, as read.
+    pub foreign_history: Vec<String>,
+    /// Recorded now (or, on a dry run, that would be).
+    pub recorded: Vec<Adopted>,
+    /// Already in plantdb's history: left as they are.
+    pub already_recorded: Vec<Version>,
+    /// Older versions left unapplied, which `migrate up` applies without complaint.
+    pub gaps: Vec<Version>,
+    pub dropped_foreign_table: bool,
+    pub dry_run: bool,
+}
+
+/// What adopt decided, before it writes anything. Pure, see [`decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub record: Vec<Adopted>,
+    pub already: Vec<Version>,
+    pub gaps: Vec<Version>,
+}
+
+/// Maps the other tool's ids to built-in versions, refusing ids plantdb does not know.
+pub fn claimed(source: Source, foreign: &[String]) -> Result<Vec<(Version, String)>> {
+    let unknown = |ids: Vec<String>| {
+        let known: Vec<&str> = match source {
+            Source::Alembic => ALEMBIC_CHAIN
+                .iter()
+                .flat_map(|(ids, _)| ids.iter().copied())
+                .collect(),
+            _ => manifest::entries(source)
+                .flat_map(|e| e.foreign_ids.iter().copied())
+                .collect(),
+        };
+        Error::AdoptUnknown {
+            table: source.table().to_string(),
+            ids,
+            known: known.join(", "),
+        }
+    };
+    match source {
+        Source::Alembic => {
+            let heads: Vec<&String> = foreign.iter().collect();
+            let head = match heads.as_slice() {
+                [] => return Ok(Vec::new()),
+                [head] => head.trim(),
+                _ => {
+                    return Err(Error::AdoptMismatch {
+                        table: source.table().to_string(),
+                        problems: vec![format!(
+                            "it holds {} heads ({}), but the SPC chain plantdb knows is linear",
+                            heads.len(),
+                            foreign.join(", ")
+                        )],
+                    });
+                }
+            };
+            let position = ALEMBIC_CHAIN
+                .iter()
+                .position(|(ids, _)| ids.contains(&head))
+                .ok_or_else(|| unknown(vec![head.to_string()]))?;
+            Ok(ALEMBIC_CHAIN[..=position]
+                .iter()
+                .filter_map(|(_, version)| *version)
+                .map(|version| (version, head.to_string()))
+                .collect())
+        }
+        Source::NodePgMigrate | Source::SchemaMigrations => {
+            let mut out = Vec::new();
+            let mut bad = Vec::new();
+            for id in foreign {
+                let id = id.trim();
+                match manifest::entries(source).find(|e| e.foreign_ids.contains(&id)) {
+                    Some(entry) if !out.iter().any(|(v, _)| *v == entry.version) => {
+                        out.push((entry.version, id.to_string()));
+                    }
+                    Some(_) => {}
+                    None => bad.push(id.to_string()),
+                }
+            }
+            if !bad.is_empty() {
+                return Err(unknown(bad));
+            }
+            out.sort();
+            Ok(out)
+        }
+    }
+}
+
+/// What the schema lacks of what `version` creates, as readable phrases.
+fn missing_objects(version: Version, schema: &Schema) -> Vec<String> {
+    let Some(entry) = manifest::entry(version) else {
+        return Vec::new();
+    };
+    let mut missing: Vec<String> = entry
+        .tables
+        .iter()
+        .filter(|t| !schema.tables.contains_key(**t))
+        .map(|t| format!("table `{t}`"))
+        .collect();
+    for (table, column) in entry.columns {
+        let present = schema
+            .tables
+            .get(*table)
+            .is_some_and(|t| t.columns.iter().any(|c| c.name == *column));
+        if !present {
+            missing.push(format!("column `{table}.{column}`"));
+        }
+    }
+    missing
+}
+
+/// Decides what to record. `applied` is plantdb's history, `claimed` what the other tool's
+/// history implies. Refuses, naming every disagreement, when the old history claims objects
+/// that do not exist, or denies migrations whose tables do exist.
+pub fn decide(
+    set: &MigrationSet,
+    source: Source,
+    applied: &BTreeSet<Version>,
+    claimed: &[(Version, String)],
+    schema: &Schema,
+) -> Result<Decision> {
+    let table = source.table();
+    let mut problems = Vec::new();
+    let mut record = Vec::new();
+    let mut already = Vec::new();
+    for (version, foreign_id) in claimed {
+        let Some(migration) = set.get(*version) else {
+            problems.push(format!(
+                "`{foreign_id}` corresponds to migration {version}, which is not among the migrations in use ({})",
+                set.origin
+            ));
+            continue;
+        };
+        if applied.contains(version) {
+            already.push(*version);
+            continue;
+        }
+        let missing = missing_objects(*version, schema);
+        if !missing.is_empty() {
+            problems.push(format!(
+                "it says `{foreign_id}` is applied, so {version} {} should exist, but {} does not",
+                migration.name,
+                missing.join(", ")
+            ));
+        }
+        record.push(Adopted {
+            version: *version,
+            name: migration.name.clone(),
+            foreign_id: foreign_id.clone(),
+        });
+    }
+    // The other direction: a migration of this source that the old history does not list, but
+    // whose tables exist. Recording nothing would make `migrate up` fail on them later.
+    for entry in manifest::entries(source) {
+        if claimed.iter().any(|(v, _)| *v == entry.version) || applied.contains(&entry.version) {
+            continue;
+        }
+        let present: Vec<&str> = entry
+            .tables
+            .iter()
+            .copied()
+            .filter(|t| schema.tables.contains_key(*t))
+            .collect();
+        if !present.is_empty() {
+            problems.push(format!(
+                "it does not list {} {}, but its table `{}` exists",
+                entry.version,
+                entry.name,
+                present.join("`, `")
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::AdoptMismatch {
+            table: table.to_string(),
+            problems,
+        });
+    }
+    let gaps = gaps_created(set, applied, &record);
+    Ok(Decision {
+        record,
+        already,
+        gaps,
+    })
+}
+
+/// The versions this adoption leaves behind: unapplied, older than the newest version it
+/// records, and newer than everything applied before it (older pending versions were already
+/// out of order before adopt, and adopt does not excuse them).
+pub fn gaps_created(
+    set: &MigrationSet,
+    applied: &BTreeSet<Version>,
+    record: &[Adopted],
+) -> Vec<Version> {
+    let Some(newest) = record.iter().map(|a| a.version).max() else {
+        return Vec::new();
+    };
+    let previous_latest = applied.last().copied();
+    set.migrations
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| *v < newest)
+        .filter(|v| !applied.contains(v) && !record.iter().any(|a| a.version == *v))
+        .filter(|v| previous_latest.is_none_or(|latest| *v > latest))
+        .collect()
+}
+
+/// Whether `table` exists, by the dialect's catalogue.
+fn table_exists(driver: &mut dyn Driver, table: &str) -> Result<bool> {
+    let sql = match driver.dialect() {
+        Dialect::Postgres => format!(
+            "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = {}",
+            literal(table)
+        ),
+        Dialect::Sqlite => format!(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = {}",
+            literal(table)
+        ),
+    };
+    let rows = driver.query_text(&sql)?;
+    Ok(rows
+        .first()
+        .and_then(|row| row.first())
+        .and_then(|v| v.as_deref())
+        .is_some_and(|count| count != "0"))
+}
+
+/// The versions adopt left for `migrate up` to apply out of order. Read-only: an absent table
+/// means none.
+pub fn gaps(driver: &mut dyn Driver) -> Result<BTreeSet<Version>> {
+    if !table_exists(driver, ADOPTION_TABLE)? {
+        return Ok(BTreeSet::new());
+    }
+    let rows = driver.query_text(&format!(
+        "SELECT version FROM {ADOPTION_TABLE} WHERE kind = 'gap'"
+    ))?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| row.first()?.as_deref()?.parse().ok())
+        .collect())
+}
+
+/// A SQL string literal. Foreign ids come from the database, so they are quoted, not trusted.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+pub fn adopt(
+    driver: &mut dyn Driver,
+    set: &MigrationSet,
+    source: Source,
+    options: AdoptOptions,
+) -> Result<AdoptReport> {
+    if options.dry_run {
+        return decide_on(driver, set, source)
+            .map(|(decision, foreign)| report(source, foreign, decision, false, true));
+    }
+    let mut locked = Locked::new(driver)?;
+    let (decision, foreign) = decide_on(&mut *locked, set, source)?;
+    let dialect = locked.dialect();
+    // On SQLite the lock is already an open transaction; PostgreSQL gets one here, so the history
+    // table, the history rows, the gaps and the optional drop all commit together or not at all.
+    if dialect == Dialect::Postgres {
+        locked.execute("BEGIN")?;
+    }
+    let written = write(&mut *locked, set, source, &decision, options.drop_foreign);
+    let written = written.and_then(|()| match dialect {
+        Dialect::Postgres => locked.execute("COMMIT"),
+        Dialect::Sqlite => Ok(()),
+    });
+    if let Err(e) = written {
+        if dialect == Dialect::Postgres {
+            let _ = locked.execute("ROLLBACK");
+        } else {
+            // Undo this run's writes; the lock's transaction then commits nothing.
+            let _ = locked.execute("ROLLBACK; BEGIN IMMEDIATE");
+        }
+        return Err(e);
+    }
+    locked.release()?;
+    Ok(report(
+        source,
+        foreign,
+        decision,
+        options.drop_foreign,
+        false,
+    ))
+}
+
+/// Reads both histories and the schema, then decides. Reads only.
+fn decide_on(
+    driver: &mut dyn Driver,
+    set: &MigrationSet,
+    source: Source,
+) -> Result<(Decision, Vec<String>)> {
+    if !table_exists(driver, source.table())? {
+        return Err(Error::AdoptNoHistory {
+            table: source.table().to_string(),
+            source_name: source.as_str().to_string(),
+        });
+    }
+    let foreign: Vec<String> = driver
+        .query_text(source.history_query())?
+        .into_iter()
+        .filter_map(|row| row.into_iter().next().flatten())
+        .collect();
+    let claimed = claimed(source, &foreign)?;
+    let applied: BTreeSet<Version> = driver.applied()?.iter().map(|a| a.version).collect();
+    let schema = driver.schema()?;
+    let decision = decide(set, source, &applied, &claimed, &schema)?;
+    Ok((decision, foreign))
+}
+
+fn write(
+    driver: &mut dyn Driver,
+    set: &MigrationSet,
+    source: Source,
+    decision: &Decision,
+    drop_foreign: bool,
+) -> Result<()> {
+    driver.ensure_history()?;
+    let (now, version_type, time_type) = match driver.dialect() {
+        Dialect::Postgres => ("now()", "BIGINT", "TIMESTAMPTZ"),
+        Dialect::Sqlite => ("strftime('%Y-%m-%dT%H:%M:%fZ', 'now')", "INTEGER", "TEXT"),
+    };
+    let mut sql = format!(
+        "CREATE TABLE IF NOT EXISTS {ADOPTION_TABLE} (
+            version {version_type} PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('adopted', 'gap')),
+            source TEXT NOT NULL,
+            foreign_id TEXT,
+            recorded_at {time_type} NOT NULL
+        );\n"
+    );
+    for adopted in &decision.record {
+        let checksum = set
+            .get(adopted.version)
+            .map(|m| m.checksum.clone())
+            .unwrap_or_default();
+        sql.push_str(&format!(
+            "INSERT INTO {HISTORY_TABLE} (version, name, checksum, applied_at) VALUES ({}, {}, {}, {now});\n",
+            adopted.version,
+            literal(&adopted.name),
+            literal(&checksum)
+        ));
+        sql.push_str(&format!(
+            "INSERT INTO {ADOPTION_TABLE} (version, kind, source, foreign_id, recorded_at) \
+             VALUES ({}, 'adopted', {}, {}, {now}) \
+             ON CONFLICT (version) DO UPDATE SET kind = excluded.kind, source = excluded.source, \
+             foreign_id = excluded.foreign_id, recorded_at = excluded.recorded_at;\n",
+            adopted.version,
+            literal(source.as_str()),
+            literal(&adopted.foreign_id)
+        ));
+    }
+    for gap in &decision.gaps {
+        sql.push_str(&format!(
+            "INSERT INTO {ADOPTION_TABLE} (version, kind, source, foreign_id, recorded_at) \
+             VALUES ({gap}, 'gap', {}, NULL, {now}) ON CONFLICT (version) DO NOTHING;\n",
+            literal(source.as_str())
+        ));
+    }
+    if drop_foreign {
+        sql.push_str(&format!("DROP TABLE {};\n", source.table()));
+    }
+    driver.execute(&sql)
+}
+
+fn report(
+    source: Source,
+    foreign: Vec<String>,
+    decision: Decision,
+    dropped: bool,
+    dry_run: bool,
+) -> AdoptReport {
+    AdoptReport {
+        source,
+        foreign_table: source.table(),
+        foreign_history: foreign,
+        recorded: decision.record,
+        already_recorded: decision.already,
+        gaps: decision.gaps,
+        dropped_foreign_table: dropped,
+        dry_run,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{CanonicalType, Column, Table};
+
+    fn built_in() -> MigrationSet {
+        MigrationSet::built_in(Dialect::Sqlite).unwrap()
+    }
+
+    fn table(columns: &[&str]) -> Table {
+        Table {
+            columns: columns
+                .iter()
+                .map(|c| Column {
+                    name: c.to_string(),
+                    ty: CanonicalType::Text,
+                    not_null: false,
+                    default: None,
+                })
+                .collect(),
+            primary_key: Vec::new(),
+            uniques: Default::default(),
+            foreign_keys: Default::default(),
+            indexes: Default::default(),
+            triggers: Default::default(),
+        }
+    }
+
+    fn schema(tables: &[&str]) -> Schema {
+        Schema {
+            tables: tables
+                .iter()
+                .map(|t| (t.to_string(), table(&["id"])))
+                .collect(),
+            functions: Default::default(),
+        }
+    }
+
+    fn ids(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    const SPC_TO_CONFIG: &[&str] = &[
+        "hierarchy",
+        "characteristic",
+        "characteristic_rules",
+        "sample",
+        "measurement",
+        "violation",
+        "mqtt_broker",
+        "characteristic_config",
+    ];
+
+    #[test]
+    fn alembic_head_implies_the_chain_up_to_it() {
+        let got = claimed(Source::Alembic, &ids(&["007"])).unwrap();
+        let versions: Vec<Version> = got.iter().map(|(v, _)| *v).collect();
+        assert_eq!(
+            versions,
+            vec![20260202000000, 20260204000000, 20260206000000]
+        );
+        let by_file_name = claimed(Source::Alembic, &ids(&["20260207_add_plant"])).unwrap();
+        assert_eq!(by_file_name.len(), 4);
+        assert!(claimed(Source::Alembic, &[]).unwrap().is_empty());
+        // A revision without a plantdb counterpart still implies everything before it.
+        assert_eq!(claimed(Source::Alembic, &ids(&["005"])).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn unknown_ids_are_refused_by_name() {
+        let err = claimed(Source::Alembic, &ids(&["a1b2c3d4e5f6"])).unwrap_err();
+        assert!(err.to_string().contains("a1b2c3d4e5f6"), "{err}");
+        let err = claimed(
+            Source::NodePgMigrate,
+            &ids(&[
+                "1707345600001_create-organizations",
+                "1707345600009_add-widgets",
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("1707345600009_add-widgets"),
+            "{err}"
+        );
+        assert!(matches!(
+            claimed(Source::Alembic, &ids(&["007", "008"])),
+            Err(Error::AdoptMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn asyncpg_versions_with_or_without_names() {
+        let got = claimed(
+            Source::SchemaMigrations,
+            &ids(&["001", "002_create_devices"]),
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (20260209000001, "001".into()),
+                (20260209000002, "002_create_devices".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn adopting_fleet_leaves_the_older_spc_versions_as_gaps() {
+        let set = built_in();
+        let claimed = claimed(
+            Source::NodePgMigrate,
+            &ids(&[
+                "1707345600001_create-organizations",
+                "1707345600002_create-factories",
+                "1707345600003_create-gateways",
+            ]),
+        )
+        .unwrap();
+        let decision = decide(
+            &set,
+            Source::NodePgMigrate,
+            &BTreeSet::new(),
+            &claimed,
+            &schema(&["organizations", "factories", "gateways", "pgmigrations"]),
+        )
+        .unwrap();
+        assert_eq!(decision.record.len(), 3);
+        assert_eq!(
+            decision.gaps,
+            vec![
+                20260202000000,
+                20260204000000,
+                20260206000000,
+                20260207000000
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_when_a_claimed_table_is_missing_or_an_unclaimed_one_exists() {
+        let set = built_in();
+        let claimed = claimed(Source::Alembic, &ids(&["007"])).unwrap();
+        let without_config = &SPC_TO_CONFIG[..7];
+        let err = decide(
+            &set,
+            Source::Alembic,
+            &BTreeSet::new(),
+            &claimed,
+            &schema(without_config),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("`characteristic_config`") && text.contains("alembic_version"),
+            "{text}"
+        );
+
+        let mut tables = SPC_TO_CONFIG.to_vec();
+        tables.push("plant");
+        let err = decide(
+            &set,
+            Source::Alembic,
+            &BTreeSet::new(),
+            &claimed,
+            &schema(&tables),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`plant` exists"), "{err}");
+    }
+
+    #[test]
+    fn add_plant_needs_its_columns() {
+        let set = built_in();
+        let claimed = claimed(Source::Alembic, &ids(&["008"])).unwrap();
+        let mut tables = SPC_TO_CONFIG.to_vec();
+        tables.push("plant");
+        let err = decide(
+            &set,
+            Source::Alembic,
+            &BTreeSet::new(),
+            &claimed,
+            &schema(&tables),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`hierarchy.plant_id`"), "{err}");
+    }
+
+    #[test]
+    fn rerun_records_nothing_new() {
+        let set = built_in();
+        let claimed = claimed(Source::SchemaMigrations, &ids(&["001", "002"])).unwrap();
+        let applied: BTreeSet<Version> = [20260209000001, 20260209000002].into();
+        let decision = decide(
+            &set,
+            Source::SchemaMigrations,
+            &applied,
+            &claimed,
+            &schema(&[]),
+        )
+        .unwrap();
+        assert!(decision.record.is_empty());
+        assert_eq!(decision.already.len(), 2);
+        assert!(decision.gaps.is_empty());
+    }
+
+    #[test]
+    fn gaps_never_excuse_versions_that_were_out_of_order_before() {
+        let set = built_in();
+        // 20260204000000 was skipped by the user before adopt: not adopt's gap.
+        let applied: BTreeSet<Version> = [20260202000000, 20260206000000].into();
+        let record = vec![Adopted {
+            version: 20260208000001,
+            name: "create_organizations".into(),
+            foreign_id: "x".into(),
+        }];
+        assert_eq!(gaps_created(&set, &applied, &record), vec![20260207000000]);
+    }
+}
