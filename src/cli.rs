@@ -58,6 +58,20 @@ pub struct GlobalArgs {
     /// Print more: the database and each step's SQL file.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+
+    /// Keep retrying the connection (with backoff) while the server starts, up to --wait-timeout.
+    #[arg(long, global = true)]
+    pub wait: bool,
+
+    /// How long --wait keeps trying, in seconds.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = 60,
+        env = "PLANTDB_WAIT_TIMEOUT"
+    )]
+    pub wait_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +88,20 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Check migrations without touching data: checksums of the applied ones, and up/down/up
+    /// plus PostgreSQL-vs-SQLite parity of the pending ones in a scratch database.
+    Verify {
+        /// Round-trip and compare every migration, not only the pending ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print a shell completion script (e.g. `plantdb completions bash > /etc/bash_completion.d/plantdb`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, in roff (e.g. `plantdb man > plantdb.1`).
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +114,27 @@ pub enum MigrateCommand {
     Redo(CommonRunArgs),
     /// Accept the current files' checksums for applied migrations that changed.
     Repair,
+    /// Take over a database migrated by alembic, node-pg-migrate or the asyncpg runner: record
+    /// the corresponding migrations as applied, without running them.
+    Adopt(AdoptArgs),
+    /// Create the up and down files of a new migration for both dialects.
+    New {
+        /// The migration's name, in snake_case.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The tool whose history to read.
+    #[arg(long, value_enum)]
+    pub from: crate::migrate::adopt_manifest::Source,
+    /// Drop the other tool's history table once the adoption is recorded.
+    #[arg(long)]
+    pub drop_foreign_table: bool,
+    /// Show what would be recorded and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

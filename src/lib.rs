@@ -11,6 +11,11 @@ pub mod migrate;
 pub mod output;
 pub mod schema;
 pub mod status;
+pub mod verify;
+pub mod wait;
+
+mod commands;
+mod render;
 
 use std::ffi::OsString;
 
@@ -49,6 +54,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
 }
 
 fn dispatch(cli: &Cli, out: &Output) -> Result<i32> {
+    // Commands that need no database come first: a broken DATABASE_URL must not stop them.
+    if let Some(result) = commands::offline(cli, out) {
+        return result;
+    }
     let url = cli
         .global
         .database_url
@@ -59,13 +68,15 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<i32> {
     out.verbose(&format!("database: {shown_url}"));
     match &cli.command {
         Command::Status { check } => {
-            let mut driver = db::connect(&target, Access::ReadOnly, cli.global.timescale)?;
+            let mut driver = commands::connect(cli, out, &target, Access::ReadOnly)?;
             let set = load_set(cli, driver.dialect())?;
             let report = status::status(driver.as_mut(), &set, &shown_url)?;
             out.status_report(&report);
             Ok(if *check { report.check_exit_code() } else { 0 })
         }
         Command::Migrate { action } => migrate_command(cli, out, &target, &shown_url, action),
+        Command::Verify { all } => commands::verify(cli, out, &target, &shown_url, *all),
+        Command::Completions { .. } | Command::Man => commands::unreachable_offline(),
     }
 }
 
@@ -93,12 +104,14 @@ fn migrate_command(
         ),
         MigrateCommand::Redo(common) => (Request::Redo, run_options(common, false, false)),
         MigrateCommand::Repair => {
-            let mut driver = db::connect(target, Access::ReadWrite, cli.global.timescale)?;
+            let mut driver = commands::connect(cli, out, target, Access::ReadWrite)?;
             let set = load_set(cli, driver.dialect())?;
             let repaired = migrate::repair(driver.as_mut(), &set)?;
             out.repair_report(&repaired);
             return Ok(0);
         }
+        MigrateCommand::Adopt(args) => return commands::adopt(cli, out, target, shown_url, args),
+        MigrateCommand::New { .. } => return commands::unreachable_offline(),
     };
     if matches!(target, Target::Sqlite(_)) && cli.global.timescale == TimescalePolicy::Require {
         return Err(Error::Timescale(
@@ -117,7 +130,7 @@ fn migrate_command(
     } else {
         Access::ReadWrite
     };
-    let mut driver = db::connect(&target, access, cli.global.timescale)?;
+    let mut driver = commands::connect(cli, out, &target, access)?;
     let set = load_set(cli, driver.dialect())?;
     let mut observer = out.observer();
     let report = migrate::migrate(driver.as_mut(), &set, request, options, observer.as_mut());
