@@ -104,6 +104,13 @@ impl Target {
         }
     }
 
+    pub fn dialect(&self) -> crate::db::Dialect {
+        match self {
+            Target::Postgres(_) => crate::db::Dialect::Postgres,
+            Target::Sqlite(_) => crate::db::Dialect::Sqlite,
+        }
+    }
+
     /// The URL with any password replaced by `****`.
     pub fn display(&self) -> String {
         match self {
