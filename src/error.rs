@@ -64,7 +64,9 @@ pub enum Error {
     #[error("migration {version} ({file}) has no down script, so it cannot be reverted")]
     Irreversible { version: Version, file: String },
 
-    #[error("applied migration {version} `{name}` is not among the known migrations, so it cannot be reverted")]
+    #[error(
+        "applied migration {version} `{name}` is not among the known migrations, so it cannot be reverted"
+    )]
     RevertUnknown { version: Version, name: String },
 
     #[error(
