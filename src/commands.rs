@@ -82,8 +82,9 @@ pub fn adopt(
     } else {
         Access::ReadWrite
     };
+    // Bad migration files are found before anything is opened.
+    let set = MigrationSet::load(cli.global.migrations.as_deref(), target.dialect())?;
     let mut driver = connect(cli, out, target, access)?;
-    let set = MigrationSet::load(cli.global.migrations.as_deref(), driver.dialect())?;
     let options = AdoptOptions {
         dry_run: args.dry_run,
         drop_foreign: args.drop_foreign_table,

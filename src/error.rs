@@ -64,7 +64,9 @@ pub enum Error {
     #[error("migration {version} ({file}) has no down script, so it cannot be reverted")]
     Irreversible { version: Version, file: String },
 
-    #[error("applied migration {version} `{name}` is not among the known migrations, so it cannot be reverted")]
+    #[error(
+        "applied migration {version} `{name}` is not among the known migrations, so it cannot be reverted"
+    )]
     RevertUnknown { version: Version, name: String },
 
     #[error(
@@ -100,7 +102,10 @@ pub enum Error {
     },
 
     #[error("`{table}` and the database disagree, so nothing was adopted:{}", list_text(.problems))]
-    AdoptMismatch { table: String, problems: Vec<String> },
+    AdoptMismatch {
+        table: String,
+        problems: Vec<String>,
+    },
 
     #[error("cannot create migration `{name}`: {reason}")]
     NewMigration { name: String, reason: String },

@@ -113,7 +113,9 @@ impl Output {
         match self.mode {
             Mode::Quiet => {}
             Mode::Json => print_json(&serde_json::json!({ "repaired": repaired })),
-            Mode::Human if repaired.is_empty() => println!("nothing to repair: no applied migration changed"),
+            Mode::Human if repaired.is_empty() => {
+                println!("nothing to repair: no applied migration changed")
+            }
             Mode::Human => {
                 for item in repaired {
                     println!(
@@ -179,7 +181,9 @@ fn step_lines(report: &StepReport, verbose: bool) -> Vec<String> {
         lines.push(format!("  file: {}", report.file));
     }
     if !report.atomic {
-        lines.push("  note: ran outside a transaction (-- plantdb:no-transaction); not atomic".into());
+        lines.push(
+            "  note: ran outside a transaction (-- plantdb:no-transaction); not atomic".into(),
+        );
     }
     lines.extend(report.notices.iter().map(|n| format!("  {n}")));
     lines
@@ -244,7 +248,11 @@ fn print_dry_run(report: &RunReport) {
         } else {
             verb(step.direction, false)
         };
-        let _ = writeln!(out, "-- {action} {} {} ({})", step.version, step.name, step.file);
+        let _ = writeln!(
+            out,
+            "-- {action} {} {} ({})",
+            step.version, step.name, step.file
+        );
         if !step.atomic {
             let _ = writeln!(out, "-- runs outside a transaction: not atomic");
         }
@@ -321,7 +329,11 @@ fn print_status(report: &StatusReport) {
         );
     }
     for pending in &report.pending {
-        let _ = writeln!(out, "  {:<8} {} {}", "pending", pending.version, pending.name);
+        let _ = writeln!(
+            out,
+            "  {:<8} {} {}",
+            "pending", pending.version, pending.name
+        );
     }
     for item in report.drifted.iter().chain(&report.missing) {
         let _ = writeln!(out, "\n  {item}");

@@ -110,7 +110,10 @@ pub fn open_client(
 fn connect_error(target: &PostgresTarget, e: postgres::Error) -> Error {
     let host = target.host_display();
     match e.code() {
-        Some(code) if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+        Some(code)
+            if *code == SqlState::INVALID_PASSWORD
+                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+        {
             Error::Auth {
                 host,
                 user: target.user(),
@@ -201,7 +204,10 @@ fn migration_error(step: &Step, e: &postgres::Error) -> Error {
     }
 }
 
-fn record(client: &mut impl GenericClient, step: &Step) -> std::result::Result<(), postgres::Error> {
+fn record(
+    client: &mut impl GenericClient,
+    step: &Step,
+) -> std::result::Result<(), postgres::Error> {
     match step.direction {
         Direction::Up => client.execute(
             &format!("INSERT INTO {HISTORY_TABLE} (version, name, checksum) VALUES ($1, $2, $3)"),
@@ -250,10 +256,7 @@ impl Driver for PostgresDriver {
     fn applied(&mut self) -> Result<Vec<AppliedMigration>> {
         let exists: bool = self
             .client
-            .query_one(
-                "SELECT to_regclass($1) IS NOT NULL",
-                &[&HISTORY_TABLE],
-            )
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&HISTORY_TABLE])
             .map_err(|e| self.db_error("cannot read the schema", e))?
             .get(0);
         if !exists {

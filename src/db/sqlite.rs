@@ -173,7 +173,11 @@ impl SqliteDriver {
                 self.record(step)
                     .map_err(|e| self.db_error("cannot write the history row", e))
             });
-        let end = if outcome.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let end = if outcome.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
         self.conn
             .execute_batch(end)
             .map_err(|e| self.db_error("cannot end the transaction", e))?;
@@ -327,7 +331,7 @@ impl Driver for SqliteDriver {
                     version INTEGER PRIMARY KEY,
                     name TEXT NOT NULL,
                     checksum TEXT NOT NULL,
-                    applied_at TEXT NOT NULL
+                    applied_at TEXT NOT NULL DEFAULT ({NOW})
                 )"
             ))
             .map_err(|e| self.db_error("cannot create the history table", e))
