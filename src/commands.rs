@@ -120,6 +120,11 @@ pub fn verify(cli: &Cli, out: &Output, target: &Target, shown_url: &str, all: bo
     if report.findings.is_empty() {
         Ok(0)
     } else {
-        Err(Error::VerifyFailed(report.findings.len()))
+        // Not an `Err`: with --json the report is the one document, and it holds the findings.
+        out.info(&format!(
+            "error: verify found {} problem(s)",
+            report.findings.len()
+        ));
+        Ok(crate::error::exit::ERROR)
     }
 }

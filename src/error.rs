@@ -116,9 +116,6 @@ pub enum Error {
         seconds: u64,
         reason: String,
     },
-
-    #[error("verify found {0} problem(s)")]
-    VerifyFailed(usize),
 }
 
 fn list_text(items: &[String]) -> String {

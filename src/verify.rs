@@ -266,11 +266,20 @@ fn walk_scratch_postgres(
     let Target::Postgres(pg) = target else {
         unreachable!("called for PostgreSQL targets only")
     };
-    let name = format!(
-        "plantdb_verify_{}_{}",
+    // Unique, a plain identifier, and naming the database it checks (for whoever finds one a
+    // crash left behind); PostgreSQL keeps 63 bytes of a name.
+    let target_name: String = pg
+        .dbname()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let mut name = format!(
+        "plantdb_verify_{}_{}_{target_name}",
         std::process::id(),
-        chrono::Utc::now().timestamp_micros()
+        chrono::Utc::now().timestamp_micros() % 1_000_000_000
     );
+    name.truncate(63);
     let mut admin = db::postgres::open_client(pg, None)?;
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))

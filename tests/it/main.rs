@@ -1,8 +1,11 @@
 //! Integration tests: real SQLite files and a real PostgreSQL server.
 
+mod adopt;
 mod cli;
 mod harness;
 mod migrate;
+mod new_and_wait;
 mod safety;
 mod schema_spec;
 mod support;
+mod verify;
