@@ -76,7 +76,7 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Apply, revert or repair migrations.
+    /// Apply, revert, repair, adopt or create migrations.
     Migrate {
         #[command(subcommand)]
         action: MigrateCommand,
@@ -88,8 +88,12 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Check migrations without touching data: checksums of the applied ones, and up/down/up
-    /// plus PostgreSQL-vs-SQLite parity of the pending ones in a scratch database.
+    /// Check the migrations, for CI: checksums, up/down/up, PostgreSQL-SQLite parity.
+    ///
+    /// Compares the applied migrations' checksums; runs each pending migration (each one with
+    /// --all) up, down and up again in a scratch database (a temporary PostgreSQL database on the
+    /// target's server, dropped afterwards, and a temporary SQLite file) and compares the
+    /// introspected schemas, and those of the two dialects. Exits 1 on any finding.
     Verify {
         /// Round-trip and compare every migration, not only the pending ones.
         #[arg(long)]

@@ -33,11 +33,19 @@ pub fn connect(
 pub fn offline(cli: &Cli, out: &Output) -> Option<Result<i32>> {
     match &cli.command {
         Command::Completions { shell } => {
-            let mut command = Cli::command();
-            clap_complete::generate(*shell, &mut command, "plantdb", &mut std::io::stdout());
-            Some(Ok(0))
+            // Into a buffer first: clap_complete panics on a write error such as a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "plantdb", &mut script);
+            Some(write_stdout(&script).map(|()| 0))
         }
-        Command::Man => Some(man(&mut std::io::stdout()).map(|()| 0)),
+        Command::Man => {
+            let mut page = Vec::new();
+            Some(
+                man(&mut page)
+                    .and_then(|()| write_stdout(&page))
+                    .map(|()| 0),
+            )
+        }
         Command::Migrate {
             action: MigrateCommand::New { name },
         } => {
@@ -63,6 +71,18 @@ pub fn man(to: &mut dyn std::io::Write) -> Result<()> {
             path: "stdout".into(),
             source: e,
         })
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(bytes) {
+        // A reader that stopped early (`| head`) is not an error worth reporting.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io {
+            path: "stdout".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// `offline` has handled these before any database is looked at.
