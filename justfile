@@ -36,3 +36,16 @@ ci:
 # A PostgreSQL with TimescaleDB in Docker (see docker-compose.yml).
 db-up:
     docker compose up -d --wait
+
+# Check the migrations as CI should: checksums, up/down/up, PostgreSQL-SQLite parity.
+verify:
+    cargo run --release -- verify --all
+
+# Scaffold a migration for both dialects: `just new add_widget_table`.
+new NAME:
+    cargo run --release -- migrate new {{NAME}}
+
+# Write the man page and the bash completions into target/.
+docs:
+    cargo run --release -- man > target/plantdb.1
+    cargo run --release -- completions bash > target/plantdb.bash
