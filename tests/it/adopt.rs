@@ -309,15 +309,33 @@ fn only_the_gaps_adopt_made_fill_in_silently_and_the_flag_drops_the_old_table() 
     );
     let dir = tempfile::tempdir().unwrap();
     let url = db.url();
+    let adopt = [
+        "--database-url",
+        &url,
+        "migrate",
+        "adopt",
+        "--from",
+        "node-pg-migrate",
+    ];
+    // A dry run says what it would do and writes nothing.
     plantdb(dir.path())
-        .args([
-            "--database-url",
-            &url,
-            "migrate",
-            "adopt",
-            "--from",
-            "node-pg-migrate",
-        ])
+        .args(adopt)
+        .args(["--drop-foreign-table", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "would record 20260208000001 create_organizations",
+        ));
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM sqlite_master WHERE name LIKE 'plantdb_%'"
+        ),
+        0
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM pgmigrations"), 3);
+    plantdb(dir.path())
+        .args(adopt)
         .args(["--drop-foreign-table"])
         .assert()
         .success()
