@@ -10,10 +10,15 @@ use crate::migrate::new::NewReport;
 use crate::output::{Mode, Output};
 use crate::verify::VerifyReport;
 
+/// Like every other print, a closed pipe (`| head`) is ignored, not a panic.
 fn json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
-        Err(e) => eprintln!("error: cannot render JSON: {e}"),
+        Ok(text) => {
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr().lock(), "error: cannot render JSON: {e}");
+        }
     }
 }
 
