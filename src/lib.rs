@@ -9,7 +9,9 @@ pub mod db;
 pub mod error;
 pub mod migrate;
 pub mod output;
+pub mod reset;
 pub mod schema;
+pub mod seed;
 pub mod status;
 
 use std::ffi::OsString;
@@ -49,6 +51,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
 }
 
 fn dispatch(cli: &Cli, out: &Output) -> Result<i32> {
+    if let Command::SecretKey = cli.command {
+        out.secret_key(&seed::secrets::SecretKey::generate().to_base64());
+        return Ok(0);
+    }
     let url = cli
         .global
         .database_url
@@ -66,6 +72,10 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<i32> {
             Ok(if *check { report.check_exit_code() } else { 0 })
         }
         Command::Migrate { action } => migrate_command(cli, out, &target, &shown_url, action),
+        Command::Seed(args) => seed::command::seed_command(cli, out, &target, args),
+        Command::Reset(args) => reset::reset_command(cli, out, &target, args),
+        // Answered before the URL is parsed: printing a key needs no database.
+        Command::SecretKey => Ok(0),
     }
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::db::{Dialect, Direction};
 use crate::error::{Error, Version};
 use crate::migrate::{Observer, RunReport, StepReport};
+use crate::seed::{SeedObserver, SeedReport, TableReport};
 use crate::status::StatusReport;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +114,9 @@ impl Output {
         match self.mode {
             Mode::Quiet => {}
             Mode::Json => print_json(&serde_json::json!({ "repaired": repaired })),
-            Mode::Human if repaired.is_empty() => println!("nothing to repair: no applied migration changed"),
+            Mode::Human if repaired.is_empty() => {
+                println!("nothing to repair: no applied migration changed")
+            }
             Mode::Human => {
                 for item in repaired {
                     println!(
@@ -134,6 +137,101 @@ impl Output {
             Mode::Json => print_json(report),
             Mode::Human => print_status(report),
         }
+    }
+}
+
+impl Output {
+    /// A line people need to see even in JSON mode (on stderr): a generated key, what reset
+    /// destroys.
+    pub fn notice(&self, line: &str) {
+        if self.mode != Mode::Quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    pub fn secret_key(&self, key: &str) {
+        match self.mode {
+            Mode::Json => print_json(&serde_json::json!({ "key": key })),
+            _ => println!("{key}"),
+        }
+    }
+
+    /// Reports tables as they are seeded: a bar for large tables on a terminal, a line per
+    /// table otherwise.
+    pub fn seed_observer(&self) -> Box<dyn SeedObserver> {
+        match self.mode {
+            Mode::Json | Mode::Quiet => Box::new(crate::seed::Quiet),
+            Mode::Human => Box::new(SeedPrinter {
+                bar: None,
+                interactive: self.interactive,
+            }),
+        }
+    }
+
+    pub fn seed_report(&self, report: &SeedReport) {
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Json => print_json(report),
+            Mode::Human => {
+                let rows: u64 = report
+                    .tables
+                    .iter()
+                    .map(|t| t.inserted + t.updated + t.unchanged)
+                    .sum();
+                println!(
+                    "seeded {} table(s), {rows} row(s) in {} ms ({} mode)",
+                    report.tables.len(),
+                    report.duration_ms,
+                    match report.mode {
+                        crate::seed::Mode::Replace => "replace",
+                        crate::seed::Mode::Upsert => "upsert",
+                    }
+                );
+            }
+        }
+    }
+}
+
+struct SeedPrinter {
+    bar: Option<ProgressBar>,
+    interactive: bool,
+}
+
+/// Tables smaller than this finish too fast for a bar to mean anything.
+const BAR_THRESHOLD: u64 = 10_000;
+
+impl SeedObserver for SeedPrinter {
+    fn table_started(&mut self, table: &str, rows: u64) {
+        if self.interactive && rows >= BAR_THRESHOLD {
+            let bar = ProgressBar::new(rows);
+            if let Ok(style) =
+                ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} rows ({per_sec}, {eta})")
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(table.to_string());
+            self.bar = Some(bar);
+        }
+    }
+
+    fn progress(&mut self, _table: &str, done: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        }
+    }
+
+    fn table_finished(&mut self, report: &TableReport) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let mut parts = vec![format!("{} inserted", report.inserted)];
+        if report.updated > 0 {
+            parts.push(format!("{} updated", report.updated));
+        }
+        if report.unchanged > 0 {
+            parts.push(format!("{} unchanged", report.unchanged));
+        }
+        println!("seeded   {:<22} {}", report.table, parts.join(", "));
     }
 }
 
@@ -179,7 +277,9 @@ fn step_lines(report: &StepReport, verbose: bool) -> Vec<String> {
         lines.push(format!("  file: {}", report.file));
     }
     if !report.atomic {
-        lines.push("  note: ran outside a transaction (-- plantdb:no-transaction); not atomic".into());
+        lines.push(
+            "  note: ran outside a transaction (-- plantdb:no-transaction); not atomic".into(),
+        );
     }
     lines.extend(report.notices.iter().map(|n| format!("  {n}")));
     lines
@@ -244,7 +344,11 @@ fn print_dry_run(report: &RunReport) {
         } else {
             verb(step.direction, false)
         };
-        let _ = writeln!(out, "-- {action} {} {} ({})", step.version, step.name, step.file);
+        let _ = writeln!(
+            out,
+            "-- {action} {} {} ({})",
+            step.version, step.name, step.file
+        );
         if !step.atomic {
             let _ = writeln!(out, "-- runs outside a transaction: not atomic");
         }
@@ -321,7 +425,11 @@ fn print_status(report: &StatusReport) {
         );
     }
     for pending in &report.pending {
-        let _ = writeln!(out, "  {:<8} {} {}", "pending", pending.version, pending.name);
+        let _ = writeln!(
+            out,
+            "  {:<8} {} {}",
+            "pending", pending.version, pending.name
+        );
     }
     for item in report.drifted.iter().chain(&report.missing) {
         let _ = writeln!(out, "\n  {item}");

@@ -7,12 +7,16 @@ use std::time::Duration;
 use postgres::error::{DbError, ErrorPosition, SqlState};
 use postgres::{Client, GenericClient};
 
+use super::value::{Kind, Value, from_pg_row};
 use super::{
     Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, Step, TimescaleState,
 };
 use crate::config::{PostgresTarget, TimescalePolicy};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
+
+/// COPY data is sent in chunks of about this many bytes.
+const COPY_CHUNK: usize = 256 * 1024;
 
 pub struct PostgresDriver {
     client: Client,
@@ -110,7 +114,10 @@ pub fn open_client(
 fn connect_error(target: &PostgresTarget, e: postgres::Error) -> Error {
     let host = target.host_display();
     match e.code() {
-        Some(code) if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+        Some(code)
+            if *code == SqlState::INVALID_PASSWORD
+                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+        {
             Error::Auth {
                 host,
                 user: target.user(),
@@ -201,7 +208,10 @@ fn migration_error(step: &Step, e: &postgres::Error) -> Error {
     }
 }
 
-fn record(client: &mut impl GenericClient, step: &Step) -> std::result::Result<(), postgres::Error> {
+fn record(
+    client: &mut impl GenericClient,
+    step: &Step,
+) -> std::result::Result<(), postgres::Error> {
     match step.direction {
         Direction::Up => client.execute(
             &format!("INSERT INTO {HISTORY_TABLE} (version, name, checksum) VALUES ($1, $2, $3)"),
@@ -250,10 +260,7 @@ impl Driver for PostgresDriver {
     fn applied(&mut self) -> Result<Vec<AppliedMigration>> {
         let exists: bool = self
             .client
-            .query_one(
-                "SELECT to_regclass($1) IS NOT NULL",
-                &[&HISTORY_TABLE],
-            )
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&HISTORY_TABLE])
             .map_err(|e| self.db_error("cannot read the schema", e))?
             .get(0);
         if !exists {
@@ -359,6 +366,74 @@ impl Driver for PostgresDriver {
     fn schema(&mut self) -> Result<Schema> {
         crate::schema::of_postgres(&mut self.client)
             .map_err(|e| self.db_error("cannot read the schema", e))
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value], kinds: &[Kind]) -> Result<Vec<Vec<Value>>> {
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        let rows = self
+            .client
+            .query(sql, &refs)
+            .map_err(|e| self.db_error("seed statement failed", e))?;
+        rows.iter()
+            .map(|row| {
+                kinds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, kind)| from_pg_row(row, i, *kind))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| self.db_error("cannot read a seed result", e))
+    }
+
+    fn insert_rows(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: &mut dyn Iterator<Item = Vec<Value>>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64> {
+        use std::io::Write as _;
+        let columns: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+        let sql = format!("COPY \"{table}\" ({}) FROM STDIN", columns.join(", "));
+        let context = format!("cannot copy into `{table}`");
+        let mut writer = self.client.copy_in(&sql).map_err(|e| Error::Database {
+            context: context.clone(),
+            message: describe(&e),
+        })?;
+        // Rows are encoded into one buffer and sent in large chunks: one write per row would
+        // cost a message each.
+        let mut buffer: Vec<u8> = Vec::with_capacity(COPY_CHUNK + 4096);
+        let mut count = 0u64;
+        let io_error = |e: std::io::Error| Error::Database {
+            context: context.clone(),
+            message: e.to_string(),
+        };
+        for row in rows {
+            for (i, value) in row.iter().enumerate() {
+                if i > 0 {
+                    buffer.push(b'\t');
+                }
+                value.write_copy_text(&mut buffer);
+            }
+            buffer.push(b'\n');
+            count += 1;
+            if buffer.len() >= COPY_CHUNK {
+                writer.write_all(&buffer).map_err(io_error)?;
+                buffer.clear();
+                progress(count);
+            }
+        }
+        writer.write_all(&buffer).map_err(io_error)?;
+        writer.finish().map_err(|e| Error::Database {
+            context: context.clone(),
+            message: describe(&e),
+        })?;
+        progress(count);
+        Ok(count)
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, params};
 
+use super::value::{Kind, Value, from_sqlite_row};
 use super::{Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, Step};
 use crate::config::SqliteTarget;
 use crate::error::{Error, Result};
@@ -12,6 +13,9 @@ use crate::schema::Schema;
 
 /// How long a run waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How many rows go in between two progress reports.
+const PROGRESS_EVERY: u64 = 10_000;
 
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
@@ -173,7 +177,11 @@ impl SqliteDriver {
                 self.record(step)
                     .map_err(|e| self.db_error("cannot write the history row", e))
             });
-        let end = if outcome.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let end = if outcome.is_ok() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
         self.conn
             .execute_batch(end)
             .map_err(|e| self.db_error("cannot end the transaction", e))?;
@@ -233,6 +241,15 @@ impl SqliteDriver {
             hint: None,
         })
     }
+}
+
+/// Identifiers for generated SQL, double-quoted (they come from plantdb's catalog).
+fn quoted(columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn migration_error(step: &Step, e: rusqlite::Error) -> Error {
@@ -354,5 +371,50 @@ impl Driver for SqliteDriver {
 
     fn schema(&mut self) -> Result<Schema> {
         crate::schema::of_sqlite(&self.conn).map_err(|e| self.db_error("cannot read the schema", e))
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value], kinds: &[Kind]) -> Result<Vec<Vec<Value>>> {
+        let run = || -> rusqlite::Result<Vec<Vec<Value>>> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |row| {
+                kinds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, kind)| from_sqlite_row(row, i, *kind))
+                    .collect()
+            })?;
+            rows.collect()
+        };
+        run().map_err(|e| self.db_error("seed statement failed", e))
+    }
+
+    fn insert_rows(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: &mut dyn Iterator<Item = Vec<Value>>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64> {
+        let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!(
+            "INSERT INTO \"{table}\" ({}) VALUES ({})",
+            quoted(columns),
+            placeholders.join(", ")
+        );
+        let mut count = 0u64;
+        let run = |count: &mut u64| -> rusqlite::Result<()> {
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            for row in rows {
+                stmt.execute(rusqlite::params_from_iter(row.iter()))?;
+                *count += 1;
+                if *count % PROGRESS_EVERY == 0 {
+                    progress(*count);
+                }
+            }
+            Ok(())
+        };
+        run(&mut count).map_err(|e| self.db_error(&format!("cannot insert into `{table}`"), e))?;
+        progress(count);
+        Ok(count)
     }
 }
