@@ -11,7 +11,9 @@ fn main() {
     collect(&root.join("migrations"), &mut files);
     files.sort();
 
-    let mut out = String::from("/// Every file under `migrations/`: (path relative to it, contents of down scripts).\n");
+    let mut out = String::from(
+        "/// Every file under `migrations/`: (path relative to it, contents of down scripts).\n",
+    );
     out.push_str("pub static FILES: &[(&str, Option<&str>)] = &[\n");
     for path in &files {
         let relative = path
@@ -19,21 +21,31 @@ fn main() {
             .expect("collected below migrations/")
             .to_string_lossy()
             .replace('\\', "/");
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if name.ends_with(".down.sql") {
-            writeln!(out, "    ({relative:?}, Some(include_str!({:?}))),", path.display().to_string())
-                .expect("writing to a String");
+            writeln!(
+                out,
+                "    ({relative:?}, Some(include_str!({:?}))),",
+                path.display().to_string()
+            )
+            .expect("writing to a String");
         } else {
             writeln!(out, "    ({relative:?}, None),").expect("writing to a String");
         }
     }
     out.push_str("];\n");
-    let dest = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("embedded_files.rs");
+    let dest =
+        PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("embedded_files.rs");
     std::fs::write(dest, out).expect("OUT_DIR is writable");
 }
 
 fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {

@@ -37,7 +37,8 @@ impl TimescalePolicy {
 /// A parsed database URL.
 #[derive(Debug, Clone)]
 pub enum Target {
-    Postgres(PostgresTarget),
+    // Boxed: a parsed PostgreSQL config is large, a SQLite path small.
+    Postgres(Box<PostgresTarget>),
     Sqlite(SqliteTarget),
 }
 
@@ -70,24 +71,27 @@ impl Target {
             Some("postgres" | "postgresql") => {
                 // The driver knows disable/prefer/require; verify-ca and verify-full are
                 // require plus certificate checks, which the TLS connector does.
-                let tls_verify = url.contains("sslmode=verify-ca") || url.contains("sslmode=verify-full");
+                let tls_verify =
+                    url.contains("sslmode=verify-ca") || url.contains("sslmode=verify-full");
                 let parseable = url
                     .replace("sslmode=verify-ca", "sslmode=require")
                     .replace("sslmode=verify-full", "sslmode=require");
                 let mut config: postgres::Config =
-                    parseable.parse().map_err(|e: postgres::Error| Error::InvalidUrl {
-                        url: mask_url(url),
-                        reason: e.to_string(),
-                    })?;
+                    parseable
+                        .parse()
+                        .map_err(|e: postgres::Error| Error::InvalidUrl {
+                            url: mask_url(url),
+                            reason: e.to_string(),
+                        })?;
                 if config.get_connect_timeout().is_none() {
                     config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
                 }
                 config.application_name("plantdb");
-                Ok(Target::Postgres(PostgresTarget {
+                Ok(Target::Postgres(Box::new(PostgresTarget {
                     config,
                     url: url.to_string(),
                     tls_verify,
-                }))
+                })))
             }
             Some(other) => Err(Error::UnknownScheme {
                 url: mask_url(url),
@@ -97,6 +101,13 @@ impl Target {
                 url: mask_url(url),
                 reason: "expected SCHEME://… (postgres://, postgresql:// or sqlite://)".into(),
             }),
+        }
+    }
+
+    pub fn dialect(&self) -> crate::db::Dialect {
+        match self {
+            Target::Postgres(_) => crate::db::Dialect::Postgres,
+            Target::Sqlite(_) => crate::db::Dialect::Sqlite,
         }
     }
 
@@ -203,10 +214,20 @@ pub fn mask_url(raw: &str) -> String {
             .query_pairs()
             .map(|(k, v)| {
                 let secret = k.eq_ignore_ascii_case("password");
-                (k.into_owned(), if secret { "****".into() } else { v.into_owned() })
+                (
+                    k.into_owned(),
+                    if secret {
+                        "****".into()
+                    } else {
+                        v.into_owned()
+                    },
+                )
             })
             .collect();
-        if pairs.iter().any(|(k, _)| k.eq_ignore_ascii_case("password")) {
+        if pairs
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("password"))
+        {
             parsed.query_pairs_mut().clear().extend_pairs(pairs);
         }
         return parsed.to_string();
@@ -225,10 +246,7 @@ fn mask_loosely(raw: &str) -> String {
         if let Some(at) = out[authority_start..authority_end].rfind('@') {
             let userinfo = &out[authority_start..authority_start + at];
             if let Some(colon) = userinfo.find(':') {
-                out.replace_range(
-                    authority_start + colon + 1..authority_start + at,
-                    "****",
-                );
+                out.replace_range(authority_start + colon + 1..authority_start + at, "****");
             }
         }
     }
@@ -330,12 +348,18 @@ mod tests {
         let Ok(Target::Postgres(pg)) = Target::parse("postgres://u@localhost/db") else {
             panic!("not postgres")
         };
-        assert_eq!(pg.config.get_connect_timeout(), Some(&DEFAULT_CONNECT_TIMEOUT));
+        assert_eq!(
+            pg.config.get_connect_timeout(),
+            Some(&DEFAULT_CONNECT_TIMEOUT)
+        );
         let Ok(Target::Postgres(pg)) = Target::parse("postgres://u@localhost/db?connect_timeout=3")
         else {
             panic!("not postgres")
         };
-        assert_eq!(pg.config.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(
+            pg.config.get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
     }
 
     #[test]

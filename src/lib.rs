@@ -65,8 +65,8 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<i32> {
     out.verbose(&format!("database: {shown_url}"));
     match &cli.command {
         Command::Status { check } => {
+            let set = load_set(cli, target.dialect())?;
             let mut driver = db::connect(&target, Access::ReadOnly, cli.global.timescale)?;
-            let set = load_set(cli, driver.dialect())?;
             let report = status::status(driver.as_mut(), &set, &shown_url)?;
             out.status_report(&report);
             Ok(if *check { report.check_exit_code() } else { 0 })
@@ -103,8 +103,8 @@ fn migrate_command(
         ),
         MigrateCommand::Redo(common) => (Request::Redo, run_options(common, false, false)),
         MigrateCommand::Repair => {
+            let set = load_set(cli, target.dialect())?;
             let mut driver = db::connect(target, Access::ReadWrite, cli.global.timescale)?;
-            let set = load_set(cli, driver.dialect())?;
             let repaired = migrate::repair(driver.as_mut(), &set)?;
             out.repair_report(&repaired);
             return Ok(0);
@@ -127,8 +127,9 @@ fn migrate_command(
     } else {
         Access::ReadWrite
     };
+    // Bad migration files are found before anything is opened or created.
+    let set = load_set(cli, target.dialect())?;
     let mut driver = db::connect(&target, access, cli.global.timescale)?;
-    let set = load_set(cli, driver.dialect())?;
     let mut observer = out.observer();
     let report = migrate::migrate(driver.as_mut(), &set, request, options, observer.as_mut());
     drop(observer);

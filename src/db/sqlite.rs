@@ -344,7 +344,7 @@ impl Driver for SqliteDriver {
                     version INTEGER PRIMARY KEY,
                     name TEXT NOT NULL,
                     checksum TEXT NOT NULL,
-                    applied_at TEXT NOT NULL
+                    applied_at TEXT NOT NULL DEFAULT ({NOW})
                 )"
             ))
             .map_err(|e| self.db_error("cannot create the history table", e))

@@ -135,7 +135,10 @@ fn plan_up(
     {
         return Err(Error::OutOfOrder {
             version: older,
-            file: set.get(older).map(|m| m.up.file.clone()).unwrap_or_default(),
+            file: set
+                .get(older)
+                .map(|m| m.up.file.clone())
+                .unwrap_or_default(),
             latest,
         });
     }
@@ -164,7 +167,11 @@ fn plan_down(
     Ok(versions.into_iter().map(|v| (v, Direction::Down)).collect())
 }
 
-fn check_reversible(set: &MigrationSet, applied: &[AppliedMigration], version: Version) -> Result<()> {
+fn check_reversible(
+    set: &MigrationSet,
+    applied: &[AppliedMigration],
+    version: Version,
+) -> Result<()> {
     match set.get(version) {
         Some(m) if m.down.is_some() => Ok(()),
         Some(m) => Err(Error::Irreversible {
@@ -230,8 +237,14 @@ mod tests {
         plan.iter().map(|s| (s.version, s.direction)).collect()
     }
 
-    const UP_ALL: Request = Request::Up { to: None, count: None };
-    const DOWN_ONE: Request = Request::Down { to: None, count: None };
+    const UP_ALL: Request = Request::Up {
+        to: None,
+        count: None,
+    };
+    const DOWN_ONE: Request = Request::Down {
+        to: None,
+        count: None,
+    };
     use Direction::{Down, Up};
 
     #[test]
@@ -246,53 +259,118 @@ mod tests {
     #[test]
     fn up_to_and_count() {
         let s = set(&[(1, true), (2, true), (3, true)]);
-        let to = Request::Up { to: Some(2), count: None };
-        assert_eq!(steps(&plan(&s, &[], to, PlanOptions::default()).unwrap()), vec![(1, Up), (2, Up)]);
-        let count = Request::Up { to: None, count: Some(1) };
-        assert_eq!(steps(&plan(&s, &[], count, PlanOptions::default()).unwrap()), vec![(1, Up)]);
-        let unknown = Request::Up { to: Some(7), count: None };
-        assert!(matches!(plan(&s, &[], unknown, PlanOptions::default()), Err(Error::UnknownVersion(7))));
+        let to = Request::Up {
+            to: Some(2),
+            count: None,
+        };
+        assert_eq!(
+            steps(&plan(&s, &[], to, PlanOptions::default()).unwrap()),
+            vec![(1, Up), (2, Up)]
+        );
+        let count = Request::Up {
+            to: None,
+            count: Some(1),
+        };
+        assert_eq!(
+            steps(&plan(&s, &[], count, PlanOptions::default()).unwrap()),
+            vec![(1, Up)]
+        );
+        let unknown = Request::Up {
+            to: Some(7),
+            count: None,
+        };
+        assert!(matches!(
+            plan(&s, &[], unknown, PlanOptions::default()),
+            Err(Error::UnknownVersion(7))
+        ));
     }
 
     #[test]
     fn up_when_current_is_empty() {
         let s = set(&[(1, true)]);
-        assert!(plan(&s, &applied(&[1]), UP_ALL, PlanOptions::default()).unwrap().is_empty());
+        assert!(
+            plan(&s, &applied(&[1]), UP_ALL, PlanOptions::default())
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn out_of_order_pending_stops_unless_allowed() {
         let s = set(&[(1, true), (2, true), (3, true)]);
         let err = plan(&s, &applied(&[1, 3]), UP_ALL, PlanOptions::default()).unwrap_err();
-        assert!(matches!(err, Error::OutOfOrder { version: 2, latest: 3, .. }));
-        let allowed = PlanOptions { allow_out_of_order: true, ..Default::default() };
-        assert_eq!(steps(&plan(&s, &applied(&[1, 3]), UP_ALL, allowed).unwrap()), vec![(2, Up)]);
+        assert!(matches!(
+            err,
+            Error::OutOfOrder {
+                version: 2,
+                latest: 3,
+                ..
+            }
+        ));
+        let allowed = PlanOptions {
+            allow_out_of_order: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            steps(&plan(&s, &applied(&[1, 3]), UP_ALL, allowed).unwrap()),
+            vec![(2, Up)]
+        );
     }
 
     #[test]
     fn down_defaults_to_one_step_and_to_keeps_the_target() {
         let s = set(&[(1, true), (2, true), (3, true)]);
         let a = applied(&[1, 2, 3]);
-        assert_eq!(steps(&plan(&s, &a, DOWN_ONE, PlanOptions::default()).unwrap()), vec![(3, Down)]);
-        let to1 = Request::Down { to: Some(1), count: None };
-        assert_eq!(steps(&plan(&s, &a, to1, PlanOptions::default()).unwrap()), vec![(3, Down), (2, Down)]);
-        let to0 = Request::Down { to: Some(0), count: None };
-        assert_eq!(steps(&plan(&s, &a, to0, PlanOptions::default()).unwrap()).len(), 3);
-        let unknown = Request::Down { to: Some(9), count: None };
-        assert!(matches!(plan(&s, &a, unknown, PlanOptions::default()), Err(Error::UnknownVersion(9))));
+        assert_eq!(
+            steps(&plan(&s, &a, DOWN_ONE, PlanOptions::default()).unwrap()),
+            vec![(3, Down)]
+        );
+        let to1 = Request::Down {
+            to: Some(1),
+            count: None,
+        };
+        assert_eq!(
+            steps(&plan(&s, &a, to1, PlanOptions::default()).unwrap()),
+            vec![(3, Down), (2, Down)]
+        );
+        let to0 = Request::Down {
+            to: Some(0),
+            count: None,
+        };
+        assert_eq!(
+            steps(&plan(&s, &a, to0, PlanOptions::default()).unwrap()).len(),
+            3
+        );
+        let unknown = Request::Down {
+            to: Some(9),
+            count: None,
+        };
+        assert!(matches!(
+            plan(&s, &a, unknown, PlanOptions::default()),
+            Err(Error::UnknownVersion(9))
+        ));
     }
 
     #[test]
     fn down_with_nothing_applied_is_an_error() {
         let s = set(&[(1, true)]);
-        assert!(matches!(plan(&s, &[], DOWN_ONE, PlanOptions::default()), Err(Error::NothingToRevert)));
-        assert!(matches!(plan(&s, &[], Request::Redo, PlanOptions::default()), Err(Error::NothingToRevert)));
+        assert!(matches!(
+            plan(&s, &[], DOWN_ONE, PlanOptions::default()),
+            Err(Error::NothingToRevert)
+        ));
+        assert!(matches!(
+            plan(&s, &[], Request::Redo, PlanOptions::default()),
+            Err(Error::NothingToRevert)
+        ));
     }
 
     #[test]
     fn down_refuses_before_any_step_when_one_is_irreversible() {
         let s = set(&[(1, true), (2, false), (3, true)]);
-        let to0 = Request::Down { to: Some(0), count: None };
+        let to0 = Request::Down {
+            to: Some(0),
+            count: None,
+        };
         let err = plan(&s, &applied(&[1, 2, 3]), to0, PlanOptions::default()).unwrap_err();
         assert!(matches!(err, Error::Irreversible { version: 2, .. }));
     }
@@ -317,7 +395,10 @@ mod tests {
         assert_eq!(missing[0].version, 5);
         let err = plan(&s, &a, UP_ALL, PlanOptions::default()).unwrap_err();
         assert!(matches!(err, Error::Drift(ref items) if items.len() == 2));
-        let allowed = PlanOptions { allow_drift: true, ..Default::default() };
+        let allowed = PlanOptions {
+            allow_drift: true,
+            ..Default::default()
+        };
         assert!(plan(&s, &a, UP_ALL, allowed).unwrap().is_empty());
     }
 }

@@ -47,7 +47,14 @@ pub struct RunReport {
 /// Told about each step as it happens, so a terminal can show progress. Never used for results.
 pub trait Observer {
     fn planned(&mut self, _total: usize) {}
-    fn step_started(&mut self, _index: usize, _version: Version, _name: &str, _direction: Direction) {}
+    fn step_started(
+        &mut self,
+        _index: usize,
+        _version: Version,
+        _name: &str,
+        _direction: Direction,
+    ) {
+    }
     fn step_finished(&mut self, _report: &StepReport) {}
 }
 
@@ -94,7 +101,12 @@ pub fn migrate(
     let mut reports = Vec::with_capacity(planned.len());
     for (index, planned_step) in planned.iter().enumerate() {
         let (migration, script) = resolve(set, planned_step);
-        observer.step_started(index, migration.version, &migration.name, planned_step.direction);
+        observer.step_started(
+            index,
+            migration.version,
+            &migration.name,
+            planned_step.direction,
+        );
         let fake = options.fake && planned_step.direction == Direction::Up;
         let step = Step {
             version: migration.version,

@@ -80,7 +80,11 @@ impl MigrationSet {
                     reason: "files belong in migrations/postgres/ or migrations/sqlite/".into(),
                 });
             };
-            if !dir.split('/').next().is_some_and(|top| top == "postgres" || top == "sqlite") {
+            if !dir
+                .split('/')
+                .next()
+                .is_some_and(|top| top == "postgres" || top == "sqlite")
+            {
                 return Err(Error::MigrationSource {
                     file: format!("migrations/{relative}"),
                     reason: "files belong in migrations/postgres/ or migrations/sqlite/".into(),
@@ -329,7 +333,10 @@ mod tests {
             raw("V2__b.sql", "CREATE TABLE b (x);"),
         ])
         .unwrap();
-        assert_eq!(set.migrations[0].down.as_ref().unwrap().sql, "DROP TABLE a;");
+        assert_eq!(
+            set.migrations[0].down.as_ref().unwrap().sql,
+            "DROP TABLE a;"
+        );
         assert!(set.migrations[1].down.is_none());
     }
 
@@ -337,7 +344,10 @@ mod tests {
     fn rejects_duplicate_versions_naming_both_files() {
         let err = set(vec![raw("V1__a.sql", ""), raw("V1__b.sql", "")]).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("V1__a.sql") && text.contains("V1__b.sql"), "{text}");
+        assert!(
+            text.contains("V1__a.sql") && text.contains("V1__b.sql"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -382,7 +392,11 @@ mod tests {
 
     #[test]
     fn unknown_directive_names_file_and_line() {
-        let err = set(vec![raw("V1__a.sql", "-- header\n-- plantdb:no-transactoin\n")]).unwrap_err();
+        let err = set(vec![raw(
+            "V1__a.sql",
+            "-- header\n-- plantdb:no-transactoin\n",
+        )])
+        .unwrap_err();
         assert!(err.to_string().contains("m/V1__a.sql:2"), "{err}");
     }
 
@@ -401,7 +415,10 @@ mod tests {
         let pg = MigrationSet::built_in(Dialect::Postgres).unwrap();
         let lite = MigrationSet::built_in(Dialect::Sqlite).unwrap();
         let ids = |s: &MigrationSet| -> Vec<(Version, String)> {
-            s.migrations.iter().map(|m| (m.version, m.name.clone())).collect()
+            s.migrations
+                .iter()
+                .map(|m| (m.version, m.name.clone()))
+                .collect()
         };
         assert_eq!(ids(&pg), ids(&lite));
         assert_eq!(pg.migrations.len(), 13);
@@ -428,7 +445,9 @@ mod tests {
         // And the embedded list is the directory as it is on disk.
         let mut on_disk = std::collections::BTreeSet::new();
         for dialect in ["postgres", "sqlite"] {
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dialect);
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(dialect);
             for entry in std::fs::read_dir(dir).unwrap() {
                 let name = entry.unwrap().file_name().to_string_lossy().into_owned();
                 on_disk.insert(format!("{dialect}/{name}"));

@@ -1,3 +1,8 @@
 //! Integration tests: real SQLite files and a real PostgreSQL server.
 
+mod cli;
+mod harness;
+mod migrate;
+mod safety;
+mod schema_spec;
 mod support;

@@ -1,0 +1,509 @@
+//! A throwaway PostgreSQL server shared by the whole test binary, and one fresh database per
+//! test on it.
+//!
+//! The server is started lazily, once, from the installed binaries (PostgreSQL 15 preferred),
+//! with its data directory and unix socket in a temporary directory and TCP on a free port of
+//! 127.0.0.1. `PLANTDB_TEST_DATABASE_URL`, when set, names an existing server to use instead
+//! (a superuser URL).
+//!
+//! Cleanup: a static is never dropped, so nothing in this process can stop the server at exit.
+//! Instead the server runs under a small shell watchdog whose stdin is a pipe from this
+//! process. The write end is held in the static and closes only when the test binary exits
+//! (however it exits, even on SIGKILL); the watchdog then reads end-of-file, stops the server
+//! (fast shutdown) and deletes the temporary directory. The watchdog has its own process group,
+//! so a Ctrl-C on `cargo test` reaches the test binary but not the server, which is then shut
+//! down by the same path.
+//!
+//! No server, no tests: when none can be had, every test that asks for one panics with the
+//! reason (and how to install PostgreSQL); with `CI` set the message says so, and never skips.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use postgres::{Client, NoTls};
+
+/// The password role the TCP URLs log in as (a superuser).
+pub const TEST_ROLE: &str = "plantdb_test";
+/// Its password; tests check that it never shows in plantdb's output.
+pub const TEST_PASSWORD: &str = "s3cret-test-pw";
+
+/// Superuser URL of an existing server to use instead of starting one.
+const URL_VARIABLE: &str = "PLANTDB_TEST_DATABASE_URL";
+const STANDIN_MARKER: &str = "plantdb test stand-in for TimescaleDB";
+const STANDIN_CONTROL: &str = include_str!("timescale_standin/timescaledb.control");
+const STANDIN_SQL: &str = include_str!("timescale_standin/timescaledb--0.0.0-standin.sql");
+const STANDIN_SQL_FILE: &str = "timescaledb--0.0.0-standin.sql";
+
+/// A fresh, empty database on the shared server, dropped when this value is dropped, unless
+/// the test is panicking: then it is kept for a look and its name printed.
+pub struct PgDatabase {
+    /// TCP URL that logs in as [`TEST_ROLE`] with [`TEST_PASSWORD`] (or, with
+    /// `PLANTDB_TEST_DATABASE_URL`, with that URL's credentials).
+    pub url: String,
+    pub name: String,
+}
+
+impl PgDatabase {
+    pub fn new() -> PgDatabase {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let server = server();
+        let name = format!(
+            "plantdb_t_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        server
+            .admin()
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("cannot create test database `{name}`: {e}"));
+        PgDatabase {
+            url: server.tcp_url(&name),
+            name,
+        }
+    }
+
+    /// URL of the same database over the server's unix socket, as `postgres` (trusted):
+    /// `postgresql:///NAME?host=/socket/dir&port=PORT&user=postgres`.
+    pub fn socket_url(&self) -> String {
+        server().socket_url(&self.name)
+    }
+
+    /// A connection over TCP with the password.
+    pub fn client(&self) -> Client {
+        Client::connect(&self.url, NoTls)
+            .unwrap_or_else(|e| panic!("cannot connect to test database `{}`: {e}", self.name))
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let note = if server().external {
+                ""
+            } else {
+                " (the throwaway server goes away when the test binary exits; \
+                 set PLANTDB_TEST_DATABASE_URL to keep it)"
+            };
+            eprintln!(
+                "keeping PostgreSQL database `{}` of the failed test{note}",
+                self.name
+            );
+            return;
+        }
+        // WITH (FORCE) ends connections a test leaked (an open Client, a killed CLI).
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        if let Err(e) = server().admin().batch_execute(&drop) {
+            eprintln!("cannot drop test database `{}`: {e}", self.name);
+        }
+    }
+}
+
+/// TCP URL with the password for database `db` on the shared server.
+pub fn server_url_for(db: &str) -> String {
+    server().tcp_url(db)
+}
+
+/// Installs the TimescaleDB stand-in (`support/timescale_standin/`) into the extension
+/// directory of the shared server, so `CREATE EXTENSION timescaledb` works on it. Refuses to
+/// replace a real TimescaleDB. Writing there needs root (as in CI).
+///
+/// PostgreSQL 15 has a single extension directory, so once installed the stand-in is
+/// available to every database of that installation, and stays installed.
+pub fn install_timescale_standin() -> Result<(), String> {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let sharedir: String = server()
+                .admin()
+                .query_one("SELECT setting FROM pg_config WHERE name = 'SHAREDIR'", &[])
+                .map_err(|e| format!("cannot ask the server for its SHAREDIR: {e}"))?
+                .get(0);
+            copy_standin(&Path::new(&sharedir).join("extension"))
+        })
+        .clone()
+}
+
+fn copy_standin(extension_dir: &Path) -> Result<(), String> {
+    let control = extension_dir.join("timescaledb.control");
+    if let Ok(existing) = std::fs::read_to_string(&control)
+        && !existing.contains(STANDIN_MARKER)
+    {
+        return Err(format!(
+            "a real TimescaleDB is installed ({}); not replacing it with the test stand-in",
+            control.display()
+        ));
+    }
+    for (file, text) in [
+        ("timescaledb.control", STANDIN_CONTROL),
+        (STANDIN_SQL_FILE, STANDIN_SQL),
+    ] {
+        // Written aside and renamed, so a concurrent test binary never reads half a file.
+        let target = extension_dir.join(file);
+        let partial = extension_dir.join(format!("{file}.{}.partial", std::process::id()));
+        std::fs::write(&partial, text)
+            .and_then(|()| std::fs::rename(&partial, &target))
+            .map_err(|e| {
+                format!(
+                    "cannot install the TimescaleDB stand-in as {}: {e} \
+                     (run the tests as root, as CI does)",
+                    target.display()
+                )
+            })?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+
+struct Server {
+    /// How to reach the server as a superuser, for CREATE/DROP DATABASE.
+    admin: postgres::Config,
+    /// TCP URL prefix up to the database name, credentials included.
+    tcp_prefix: String,
+    /// Unix socket directory, port and user for [`PgDatabase::socket_url`].
+    socket: Option<(String, u16, String)>,
+    /// From `PLANTDB_TEST_DATABASE_URL`; not ours to clean up.
+    external: bool,
+    /// The watchdog; holding its stdin open keeps the server up (see the module docs).
+    _watchdog: Option<Mutex<Child>>,
+}
+
+impl Server {
+    fn admin(&self) -> Client {
+        self.admin
+            .connect(NoTls)
+            .unwrap_or_else(|e| panic!("cannot connect to the test server as superuser: {e}"))
+    }
+
+    fn tcp_url(&self, db: &str) -> String {
+        format!("{}/{db}", self.tcp_prefix)
+    }
+
+    fn socket_url(&self, db: &str) -> String {
+        let Some((dir, port, user)) = &self.socket else {
+            panic!("the server of {URL_VARIABLE} has no unix socket on this machine");
+        };
+        format!("postgresql:///{db}?host={dir}&port={port}&user={user}")
+    }
+}
+
+fn server() -> &'static Server {
+    static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+    match SERVER.get_or_init(obtain_server) {
+        Ok(server) => server,
+        Err(reason) => {
+            if std::env::var_os("CI").is_some() {
+                panic!(
+                    "CI is set and no PostgreSQL server is available, so the PostgreSQL tests \
+                     fail rather than skip: {reason}"
+                )
+            }
+            panic!(
+                "no PostgreSQL server for the tests: {reason}\n\
+                 Install PostgreSQL's server binaries (Debian/Ubuntu: `apt-get install \
+                 postgresql`; macOS: `brew install postgresql@15`; `.ci/run` does this), or \
+                 set {URL_VARIABLE} to a superuser URL of an existing server."
+            )
+        }
+    }
+}
+
+fn obtain_server() -> Result<Server, String> {
+    match std::env::var(URL_VARIABLE) {
+        Ok(url) if !url.is_empty() => external_server(&url),
+        _ => {
+            // A free port can be taken by someone else between choosing and binding it;
+            // a fresh attempt picks another.
+            let mut last_error = String::new();
+            for _ in 0..3 {
+                match start_server() {
+                    Ok(server) => return Ok(server),
+                    Err(e) => last_error = e,
+                }
+            }
+            Err(last_error)
+        }
+    }
+}
+
+fn external_server(url: &str) -> Result<Server, String> {
+    let admin: postgres::Config = url
+        .parse()
+        .map_err(|e| format!("{URL_VARIABLE} is not a PostgreSQL URL: {e}"))?;
+    let mut parsed =
+        url::Url::parse(url).map_err(|e| format!("{URL_VARIABLE} is not a URL: {e}"))?;
+    parsed.set_path("");
+    parsed.set_query(None);
+    let mut client = admin
+        .connect(NoTls)
+        .map_err(|e| format!("cannot connect to {URL_VARIABLE}: {e}"))?;
+    let show = |client: &mut Client, setting: &str| -> Result<String, String> {
+        client
+            .query_one(&format!("SHOW {setting}"), &[])
+            .map(|row| row.get(0))
+            .map_err(|e| format!("cannot read `{setting}` of {URL_VARIABLE}: {e}"))
+    };
+    let directories = show(&mut client, "unix_socket_directories")?;
+    let port = show(&mut client, "port")?;
+    // Only a server on this machine has a socket the tests can use.
+    let socket = directories
+        .split(',')
+        .map(str::trim)
+        .find(|dir| Path::new(dir).is_dir())
+        .zip(port.parse::<u16>().ok())
+        .map(|(dir, port)| {
+            let user = admin.get_user().unwrap_or("postgres").to_owned();
+            (dir.to_owned(), port, user)
+        });
+    Ok(Server {
+        admin,
+        tcp_prefix: parsed.as_str().trim_end_matches('/').to_owned(),
+        socket,
+        external: true,
+        _watchdog: None,
+    })
+}
+
+fn start_server() -> Result<Server, String> {
+    let bindir = find_bindir()?;
+    let as_root = is_root()?;
+    // In /tmp, not $TMPDIR: a unix socket path must stay under ~100 bytes.
+    let base = tempfile::Builder::new()
+        .prefix("plantdb-pg-")
+        .tempdir_in("/tmp")
+        .map_err(|e| format!("cannot create a temporary directory: {e}"))?
+        .keep();
+    // Until the watchdog owns it, a failure removes the directory here.
+    let result = start_in(&bindir, &base, as_root);
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&base);
+    }
+    result
+}
+
+fn start_in(bindir: &Path, base: &Path, as_root: bool) -> Result<Server, String> {
+    let data = base.join("data");
+    let log = base.join("server.log");
+    if as_root {
+        // initdb and postgres refuse to run as root.
+        run(Command::new("chown").arg("postgres:").arg(base))
+            .map_err(|e| format!("{e} (is there a `postgres` user? `.ci/run` creates one)"))?;
+    }
+
+    let initdb = shell_words(&[
+        &bindir.join("initdb").to_string_lossy(),
+        "-D",
+        &data.to_string_lossy(),
+        "-A",
+        "trust",
+        "-U",
+        "postgres",
+        "-E",
+        "UTF8",
+        "--no-locale",
+        "--no-sync",
+    ]);
+    run(&mut as_postgres(as_root, &initdb))?;
+
+    let port = free_port()?;
+    let settings = format!(
+        "\n# plantdb tests\n\
+         listen_addresses = '127.0.0.1'\n\
+         port = {port}\n\
+         unix_socket_directories = '{}'\n\
+         password_encryption = 'scram-sha-256'\n\
+         fsync = off\n\
+         synchronous_commit = off\n\
+         full_page_writes = off\n",
+        base.display()
+    );
+    append(&data.join("postgresql.conf"), &settings)?;
+    // Password over TCP, so tests can check wrong passwords and masking; trust on the socket.
+    std::fs::write(
+        data.join("pg_hba.conf"),
+        "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+    )
+    .map_err(|e| format!("cannot write pg_hba.conf: {e}"))?;
+
+    let watchdog_script = format!(
+        "{postgres} -D {data} >>{log} 2>&1 &\n\
+         pid=$!\n\
+         cat >/dev/null\n\
+         kill -INT \"$pid\" 2>/dev/null\n\
+         wait \"$pid\"\n\
+         rm -rf {base}\n",
+        postgres = shell_words(&[&bindir.join("postgres").to_string_lossy()]),
+        data = shell_words(&[&data.to_string_lossy()]),
+        log = shell_words(&[&log.to_string_lossy()]),
+        base = shell_words(&[&base.to_string_lossy()]),
+    );
+    let mut command = as_postgres(as_root, &watchdog_script);
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut watchdog = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the PostgreSQL watchdog: {e}"))?;
+
+    let mut admin = postgres::Config::new();
+    admin
+        .host_path(base)
+        .port(port)
+        .user("postgres")
+        .dbname("postgres");
+    if let Err(e) = wait_until_ready(&admin, &mut watchdog, &log) {
+        // Closing stdin makes the watchdog stop the server and remove `base`.
+        drop(watchdog.stdin.take());
+        let _ = watchdog.wait();
+        return Err(e);
+    }
+
+    let create_role = format!("CREATE ROLE {TEST_ROLE} LOGIN SUPERUSER PASSWORD '{TEST_PASSWORD}'");
+    admin
+        .connect(NoTls)
+        .and_then(|mut client| client.batch_execute(&create_role))
+        .map_err(|e| format!("cannot create role `{TEST_ROLE}`: {e}"))?;
+
+    Ok(Server {
+        admin,
+        tcp_prefix: format!("postgres://{TEST_ROLE}:{TEST_PASSWORD}@127.0.0.1:{port}"),
+        socket: Some((base.to_string_lossy().into_owned(), port, "postgres".into())),
+        external: false,
+        _watchdog: Some(Mutex::new(watchdog)),
+    })
+}
+
+fn wait_until_ready(
+    admin: &postgres::Config,
+    watchdog: &mut Child,
+    log: &Path,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let error = match admin.connect(NoTls) {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let log_text = std::fs::read_to_string(log).unwrap_or_default();
+        // Our own early attempts log "FATAL: the database system is starting up".
+        let failed = log_text.lines().any(|line| {
+            (line.contains("FATAL:") || line.contains("PANIC:")) && !line.contains("starting up")
+        });
+        let exited = matches!(watchdog.try_wait(), Ok(Some(_)));
+        if failed || exited || Instant::now() > deadline {
+            return Err(format!(
+                "PostgreSQL did not start ({error}); its log:\n{log_text}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Server binaries: PostgreSQL 15 first, then the ones `pg_config` names, then any other
+/// version installed the Debian way (newest first).
+fn find_bindir() -> Result<PathBuf, String> {
+    let usable = |dir: &Path| dir.join("postgres").is_file() && dir.join("initdb").is_file();
+    let mut candidates = vec![PathBuf::from("/usr/lib/postgresql/15/bin")];
+    if let Ok(output) = Command::new("pg_config").arg("--bindir").output()
+        && output.status.success()
+    {
+        candidates.push(PathBuf::from(
+            String::from_utf8_lossy(&output.stdout).trim(),
+        ));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_string_lossy().parse::<u32>().ok()?;
+            Some((version, entry.path().join("bin")))
+        })
+        .collect();
+    versions.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
+    candidates.extend(versions.into_iter().map(|(_, dir)| dir));
+    candidates
+        .into_iter()
+        .find(|dir| usable(dir))
+        .ok_or_else(|| {
+            "no PostgreSQL server binaries (`postgres`, `initdb`) in /usr/lib/postgresql/*/bin \
+         or in `pg_config --bindir`"
+                .to_owned()
+        })
+}
+
+fn is_root() -> Result<bool, String> {
+    let output = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| format!("cannot run `id -u`: {e}"))?;
+    Ok(String::from_utf8_lossy(&output.stdout).trim() == "0")
+}
+
+/// A `sh -c SCRIPT` command, run as the `postgres` user when we are root.
+fn as_postgres(as_root: bool, script: &str) -> Command {
+    let runuser = ["/usr/sbin/runuser", "/sbin/runuser"]
+        .into_iter()
+        .find(|path| Path::new(path).exists());
+    let mut command = match (as_root, runuser) {
+        (false, _) => Command::new("/bin/sh"),
+        (true, Some(runuser)) => {
+            let mut command = Command::new(runuser);
+            command.args(["-u", "postgres", "--", "/bin/sh"]);
+            command
+        }
+        (true, None) => {
+            let mut command = Command::new("su");
+            command.args(["postgres", "-s", "/bin/sh"]);
+            command
+        }
+    };
+    command.args(["-c", script]);
+    command
+}
+
+/// Runs a setup command, turning a failure into its output.
+fn run(command: &mut Command) -> Result<(), String> {
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{command:?} failed ({}): {}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    ))
+}
+
+fn append(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .map_err(|e| format!("cannot find a free port: {e}"))
+}
+
+/// Single-quotes each word for `sh`.
+fn shell_words(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|word| format!("'{}'", word.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
