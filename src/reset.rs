@@ -25,6 +25,9 @@ pub fn reset_command(cli: &Cli, out: &Output, target: &Target, args: &ResetArgs)
         Some(fixture::load(&seed::sources(&args.files)?, now)?)
     };
     let configured = seed::command::configured_key()?;
+    if let Some(fixtures) = &fixtures {
+        seed::command::refuse_remote_without_key(fixtures, configured.as_deref(), target)?;
+    }
     out.notice(&format!("about to destroy {}", describe(target)));
     if !args.yes && out.interactive && std::io::stdin().is_terminal() && !confirm()? {
         return Err(Error::Cancelled);

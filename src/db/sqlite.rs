@@ -407,7 +407,7 @@ impl Driver for SqliteDriver {
             for row in rows {
                 stmt.execute(rusqlite::params_from_iter(row.iter()))?;
                 *count += 1;
-                if *count % PROGRESS_EVERY == 0 {
+                if count.is_multiple_of(PROGRESS_EVERY) {
                     progress(*count);
                 }
             }

@@ -86,16 +86,6 @@ impl Table {
         }
     }
 
-    /// True when the key holds only values the fixture states (no foreign keys), so rows can
-    /// be matched before their parents exist.
-    pub fn literal_key(&self) -> bool {
-        !self.key.is_empty()
-            && self
-                .key
-                .iter()
-                .all(|k| self.column(k).is_some_and(|c| c.references.is_none()))
-    }
-
     /// Tables this one references, other than itself.
     pub fn parents(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.columns

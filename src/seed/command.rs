@@ -15,6 +15,7 @@ pub fn seed_command(cli: &Cli, out: &Output, target: &Target, args: &SeedArgs) -
     let now = Utc::now();
     let fixtures = fixture::load(&super::sources(&args.files)?, now)?;
     let configured = configured_key()?;
+    refuse_remote_without_key(&fixtures, configured.as_deref(), target)?;
     // A missing SQLite file is an unmigrated database: say so without creating the file.
     let access = match target {
         Target::Sqlite(SqliteTarget::File(path)) if !path.exists() => Access::ReadOnly,
@@ -62,6 +63,19 @@ pub fn configured_key() -> Result<Option<String>> {
             secrets::KEY_VAR
         ))),
     }
+}
+
+/// A remote database without a key is refused from the URL alone, before connecting.
+pub fn refuse_remote_without_key(
+    fixtures: &Fixtures,
+    configured: Option<&str>,
+    target: &Target,
+) -> Result<()> {
+    if fixtures.needs_secret_key() && configured.is_none() && !target.is_local() {
+        let dir = std::path::Path::new(".");
+        secrets::resolve_key(None, false, &target.display(), dir)?;
+    }
+    Ok(())
 }
 
 /// The key the fixtures need, generated into `.env` for a local database that has none.

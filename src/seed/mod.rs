@@ -29,8 +29,9 @@ use secrets::SecretKey;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
-    /// Empty the tables the fixtures write (rows whose key is in the fixtures are kept and
-    /// updated, so the migration's DEFAULT plant keeps its id), then insert.
+    /// Make the tables the fixtures write hold exactly the fixtures' rows: rows the fixtures
+    /// do not name are deleted (with the rows referencing them); rows they name are matched
+    /// by key and updated in place, so the migration's DEFAULT plant keeps its id.
     Replace,
     /// Insert rows, or update the row with the same key; leave other rows alone.
     Upsert,
@@ -267,44 +268,69 @@ impl Seeder<'_, '_> {
         }
     }
 
-    /// Replace mode: empties what the fixtures write, children first. Tables keyed by a value
-    /// the fixtures state keep the rows the fixtures name (they are updated in place).
+    /// Replace mode: removes every row of the tables the fixtures write (and of the tables
+    /// referencing them) that the fixtures do not name, children first. Rows the fixtures
+    /// name are found by key first and kept, so they keep their ids and timestamps and a
+    /// second run changes nothing; `table` then updates them in place.
     fn empty(&mut self, fixtures: &Fixtures) -> Result<Vec<&'static str>> {
         let written: Vec<&'static str> = fixtures.tables().iter().map(|t| t.name).collect();
         let emptied = catalog::with_dependents(&written);
+        // Which existing rows the fixtures name, parents first (a child can only match
+        // when its parent did).
+        let mut keep: HashMap<&'static str, Vec<Value>> = HashMap::new();
+        for table in fixtures.tables() {
+            if table.key.is_empty() || table.pk_column().is_none() {
+                continue;
+            }
+            let mut kept = Vec::new();
+            for row in fixtures.rows_of(table.name) {
+                let Some(values) = self.resolve_existing(row) else {
+                    continue;
+                };
+                if let Some(Existing { id: Some(id), .. }) = self.find(table, &values)? {
+                    self.ids.insert((table.name, row.label.clone()), id.clone());
+                    kept.push(id);
+                }
+            }
+            keep.insert(table.name, kept);
+        }
+        self.ids.clear();
         let mut order = catalog::parent_first();
         order.reverse();
         for table in order.into_iter().filter(|t| emptied.contains(&t.name)) {
-            match table.key {
-                [key] if table.literal_key() && written.contains(&table.name) => {
-                    let keep: Vec<Value> = fixtures
-                        .rows_of(table.name)
-                        .filter_map(|row| match row.cell(key) {
-                            Some(Cell::Value(v)) => Some(v.clone()),
-                            _ => None,
-                        })
-                        .collect();
-                    let sql = if keep.is_empty() {
-                        format!("DELETE FROM {}", quote(table.name))
-                    } else {
-                        let list: Vec<String> =
-                            (1..=keep.len()).map(|n| self.placeholder(n)).collect();
-                        format!(
-                            "DELETE FROM {} WHERE {} NOT IN ({})",
-                            quote(table.name),
-                            quote(key),
-                            list.join(", ")
-                        )
-                    };
-                    self.driver.query(&sql, &keep, &[])?;
+            let kept = keep.get(table.name).filter(|k| !k.is_empty());
+            let sql = match (kept, table.pk_column()) {
+                (Some(kept), Some(pk)) => {
+                    let list: Vec<String> = (1..=kept.len()).map(|n| self.placeholder(n)).collect();
+                    format!(
+                        "DELETE FROM {} WHERE {} NOT IN ({})",
+                        quote(table.name),
+                        quote(pk),
+                        list.join(", ")
+                    )
                 }
-                _ => {
-                    self.driver
-                        .query(&format!("DELETE FROM {}", quote(table.name)), &[], &[])?;
-                }
-            }
+                _ => format!("DELETE FROM {}", quote(table.name)),
+            };
+            let params = kept.cloned().unwrap_or_default();
+            self.driver.query(&sql, &params, &[])?;
         }
         Ok(emptied)
+    }
+
+    /// A row's values for matching against what is stored, or `None` when a parent it
+    /// references is not stored (then it cannot be stored either).
+    fn resolve_existing(&self, row: &Row) -> Option<Vec<(&'static str, Value)>> {
+        row.cells
+            .iter()
+            .map(|(column, cell, _)| {
+                let value = match cell {
+                    Cell::Value(v) => v.clone(),
+                    Cell::Plain(_) => Value::Null,
+                    Cell::Label { table, label } => self.ids.get(&(*table, label.clone()))?.clone(),
+                };
+                Some((column.name, value))
+            })
+            .collect()
     }
 
     fn table(&mut self, table: &'static Table, rows: &[&Row]) -> Result<TableReport> {
@@ -312,11 +338,9 @@ impl Seeder<'_, '_> {
             table: table.name.to_string(),
             ..TableReport::default()
         };
-        // In replace mode a table whose key involves parents was emptied: nothing to match.
-        let may_exist = self.options.mode == Mode::Upsert || table.literal_key();
         for row in rows {
             let mut values = self.resolve(row)?;
-            let existing = if may_exist && !table.key.is_empty() {
+            let existing = if !table.key.is_empty() {
                 self.find(table, &values)?
             } else {
                 None

@@ -3,6 +3,8 @@
 mod cli;
 mod harness;
 mod migrate;
+mod reset;
 mod safety;
 mod schema_spec;
+mod seed;
 mod support;
