@@ -206,6 +206,10 @@ impl Error {
                 "use postgres://USER:PASSWORD@HOST:PORT/DB, sqlite://PATH or sqlite::memory:"
                     .into(),
             ),
+            Error::Connect { reason, .. } if reason.contains("TLS") => Some(
+                "check `sslmode` in the URL: verify-ca/verify-full need a certificate the system trusts"
+                    .into(),
+            ),
             Error::Connect { .. } => Some(
                 "is the server running and reachable? `?connect_timeout=SECONDS` sets the wait"
                     .into(),

@@ -13,6 +13,19 @@ use crate::migrate::{Observer, RunReport, StepReport};
 use crate::seed::{SeedObserver, SeedReport, TableReport};
 use crate::status::StatusReport;
 
+/// `println!`/`eprintln!` that shrug off a closed pipe (`plantdb status | head -1`) instead of
+/// panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Human,
@@ -47,7 +60,7 @@ impl Output {
     /// A line of information for people (stderr keeps stdout clean for results).
     pub fn info(&self, line: &str) {
         if self.mode == Mode::Human {
-            eprintln!("{line}");
+            tell!("{line}");
         }
     }
 
@@ -71,7 +84,7 @@ impl Output {
                     "exit_code": error.exit_code(),
                 }
             });
-            println!("{doc}");
+            say!("{doc}");
         }
     }
 
@@ -98,13 +111,13 @@ impl Output {
             Mode::Human if report.dry_run => print_dry_run(report),
             Mode::Human => {
                 for item in &report.drift_allowed {
-                    eprintln!("warning: drift allowed: {item}");
+                    tell!("warning: drift allowed: {item}");
                 }
                 let current = version_text(report.current_version);
                 if report.steps.is_empty() {
-                    println!("nothing to do: database is at {current}");
+                    say!("nothing to do: database is at {current}");
                 } else {
-                    println!("database is at {current}");
+                    say!("database is at {current}");
                 }
             }
         }
@@ -115,11 +128,11 @@ impl Output {
             Mode::Quiet => {}
             Mode::Json => print_json(&serde_json::json!({ "repaired": repaired })),
             Mode::Human if repaired.is_empty() => {
-                println!("nothing to repair: no applied migration changed")
+                say!("nothing to repair: no applied migration changed")
             }
             Mode::Human => {
                 for item in repaired {
-                    println!(
+                    say!(
                         "accepted {} ({}): checksum {} -> {}",
                         item.version,
                         item.file.as_deref().unwrap_or("?"),
@@ -245,8 +258,8 @@ struct Tagged<'a> {
 
 fn print_json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
-        Err(e) => eprintln!("error: cannot render JSON: {e}"),
+        Ok(text) => say!("{text}"),
+        Err(e) => tell!("error: cannot render JSON: {e}"),
     }
 }
 

@@ -93,7 +93,7 @@ pub fn open_client(
             }
         });
     }
-    let result = if config.get_ssl_mode() == postgres::config::SslMode::Disable {
+    let result = if !wants_tls(target) {
         config.connect(postgres::NoTls)
     } else {
         // libpq's `require` and `prefer` encrypt without verifying the certificate;
@@ -109,6 +109,56 @@ pub fn open_client(
         config.connect(postgres_native_tls::MakeTlsConnector::new(connector))
     };
     result.map_err(|e| connect_error(target, e))
+}
+
+/// Whether to set up TLS at all. Building a TLS connector loads the system's CA store, which
+/// costs more than a whole migration run on a small schema, so it is skipped where TLS cannot
+/// happen: `sslmode=disable`, unix sockets (never encrypted), and `prefer` (the default) when
+/// the server answers the SSL request with "no", exactly what the driver would then do too.
+fn wants_tls(target: &PostgresTarget) -> bool {
+    use postgres::config::{Host, SslMode};
+    let config = &target.config;
+    match config.get_ssl_mode() {
+        SslMode::Disable => false,
+        _ if config
+            .get_hosts()
+            .iter()
+            .all(|h| matches!(h, Host::Unix(_))) =>
+        {
+            false
+        }
+        SslMode::Prefer => match (config.get_hosts(), config.get_ports()) {
+            ([Host::Tcp(host)], ports) => {
+                let port = ports.first().copied().unwrap_or(5432);
+                let timeout = config
+                    .get_connect_timeout()
+                    .copied()
+                    .unwrap_or(crate::config::DEFAULT_CONNECT_TIMEOUT);
+                // Any failure here: let the real connection attempt decide and report.
+                server_offers_tls(host, port, timeout).unwrap_or(true)
+            }
+            _ => true,
+        },
+        _ => true,
+    }
+}
+
+/// Sends the protocol's SSLRequest and reads the one-byte answer ('S' or 'N').
+fn server_offers_tls(host: &str, port: u16, timeout: Duration) -> std::io::Result<bool> {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let address = (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other("no address"))?;
+    let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    // Length 8, then the SSLRequest code 80877103.
+    stream.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])?;
+    let mut answer = [0u8; 1];
+    stream.read_exact(&mut answer)?;
+    Ok(answer[0] == b'S')
 }
 
 fn connect_error(target: &PostgresTarget, e: postgres::Error) -> Error {

@@ -371,3 +371,17 @@ fn sqlite_status_on_a_missing_file_says_so() {
         .stderr(predicate::str::contains("does not exist"));
     assert!(!file.path.exists());
 }
+
+#[test]
+fn postgres_over_a_unix_socket() {
+    let pg = PgDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    plantdb(dir.path())
+        .args(["--database-url", &pg.socket_url(), "migrate", "up", "-q"])
+        .assert()
+        .success();
+    plantdb(dir.path())
+        .args(["--database-url", &pg.url, "status", "--check"])
+        .assert()
+        .success();
+}

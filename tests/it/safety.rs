@@ -476,3 +476,26 @@ fn status_never_creates_the_history_table() {
         );
     });
 }
+
+#[test]
+fn fake_records_migrations_without_running_them() {
+    each_dialect(|db| {
+        let mut driver = connect(&db.url());
+        let set = MigrationSet::built_in(driver.dialect()).unwrap();
+        let options = RunOptions {
+            fake: true,
+            ..Default::default()
+        };
+        let report = migrate::migrate(driver.as_mut(), &set, UP, options, &mut Silent).unwrap();
+        assert!(report.steps.iter().all(|s| s.faked));
+        assert_eq!(driver.applied().unwrap().len(), 13);
+        drop(driver);
+        let tables: Vec<String> = db.schema().tables.into_keys().collect();
+        assert_eq!(
+            tables,
+            vec![HISTORY_TABLE.to_string()],
+            "{}",
+            db.dialect_name()
+        );
+    });
+}

@@ -1,0 +1,144 @@
+//! Times a full `plantdb migrate up` on a fresh PostgreSQL database and a fresh SQLite file,
+//! next to the fastest way to run the same SQL: `psql -X -1 -f` of the concatenated up scripts,
+//! and `sqlite3` reading them in one transaction. Both sides are whole processes (start,
+//! connect, run, exit), so the ratio is what a user sees.
+//!
+//! Run: `just bench-migrate` (or `cargo build --release && cargo run --release --example
+//! migrate_bench`). Needs `psql` and `sqlite3` on PATH; starts its own PostgreSQL server like
+//! the tests do (or uses `PLANTDB_TEST_DATABASE_URL`).
+
+#[path = "../tests/it/support/postgres.rs"]
+#[allow(dead_code)]
+mod pg;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use plantdb::db::Dialect;
+use plantdb::migrate::MigrationSet;
+
+const RUNS: usize = 15;
+
+fn main() {
+    let plantdb = plantdb_binary();
+    let work = tempfile::tempdir().expect("a temporary directory");
+
+    let sqlite_sql = concatenated(Dialect::Sqlite, work.path());
+    let sqlite_plantdb = median(RUNS, |i| {
+        let file = work.path().join(format!("p{i}.sqlite3"));
+        time(Command::new(&plantdb).args([
+            "--database-url",
+            &format!("sqlite://{}", file.display()),
+            "migrate",
+            "up",
+            "-q",
+        ]))
+    });
+    let sqlite_cli = median(RUNS, |i| {
+        let file = work.path().join(format!("s{i}.sqlite3"));
+        let script = std::fs::File::open(&sqlite_sql).expect("the concatenated script");
+        time(
+            Command::new("sqlite3")
+                .args(["-bail", &file.display().to_string()])
+                .stdin(script),
+        )
+    });
+
+    let pg_sql = concatenated(Dialect::Postgres, work.path());
+    let pg_plantdb = median(RUNS, |_| {
+        let db = pg::PgDatabase::new();
+        time(Command::new(&plantdb).args(["--database-url", &db.url, "migrate", "up", "-q"]))
+    });
+    let pg_cli = median(RUNS, |_| {
+        let db = pg::PgDatabase::new();
+        // psql at its fastest: no GSSAPI negotiation (Debian's libpq tries it first by default).
+        time(Command::new("psql").env("PGGSSENCMODE", "disable").args([
+            "-X",
+            "-1",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-f",
+            &pg_sql.display().to_string(),
+            &db.url,
+        ]))
+    });
+
+    println!("full migrate up, 13 migrations, median of {RUNS} fresh databases");
+    println!(
+        "{:<12} {:>12} {:>16} {:>8}",
+        "database", "plantdb", "fastest", "ratio"
+    );
+    for (name, ours, limit, how) in [
+        ("SQLite", sqlite_plantdb, sqlite_cli, "sqlite3 < all.sql"),
+        ("PostgreSQL", pg_plantdb, pg_cli, "psql -X -1 -f"),
+    ] {
+        println!(
+            "{name:<12} {:>9.1} ms {:>13.1} ms {:>7.2}x   (fastest: {how})",
+            ms(ours),
+            ms(limit),
+            ours.as_secs_f64() / limit.as_secs_f64()
+        );
+    }
+}
+
+/// The release binary next to this example (`target/release/examples/..` → `target/release`).
+fn plantdb_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the example's own path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("examples live in target/<profile>/examples");
+    let binary = dir.join("plantdb");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build --release` first",
+        binary.display()
+    );
+    binary
+}
+
+/// All up scripts of a dialect in one file, wrapped the way the fastest client runs them.
+fn concatenated(dialect: Dialect, dir: &Path) -> PathBuf {
+    let set = MigrationSet::built_in(dialect).expect("the built-in migrations load");
+    let mut sql = String::new();
+    if dialect == Dialect::Sqlite {
+        // psql -1 adds its own transaction; sqlite3 needs it spelled out.
+        sql.push_str("PRAGMA foreign_keys = ON;\nBEGIN;\n");
+    }
+    for migration in &set.migrations {
+        sql.push_str(&migration.up.sql);
+        sql.push('\n');
+    }
+    if dialect == Dialect::Sqlite {
+        sql.push_str("COMMIT;\n");
+    }
+    let path = dir.join(format!("all-{}.sql", dialect.dir_name()));
+    std::fs::write(&path, sql).expect("write the concatenated script");
+    path
+}
+
+fn time(command: &mut Command) -> Duration {
+    let started = Instant::now();
+    let output = command.output().expect("start the command");
+    let elapsed = started.elapsed();
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    elapsed
+}
+
+fn median(runs: usize, mut once: impl FnMut(usize) -> Duration) -> Duration {
+    // One warm-up run: page cache and the server's catalog caches.
+    once(runs);
+    let mut times: Vec<Duration> = (0..runs).map(&mut once).collect();
+    times.sort();
+    times[runs / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

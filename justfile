@@ -1,0 +1,38 @@
+# plantdb's everyday tasks. `just` lists them.
+
+default:
+    @just --list
+
+# Build the release binary.
+build:
+    cargo build --release
+
+# Apply every migration to the configured database (SQLite file plantdb.sqlite3 by default).
+migrate:
+    cargo run --release -- migrate up
+
+# Where the configured database stands.
+status:
+    cargo run --release -- status
+
+# The whole test suite (starts its own PostgreSQL from the installed server binaries).
+test:
+    cargo test --locked
+
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --all-targets --locked -- -D warnings
+
+# Time `migrate up` against psql/sqlite3 running the same SQL.
+bench-migrate:
+    cargo build --release --bins --examples
+    cargo run --release --example migrate_bench
+
+# What CI runs, on this machine.
+ci:
+    CI=true bash .ci/run
+
+# A PostgreSQL with TimescaleDB in Docker (see docker-compose.yml).
+db-up:
+    docker compose up -d --wait
