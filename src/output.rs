@@ -158,14 +158,14 @@ impl Output {
     /// destroys.
     pub fn notice(&self, line: &str) {
         if self.mode != Mode::Quiet {
-            eprintln!("{line}");
+            tell!("{line}");
         }
     }
 
     pub fn secret_key(&self, key: &str) {
         match self.mode {
             Mode::Json => print_json(&serde_json::json!({ "key": key })),
-            _ => println!("{key}"),
+            _ => say!("{key}"),
         }
     }
 
@@ -191,7 +191,7 @@ impl Output {
                     .iter()
                     .map(|t| t.inserted + t.updated + t.unchanged)
                     .sum();
-                println!(
+                say!(
                     "seeded {} table(s), {rows} row(s) in {} ms ({} mode)",
                     report.tables.len(),
                     report.duration_ms,
@@ -244,7 +244,7 @@ impl SeedObserver for SeedPrinter {
         if report.unchanged > 0 {
             parts.push(format!("{} unchanged", report.unchanged));
         }
-        println!("seeded   {:<22} {}", report.table, parts.join(", "));
+        say!("seeded   {:<22} {}", report.table, parts.join(", "));
     }
 }
 

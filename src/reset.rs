@@ -96,8 +96,10 @@ pub fn describe(target: &Target) -> String {
 }
 
 fn confirm() -> Result<bool> {
-    eprint!("type `yes` to continue: ");
-    let _ = std::io::stderr().flush();
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "type `yes` to continue: ");
+    let _ = stderr.flush();
+    drop(stderr);
     let mut answer = String::new();
     std::io::stdin()
         .lock()

@@ -681,3 +681,60 @@ fn the_repository_fixtures_are_the_built_in_ones() {
         assert_eq!(disk, embedded);
     }
 }
+
+#[test]
+fn the_catalog_matches_the_migrated_schema() {
+    use plantdb::db::value::Kind;
+    use plantdb::schema::CanonicalType;
+    each_dialect(|db| {
+        up_all(&db.url());
+        let schema = db.schema();
+        for table in catalog::TABLES {
+            let live = schema.tables.get(table.name).unwrap_or_else(|| {
+                panic!("{} is not in the {} schema", table.name, db.dialect_name())
+            });
+            let mut catalog_columns: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+            let mut live_columns: Vec<&str> =
+                live.columns.iter().map(|c| c.name.as_str()).collect();
+            catalog_columns.sort_unstable();
+            live_columns.sort_unstable();
+            assert_eq!(catalog_columns, live_columns, "{}", table.name);
+            for column in table.columns {
+                let live_column = live
+                    .columns
+                    .iter()
+                    .find(|c| c.name == column.name)
+                    .expect("column");
+                let expected = match column.kind {
+                    Kind::Int => Some(CanonicalType::Integer),
+                    Kind::Float => Some(CanonicalType::Real),
+                    Kind::Bool => Some(CanonicalType::Boolean),
+                    Kind::Json => Some(CanonicalType::Json),
+                    _ => None,
+                };
+                if let Some(expected) = expected {
+                    assert_eq!(live_column.ty, expected, "{}.{}", table.name, column.name);
+                }
+                let is_pk = table.pk_column() == Some(column.name);
+                if !is_pk {
+                    let required = live_column.not_null && live_column.default.is_none();
+                    assert_eq!(
+                        column.required, required,
+                        "{}.{} required",
+                        table.name, column.name
+                    );
+                }
+                if let Some(parent) = column.references {
+                    assert!(
+                        live.foreign_keys
+                            .iter()
+                            .any(|fk| fk.columns == [column.name] && fk.ref_table == parent),
+                        "{}.{} -> {parent}",
+                        table.name,
+                        column.name
+                    );
+                }
+            }
+        }
+    });
+}
