@@ -217,9 +217,9 @@ impl SeedObserver for SeedPrinter {
     fn table_started(&mut self, table: &str, rows: u64) {
         if self.interactive && rows >= BAR_THRESHOLD {
             let bar = ProgressBar::new(rows);
-            if let Ok(style) =
-                ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} rows ({per_sec}, {eta})")
-            {
+            if let Ok(style) = ProgressStyle::with_template(
+                "{msg} [{bar:30}] {human_pos}/{human_len} rows, {eta} left",
+            ) {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.set_message(table.to_string());

@@ -339,38 +339,53 @@ impl Seeder<'_, '_> {
             ..TableReport::default()
         };
         for row in rows {
-            let mut values = self.resolve(row)?;
-            let existing = if !table.key.is_empty() {
-                self.find(table, &values)?
-            } else {
-                None
-            };
-            self.seal_secrets(row, &mut values, existing.as_ref())?;
-            let id = match existing {
-                Some(existing) => {
-                    let changed: Vec<(&'static str, Value)> = values
-                        .iter()
-                        .filter(|(col, value)| existing.values.get(col) != Some(value))
-                        .cloned()
-                        .collect();
-                    if changed.is_empty() {
-                        report.unchanged += 1;
-                    } else {
-                        self.update(table, &values, &changed)?;
-                        report.updated += 1;
-                    }
-                    existing.id
-                }
-                None => {
-                    report.inserted += 1;
-                    self.insert(table, &values)?
-                }
-            };
-            if let Some(id) = id {
-                self.ids.insert((table.name, row.label.clone()), id);
-            }
+            self.row(table, row, &mut report).map_err(|e| match e {
+                Error::Database { message, .. } => fixture::fixture_error(
+                    row.at.clone(),
+                    &format!(
+                        "the database refused row `{}` of `{}`: {message}",
+                        row.label, table.name
+                    ),
+                    None,
+                ),
+                other => other,
+            })?;
         }
         Ok(report)
+    }
+
+    fn row(&mut self, table: &'static Table, row: &Row, report: &mut TableReport) -> Result<()> {
+        let mut values = self.resolve(row)?;
+        let existing = if !table.key.is_empty() {
+            self.find(table, &values)?
+        } else {
+            None
+        };
+        self.seal_secrets(row, &mut values, existing.as_ref())?;
+        let id = match existing {
+            Some(existing) => {
+                let changed: Vec<(&'static str, Value)> = values
+                    .iter()
+                    .filter(|(col, value)| existing.values.get(col) != Some(value))
+                    .cloned()
+                    .collect();
+                if changed.is_empty() {
+                    report.unchanged += 1;
+                } else {
+                    self.update(table, &values, &changed)?;
+                    report.updated += 1;
+                }
+                existing.id
+            }
+            None => {
+                report.inserted += 1;
+                self.insert(table, &values)?
+            }
+        };
+        if let Some(id) = id {
+            self.ids.insert((table.name, row.label.clone()), id);
+        }
+        Ok(())
     }
 
     /// The row's values with labels turned into the referenced rows' keys.
