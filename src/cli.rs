@@ -87,8 +87,8 @@ pub struct SeedArgs {
     /// Fixture files, or directories of *.yaml files [default: the built-in fixtures]
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// replace: empty the tables the fixtures write, then insert; upsert: insert or update
-    /// by key.
+    /// replace: the tables the fixtures write end up holding exactly the fixtures' rows;
+    /// upsert: insert or update by key, keep other rows (generated telemetry is regenerated).
     #[arg(long, value_enum, default_value = "replace")]
     pub mode: crate::seed::Mode,
     /// Generate N times the telemetry the fixtures describe (load testing).

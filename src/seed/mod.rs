@@ -25,15 +25,17 @@ pub use fixture::Fixtures;
 use fixture::{Cell, Row};
 use secrets::SecretKey;
 
-/// How `seed` treats rows already in the tables it writes.
+/// How `seed` treats rows already in the tables it writes. Replace deletes the rows the
+/// fixtures do not name (with the rows referencing them) and matches the others by key,
+/// updating them in place, so the migration's DEFAULT plant keeps its id and a second run
+/// changes nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
-    /// Make the tables the fixtures write hold exactly the fixtures' rows: rows the fixtures
-    /// do not name are deleted (with the rows referencing them); rows they name are matched
-    /// by key and updated in place, so the migration's DEFAULT plant keeps its id.
+    /// The tables the fixtures write end up holding exactly the fixtures' rows.
     Replace,
-    /// Insert rows, or update the row with the same key; leave other rows alone.
+    /// Insert rows, or update the row with the same key; keep other rows. Generated telemetry
+    /// has no key: the readings of the devices it is generated for are replaced.
     Upsert,
 }
 

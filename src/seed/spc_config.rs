@@ -45,7 +45,7 @@ impl Checker<'_> {
         fixture_error(
             node_at,
             &format!("characteristic_config `{}`: `{path}` {rule}", self.label),
-            Some("see the ManualConfig / TagConfig schema in the README".into()),
+            Some("the ManualConfig / TagConfig rules are listed in docs/seeding.md".into()),
         )
     }
 
