@@ -6,7 +6,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 
 use crate::cli::{Cli, ResetArgs};
 use crate::config::{PostgresTarget, SqliteTarget, Target};
@@ -18,7 +18,8 @@ use crate::seed::{self, SeedOptions, fixture};
 
 pub fn reset_command(cli: &Cli, out: &Output, target: &Target, args: &ResetArgs) -> Result<i32> {
     refuse_remote(target, args.force)?;
-    let now = Utc::now();
+    // Milliseconds: what SQLite keeps, so both dialects store the same times.
+    let now = Utc::now().trunc_subsecs(3);
     let fixtures = if args.no_seed {
         None
     } else {

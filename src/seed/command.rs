@@ -1,6 +1,6 @@
 //! `plantdb seed` on the command line: read the fixtures, find the key, run the engine.
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 
 use super::secrets::{self, KeySource, SecretKey};
 use super::{Fixtures, SeedOptions, fixture};
@@ -12,7 +12,8 @@ use crate::migrate::MigrationSet;
 use crate::output::Output;
 
 pub fn seed_command(cli: &Cli, out: &Output, target: &Target, args: &SeedArgs) -> Result<i32> {
-    let now = Utc::now();
+    // Milliseconds: what SQLite keeps, so both dialects store the same times.
+    let now = Utc::now().trunc_subsecs(3);
     let fixtures = fixture::load(&super::sources(&args.files)?, now)?;
     let configured = configured_key()?;
     refuse_remote_without_key(&fixtures, configured.as_deref(), target)?;

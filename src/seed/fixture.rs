@@ -387,7 +387,12 @@ fn read_cell(
         };
     }
     let value = match column.kind {
-        Kind::Json => Value::Json(to_json(node)),
+        Kind::Json => {
+            if node.as_scalar().is_some() {
+                return Err(wrong("a JSON object or array (a YAML mapping or list)"));
+            }
+            Value::Json(to_json(node))
+        }
         Kind::JsonText => {
             let Node::Mapping(map) = node else {
                 return Err(wrong("a mapping (a ManualConfig or TagConfig document)"));
@@ -924,6 +929,11 @@ mod tests {
             "plant:\n  p: {name: P, code: P, is_active: maybe}\n",
         ));
         assert!(m.contains("must be true or false"), "{m}");
+        let m = message(load_one("plants:\n  fern: {name: F, thresholds: high}\n"));
+        assert!(
+            m.contains("`plants`.`thresholds` of row `fern` must be a JSON object or array"),
+            "{m}"
+        );
     }
 
     #[test]
