@@ -181,6 +181,29 @@ impl Output {
         }
     }
 
+    /// `reset`: the migration run and the seed, as one JSON document with `--json`.
+    pub fn reset_report(
+        &self,
+        dialect: Dialect,
+        url: &str,
+        migrated: &RunReport,
+        seeded: Option<&SeedReport>,
+    ) {
+        if self.mode == Mode::Json {
+            print_json(&serde_json::json!({
+                "dialect": dialect,
+                "url": url,
+                "migrate": migrated,
+                "seed": seeded,
+            }));
+            return;
+        }
+        self.run_report(dialect, url, migrated);
+        if let Some(seeded) = seeded {
+            self.seed_report(seeded);
+        }
+    }
+
     pub fn seed_report(&self, report: &SeedReport) {
         match self.mode {
             Mode::Quiet => {}

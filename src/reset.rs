@@ -38,7 +38,6 @@ pub fn reset_command(cli: &Cli, out: &Output, target: &Target, args: &ResetArgs)
         None => None,
     };
     destroy(target)?;
-    out.notice(&format!("recreated {}", describe(target)));
 
     let mut driver = db::connect(target, Access::ReadWrite, cli.global.timescale)?;
     let set = MigrationSet::load(cli.global.migrations.as_deref(), driver.dialect())?;
@@ -54,16 +53,31 @@ pub fn reset_command(cli: &Cli, out: &Output, target: &Target, args: &ResetArgs)
         observer.as_mut(),
     );
     drop(observer);
-    out.run_report(driver.dialect(), &target.display(), &report?);
-    if let Some(fixtures) = fixtures {
-        let options = SeedOptions {
-            mode: seed::Mode::Replace,
-            scale: args.scale,
-            now,
-            key,
-        };
-        seed::command::run_seed(driver.as_mut(), &set, &fixtures, &options, out)?;
-    }
+    let migrated = report?;
+    let seeded = match fixtures {
+        Some(fixtures) => {
+            let options = SeedOptions {
+                mode: seed::Mode::Replace,
+                scale: args.scale,
+                now,
+                key,
+            };
+            Some(seed::command::run_seed(
+                driver.as_mut(),
+                &set,
+                &fixtures,
+                &options,
+                out,
+            )?)
+        }
+        None => None,
+    };
+    out.reset_report(
+        driver.dialect(),
+        &target.display(),
+        &migrated,
+        seeded.as_ref(),
+    );
     Ok(0)
 }
 

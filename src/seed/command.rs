@@ -3,7 +3,7 @@
 use chrono::{SubsecRound, Utc};
 
 use super::secrets::{self, KeySource, SecretKey};
-use super::{Fixtures, SeedOptions, fixture};
+use super::{Fixtures, SeedOptions, SeedReport, fixture};
 use crate::cli::{Cli, SeedArgs};
 use crate::config::{SqliteTarget, Target};
 use crate::db::{self, Access, Driver};
@@ -32,7 +32,8 @@ pub fn seed_command(cli: &Cli, out: &Output, target: &Target, args: &SeedArgs) -
         now,
         key,
     };
-    run_seed(driver.as_mut(), &set, &fixtures, &options, out)?;
+    let report = run_seed(driver.as_mut(), &set, &fixtures, &options, out)?;
+    out.seed_report(&report);
     Ok(0)
 }
 
@@ -42,12 +43,11 @@ pub fn run_seed(
     fixtures: &Fixtures,
     options: &SeedOptions,
     out: &Output,
-) -> Result<()> {
+) -> Result<SeedReport> {
     let mut observer = out.seed_observer();
     let report = super::seed(driver, set, fixtures, options, observer.as_mut());
     drop(observer);
-    out.seed_report(&report?);
-    Ok(())
+    report
 }
 
 /// The key in the environment (or `.env`), checked now: a malformed key is always an error,

@@ -138,3 +138,23 @@ fn reset_with_a_bad_fixture_destroys_nothing() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("bad.yaml:2:22"));
     assert_eq!(snapshot(&db), before);
 }
+
+#[test]
+fn reset_json_is_one_document_with_the_migration_run_and_the_seed() {
+    let file = SqliteFile::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let output = plantdb(dir.path(), &file.url())
+        .env(secrets::KEY_VAR, test_key().to_base64())
+        .args(["reset", "--yes", "--json"])
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    assert_eq!(doc["dialect"], "sqlite");
+    assert_eq!(doc["migrate"]["steps"].as_array().map(Vec::len), Some(13));
+    assert_eq!(doc["seed"]["mode"], "replace");
+}
