@@ -951,6 +951,19 @@ mod tests {
     }
 
     #[test]
+    fn config_type_must_match_the_provider_type() {
+        let m = message(load_one(
+            "hierarchy:\n  h: {name: H, type: Site}\n\
+             characteristic:\n  c: {hierarchy: h, name: C, subgroup_size: 1, provider_type: TAG}\n\
+             characteristic_config:\n  c: {characteristic: c, config_json: {config_type: MANUAL, schedule: {schedule_type: NONE}}}\n",
+        ));
+        assert!(
+            m.contains("has config_type `MANUAL`, but characteristic `c` has provider_type `TAG`"),
+            "{m}"
+        );
+    }
+
+    #[test]
     fn hierarchy_cycle_is_reported() {
         let m = message(load_one(
             "hierarchy:\n  a: {parent: b, name: A, type: Site}\n  b: {parent: a, name: B, type: Area}\n",
