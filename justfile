@@ -29,6 +29,19 @@ bench-migrate:
     cargo build --release --bins --examples
     cargo run --release --example migrate_bench
 
+# Drop, recreate, migrate and seed the configured local database (see docs/seeding.md).
+reset:
+    cargo run --release -- reset
+
+# Load the built-in seed fixtures into the configured, migrated database.
+seed *ARGS:
+    cargo run --release -- seed {{ARGS}}
+
+# Load 1,000,000 telemetry rows with the seed engine and with psql \copy / a prepared insert.
+bench-seed URL="":
+    cargo run --release --example seed_bench -- sqlite
+    if [ -n "{{URL}}" ]; then cargo run --release --example seed_bench -- postgres "{{URL}}"; fi
+
 # What CI runs, on this machine.
 ci:
     CI=true bash .ci/run

@@ -106,6 +106,45 @@ pub enum Command {
     },
     /// Print the man page, in roff (e.g. `plantdb man > plantdb.1`).
     Man,
+    /// Load YAML seed fixtures in one transaction (the built-in ones unless FILEs are given).
+    Seed(SeedArgs),
+    /// Drop and recreate the database, migrate up and seed (local databases unless --force).
+    Reset(ResetArgs),
+    /// Print a fresh PLANTDB_SECRET_KEY (base64 of 32 random bytes).
+    SecretKey,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Fixture files, or directories of *.yaml files [default: the built-in fixtures]
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// replace: the tables the fixtures write end up holding exactly the fixtures' rows;
+    /// upsert: insert or update by key, keep other rows (generated telemetry is regenerated).
+    #[arg(long, value_enum, default_value = "replace")]
+    pub mode: crate::seed::Mode,
+    /// Generate N times the telemetry the fixtures describe (load testing).
+    #[arg(long, value_name = "N", default_value = "1", value_parser = clap::value_parser!(u32).range(1..))]
+    pub scale: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Fixture files or directories to seed with [default: the built-in fixtures]
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Migrate up but load no seed data.
+    #[arg(long)]
+    pub no_seed: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Reset a database that is not on this machine.
+    #[arg(long)]
+    pub force: bool,
+    /// Generate N times the telemetry the fixtures describe.
+    #[arg(long, value_name = "N", default_value = "1", value_parser = clap::value_parser!(u32).range(1..))]
+    pub scale: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -84,6 +84,28 @@ pub enum Error {
     #[error("another plantdb run changed the database while this one waited: {0}")]
     Raced(String),
 
+    #[error("{at}: {message}")]
+    Fixture {
+        at: Location,
+        message: String,
+        hint: Option<String>,
+    },
+
+    #[error("cannot read seed file `{path}`: {reason}")]
+    FixtureFile { path: String, reason: String },
+
+    #[error("cannot seed: the database is not fully migrated; pending: {}", .0.join(", "))]
+    SeedPending(Vec<String>),
+
+    #[error("{0}")]
+    SecretKey(String),
+
+    #[error("refusing to reset `{url}`: it is not a local database")]
+    ResetRemote { url: String },
+
+    #[error("reset cancelled: nothing was changed")]
+    Cancelled,
+
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -120,6 +142,20 @@ pub enum Error {
 
 fn list_text(items: &[String]) -> String {
     items.iter().map(|item| format!("\n  - {item}")).collect()
+}
+
+/// Where in a seed file something is: 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
 }
 
 /// One applied migration whose recorded checksum no longer matches, or that is no longer known.
@@ -234,6 +270,11 @@ impl Error {
             ),
             Error::WaitTimeout { .. } => Some(
                 "is the server starting at that address? `--wait-timeout SECONDS` waits longer".into(),
+            ),
+            Error::Fixture { hint, .. } => hint.clone(),
+            Error::SeedPending(_) => Some("run `plantdb migrate up` first".into()),
+            Error::ResetRemote { .. } => Some(
+                "reset drops the whole database; pass --force if you really mean this server".into(),
             ),
             _ => None,
         }

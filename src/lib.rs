@@ -9,7 +9,9 @@ pub mod db;
 pub mod error;
 pub mod migrate;
 pub mod output;
+pub mod reset;
 pub mod schema;
+pub mod seed;
 pub mod status;
 pub mod verify;
 pub mod wait;
@@ -58,6 +60,10 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<i32> {
     if let Some(result) = commands::offline(cli, out) {
         return result;
     }
+    if let Command::SecretKey = cli.command {
+        out.secret_key(&seed::secrets::SecretKey::generate().to_base64());
+        return Ok(0);
+    }
     let url = cli
         .global
         .database_url
@@ -77,6 +83,10 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<i32> {
         Command::Migrate { action } => migrate_command(cli, out, &target, &shown_url, action),
         Command::Verify { all } => commands::verify(cli, out, &target, &shown_url, *all),
         Command::Completions { .. } | Command::Man => commands::unreachable_offline(),
+        Command::Seed(args) => seed::command::seed_command(cli, out, &target, args),
+        Command::Reset(args) => reset::reset_command(cli, out, &target, args),
+        // Answered before the URL is parsed: printing a key needs no database.
+        Command::SecretKey => Ok(0),
     }
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::db::{Dialect, Direction};
 use crate::error::{Error, Version};
 use crate::migrate::{Observer, RunReport, StepReport};
+use crate::seed::{SeedObserver, SeedReport, TableReport};
 use crate::status::StatusReport;
 
 /// `println!`/`eprintln!` that shrug off a closed pipe (`plantdb status | head -1`) instead of
@@ -149,6 +150,124 @@ impl Output {
             Mode::Json => print_json(report),
             Mode::Human => print_status(report),
         }
+    }
+}
+
+impl Output {
+    /// A line people need to see even in JSON mode (on stderr): a generated key, what reset
+    /// destroys.
+    pub fn notice(&self, line: &str) {
+        if self.mode != Mode::Quiet {
+            tell!("{line}");
+        }
+    }
+
+    pub fn secret_key(&self, key: &str) {
+        match self.mode {
+            Mode::Json => print_json(&serde_json::json!({ "key": key })),
+            _ => say!("{key}"),
+        }
+    }
+
+    /// Reports tables as they are seeded: a bar for large tables on a terminal, a line per
+    /// table otherwise.
+    pub fn seed_observer(&self) -> Box<dyn SeedObserver> {
+        match self.mode {
+            Mode::Json | Mode::Quiet => Box::new(crate::seed::Quiet),
+            Mode::Human => Box::new(SeedPrinter {
+                bar: None,
+                interactive: self.interactive,
+            }),
+        }
+    }
+
+    /// `reset`: the migration run and the seed, as one JSON document with `--json`.
+    pub fn reset_report(
+        &self,
+        dialect: Dialect,
+        url: &str,
+        migrated: &RunReport,
+        seeded: Option<&SeedReport>,
+    ) {
+        if self.mode == Mode::Json {
+            print_json(&serde_json::json!({
+                "dialect": dialect,
+                "url": url,
+                "migrate": migrated,
+                "seed": seeded,
+            }));
+            return;
+        }
+        self.run_report(dialect, url, migrated);
+        if let Some(seeded) = seeded {
+            self.seed_report(seeded);
+        }
+    }
+
+    pub fn seed_report(&self, report: &SeedReport) {
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Json => print_json(report),
+            Mode::Human => {
+                let rows: u64 = report
+                    .tables
+                    .iter()
+                    .map(|t| t.inserted + t.updated + t.unchanged)
+                    .sum();
+                say!(
+                    "seeded {} table(s), {rows} row(s) in {} ms ({} mode)",
+                    report.tables.len(),
+                    report.duration_ms,
+                    match report.mode {
+                        crate::seed::Mode::Replace => "replace",
+                        crate::seed::Mode::Upsert => "upsert",
+                    }
+                );
+            }
+        }
+    }
+}
+
+struct SeedPrinter {
+    bar: Option<ProgressBar>,
+    interactive: bool,
+}
+
+/// Tables smaller than this finish too fast for a bar to mean anything.
+const BAR_THRESHOLD: u64 = 10_000;
+
+impl SeedObserver for SeedPrinter {
+    fn table_started(&mut self, table: &str, rows: u64) {
+        if self.interactive && rows >= BAR_THRESHOLD {
+            let bar = ProgressBar::new(rows);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{msg} [{bar:30}] {human_pos}/{human_len} rows, {eta} left",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(table.to_string());
+            self.bar = Some(bar);
+        }
+    }
+
+    fn progress(&mut self, _table: &str, done: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        }
+    }
+
+    fn table_finished(&mut self, report: &TableReport) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let mut parts = vec![format!("{} inserted", report.inserted)];
+        if report.updated > 0 {
+            parts.push(format!("{} updated", report.updated));
+        }
+        if report.unchanged > 0 {
+            parts.push(format!("{} unchanged", report.unchanged));
+        }
+        say!("seeded   {:<22} {}", report.table, parts.join(", "));
     }
 }
 

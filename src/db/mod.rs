@@ -2,10 +2,12 @@
 
 pub mod postgres;
 pub mod sqlite;
+pub mod value;
 
 use crate::config::{Target, TimescalePolicy};
 use crate::error::{Result, Version};
 use crate::schema::Schema;
+use value::{Kind, Value};
 
 /// The name of plantdb's own history table.
 pub const HISTORY_TABLE: &str = "plantdb_migrations";
@@ -104,9 +106,20 @@ pub trait Driver {
     /// The live schema, for comparisons.
     fn schema(&mut self) -> Result<Schema>;
 
-    /// Runs one query and returns every value as text (`None` for NULL): for reading other
-    /// tools' history tables during `migrate adopt`.
-    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>>;
+    /// Runs one statement with parameters (`$1` on PostgreSQL, `?1` on SQLite) and returns
+    /// its rows, each column read as `kinds` says. Seeds use it inside their transaction.
+    fn query(&mut self, sql: &str, params: &[Value], kinds: &[Kind]) -> Result<Vec<Vec<Value>>>;
+
+    /// Inserts many rows in the caller's transaction, the fastest way each database has:
+    /// `COPY … FROM STDIN` on PostgreSQL, one prepared statement on SQLite. `progress` is told
+    /// the running count now and then. Returns the number of rows.
+    fn insert_rows(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: &mut dyn Iterator<Item = Vec<Value>>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64>;
 }
 
 /// Whether a command may change the database. Read-only connections refuse writes at the

@@ -7,12 +7,16 @@ use std::time::Duration;
 use postgres::error::{DbError, ErrorPosition, SqlState};
 use postgres::{Client, GenericClient};
 
+use super::value::{Kind, Value, from_pg_row};
 use super::{
     Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, Step, TimescaleState,
 };
 use crate::config::{PostgresTarget, TimescalePolicy};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
+
+/// COPY data is sent in chunks of about this many bytes.
+const COPY_CHUNK: usize = 256 * 1024;
 
 pub struct PostgresDriver {
     client: Client,
@@ -414,23 +418,72 @@ impl Driver for PostgresDriver {
             .map_err(|e| self.db_error("cannot read the schema", e))
     }
 
-    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
-        // The simple protocol returns every value in its text form, whatever the column type.
-        let messages = self
-            .client
-            .simple_query(sql)
-            .map_err(|e| self.db_error("query failed", e))?;
-        Ok(messages
+    fn query(&mut self, sql: &str, params: &[Value], kinds: &[Kind]) -> Result<Vec<Vec<Value>>> {
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
             .iter()
-            .filter_map(|message| match message {
-                postgres::SimpleQueryMessage::Row(row) => Some(
-                    (0..row.len())
-                        .map(|i| row.get(i).map(str::to_string))
-                        .collect(),
-                ),
-                _ => None,
+            .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        let rows = self
+            .client
+            .query(sql, &refs)
+            .map_err(|e| self.db_error("seed statement failed", e))?;
+        rows.iter()
+            .map(|row| {
+                kinds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, kind)| from_pg_row(row, i, *kind))
+                    .collect::<std::result::Result<Vec<_>, _>>()
             })
-            .collect())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| self.db_error("cannot read a seed result", e))
+    }
+
+    fn insert_rows(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: &mut dyn Iterator<Item = Vec<Value>>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64> {
+        use std::io::Write as _;
+        let columns: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+        let sql = format!("COPY \"{table}\" ({}) FROM STDIN", columns.join(", "));
+        let context = format!("cannot copy into `{table}`");
+        let mut writer = self.client.copy_in(&sql).map_err(|e| Error::Database {
+            context: context.clone(),
+            message: describe(&e),
+        })?;
+        // Rows are encoded into one buffer and sent in large chunks: one write per row would
+        // cost a message each.
+        let mut buffer: Vec<u8> = Vec::with_capacity(COPY_CHUNK + 4096);
+        let mut count = 0u64;
+        let io_error = |e: std::io::Error| Error::Database {
+            context: context.clone(),
+            message: e.to_string(),
+        };
+        for row in rows {
+            for (i, value) in row.iter().enumerate() {
+                if i > 0 {
+                    buffer.push(b'\t');
+                }
+                value.write_copy_text(&mut buffer);
+            }
+            buffer.push(b'\n');
+            count += 1;
+            if buffer.len() >= COPY_CHUNK {
+                writer.write_all(&buffer).map_err(io_error)?;
+                buffer.clear();
+                progress(count);
+            }
+        }
+        writer.write_all(&buffer).map_err(io_error)?;
+        writer.finish().map_err(|e| Error::Database {
+            context: context.clone(),
+            message: describe(&e),
+        })?;
+        progress(count);
+        Ok(count)
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, params};
 
+use super::value::{Kind, Value, from_sqlite_row};
 use super::{Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, Step};
 use crate::config::SqliteTarget;
 use crate::error::{Error, Result};
@@ -12,6 +13,9 @@ use crate::schema::Schema;
 
 /// How long a run waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How many rows go in between two progress reports.
+const PROGRESS_EVERY: u64 = 10_000;
 
 const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
@@ -239,6 +243,15 @@ impl SqliteDriver {
     }
 }
 
+/// Identifiers for generated SQL, double-quoted (they come from plantdb's catalog).
+fn quoted(columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn migration_error(step: &Step, e: rusqlite::Error) -> Error {
     let (message, position) = match &e {
         // SQLite reports where a statement failed to parse, relative to the statement text.
@@ -360,27 +373,48 @@ impl Driver for SqliteDriver {
         crate::schema::of_sqlite(&self.conn).map_err(|e| self.db_error("cannot read the schema", e))
     }
 
-    fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
-        use rusqlite::types::ValueRef;
-        let read = || -> rusqlite::Result<Vec<Vec<Option<String>>>> {
-            let mut stmt = self.conn.prepare(sql)?;
-            let width = stmt.column_count();
-            let rows = stmt.query_map([], |row| {
-                (0..width)
-                    .map(|i| {
-                        Ok(match row.get_ref(i)? {
-                            ValueRef::Null => None,
-                            ValueRef::Integer(n) => Some(n.to_string()),
-                            ValueRef::Real(x) => Some(x.to_string()),
-                            ValueRef::Text(t) | ValueRef::Blob(t) => {
-                                Some(String::from_utf8_lossy(t).into_owned())
-                            }
-                        })
-                    })
+    fn query(&mut self, sql: &str, params: &[Value], kinds: &[Kind]) -> Result<Vec<Vec<Value>>> {
+        let run = || -> rusqlite::Result<Vec<Vec<Value>>> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |row| {
+                kinds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, kind)| from_sqlite_row(row, i, *kind))
                     .collect()
             })?;
             rows.collect()
         };
-        read().map_err(|e| self.db_error("query failed", e))
+        run().map_err(|e| self.db_error("seed statement failed", e))
+    }
+
+    fn insert_rows(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: &mut dyn Iterator<Item = Vec<Value>>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64> {
+        let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!(
+            "INSERT INTO \"{table}\" ({}) VALUES ({})",
+            quoted(columns),
+            placeholders.join(", ")
+        );
+        let mut count = 0u64;
+        let run = |count: &mut u64| -> rusqlite::Result<()> {
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            for row in rows {
+                stmt.execute(rusqlite::params_from_iter(row.iter()))?;
+                *count += 1;
+                if count.is_multiple_of(PROGRESS_EVERY) {
+                    progress(*count);
+                }
+            }
+            Ok(())
+        };
+        run(&mut count).map_err(|e| self.db_error(&format!("cannot insert into `{table}`"), e))?;
+        progress(count);
+        Ok(count)
     }
 }

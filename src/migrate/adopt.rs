@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 
 use super::adopt_manifest::{self as manifest, ALEMBIC_CHAIN, Source};
 use super::source::MigrationSet;
+use crate::db::value::{Kind, Value};
 use crate::db::{Dialect, Driver, HISTORY_TABLE, Locked};
 use crate::error::{Error, Result, Version};
 use crate::schema::Schema;
@@ -256,12 +257,11 @@ fn table_exists(driver: &mut dyn Driver, table: &str) -> Result<bool> {
             literal(table)
         ),
     };
-    let rows = driver.query_text(&sql)?;
-    Ok(rows
-        .first()
-        .and_then(|row| row.first())
-        .and_then(|v| v.as_deref())
-        .is_some_and(|count| count != "0"))
+    let rows = driver.query(&sql, &[], &[Kind::Int])?;
+    Ok(matches!(
+        rows.first().and_then(|row| row.first()),
+        Some(Value::Int(count)) if *count > 0
+    ))
 }
 
 /// The versions adopt left for `migrate up` to apply out of order. Read-only: an absent table
@@ -270,12 +270,17 @@ pub fn gaps(driver: &mut dyn Driver) -> Result<BTreeSet<Version>> {
     if !table_exists(driver, ADOPTION_TABLE)? {
         return Ok(BTreeSet::new());
     }
-    let rows = driver.query_text(&format!(
-        "SELECT version FROM {ADOPTION_TABLE} WHERE kind = 'gap'"
-    ))?;
+    let rows = driver.query(
+        &format!("SELECT version FROM {ADOPTION_TABLE} WHERE kind = 'gap'"),
+        &[],
+        &[Kind::Int],
+    )?;
     Ok(rows
         .iter()
-        .filter_map(|row| row.first()?.as_deref()?.parse().ok())
+        .filter_map(|row| match row.first() {
+            Some(Value::Int(version)) => Some(*version),
+            _ => None,
+        })
         .collect())
 }
 
@@ -339,9 +344,24 @@ fn decide_on(
         });
     }
     let foreign: Vec<String> = driver
-        .query_text(source.history_query())?
+        .query(source.history_query(), &[], &[Kind::Text])
+        .map_err(|e| match e {
+            // Say which table did not look as the old tool leaves it.
+            Error::Database { message, .. } => Error::Database {
+                context: format!(
+                    "cannot read the {} history `{}`",
+                    source.as_str(),
+                    source.table()
+                ),
+                message,
+            },
+            other => other,
+        })?
         .into_iter()
-        .filter_map(|row| row.into_iter().next().flatten())
+        .filter_map(|row| match row.into_iter().next() {
+            Some(Value::Text(id)) => Some(id),
+            _ => None,
+        })
         .collect();
     let claimed = claimed(source, &foreign)?;
     let applied: BTreeSet<Version> = driver.applied()?.iter().map(|a| a.version).collect();

@@ -1,0 +1,261 @@
+//! `plantdb reset`: the one-command local workflow. Drop the database (PostgreSQL, from the
+//! maintenance database, terminating its connections) or delete the SQLite file with its
+//! companions, migrate up, seed. Everything that can be checked without destroying anything
+//! (fixtures, key, locality) is checked first.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{SubsecRound, Utc};
+
+use crate::cli::{Cli, ResetArgs};
+use crate::config::{PostgresTarget, SqliteTarget, Target};
+use crate::db::{self, Access};
+use crate::error::{Error, Result};
+use crate::migrate::{self, MigrationSet, Request, RunOptions};
+use crate::output::Output;
+use crate::seed::{self, SeedOptions, fixture};
+
+pub fn reset_command(cli: &Cli, out: &Output, target: &Target, args: &ResetArgs) -> Result<i32> {
+    refuse_remote(target, args.force)?;
+    // Milliseconds: what SQLite keeps, so both dialects store the same times.
+    let now = Utc::now().trunc_subsecs(3);
+    let fixtures = if args.no_seed {
+        None
+    } else {
+        Some(fixture::load(&seed::sources(&args.files)?, now)?)
+    };
+    let configured = seed::command::configured_key()?;
+    if let Some(fixtures) = &fixtures {
+        seed::command::refuse_remote_without_key(fixtures, configured.as_deref(), target)?;
+    }
+    out.notice(&format!("about to destroy {}", describe(target)));
+    if !args.yes && out.interactive && std::io::stdin().is_terminal() && !confirm()? {
+        return Err(Error::Cancelled);
+    }
+    let key = match &fixtures {
+        Some(f) => seed::command::key_for(f, configured, target, out)?,
+        None => None,
+    };
+    destroy(target)?;
+
+    let mut driver = db::connect(target, Access::ReadWrite, cli.global.timescale)?;
+    let set = MigrationSet::load(cli.global.migrations.as_deref(), driver.dialect())?;
+    let mut observer = out.observer();
+    let report = migrate::migrate(
+        driver.as_mut(),
+        &set,
+        Request::Up {
+            to: None,
+            count: None,
+        },
+        RunOptions::default(),
+        observer.as_mut(),
+    );
+    drop(observer);
+    let migrated = report?;
+    let seeded = match fixtures {
+        Some(fixtures) => {
+            let options = SeedOptions {
+                mode: seed::Mode::Replace,
+                scale: args.scale,
+                now,
+                key,
+            };
+            Some(seed::command::run_seed(
+                driver.as_mut(),
+                &set,
+                &fixtures,
+                &options,
+                out,
+            )?)
+        }
+        None => None,
+    };
+    out.reset_report(
+        driver.dialect(),
+        &target.display(),
+        &migrated,
+        seeded.as_ref(),
+    );
+    Ok(0)
+}
+
+/// Reset destroys everything in the database: only on this machine unless forced. Decided
+/// from the URL alone, before any connection.
+pub fn refuse_remote(target: &Target, force: bool) -> Result<()> {
+    if target.is_local() || force {
+        Ok(())
+    } else {
+        Err(Error::ResetRemote {
+            url: target.display(),
+        })
+    }
+}
+
+/// What reset will destroy, as the user would recognise it (password masked).
+pub fn describe(target: &Target) -> String {
+    match target {
+        Target::Postgres(pg) => format!(
+            "PostgreSQL database `{}` on `{}` ({})",
+            pg.dbname(),
+            pg.host_display(),
+            target.display()
+        ),
+        Target::Sqlite(SqliteTarget::File(path)) => format!(
+            "SQLite database `{}` (with its -wal and -shm files)",
+            path.display()
+        ),
+        Target::Sqlite(SqliteTarget::Memory) => "an in-memory SQLite database".into(),
+    }
+}
+
+fn confirm() -> Result<bool> {
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "type `yes` to continue: ");
+    let _ = stderr.flush();
+    drop(stderr);
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Io {
+            path: "stdin".into(),
+            source: e,
+        })?;
+    Ok(matches!(answer.trim(), "yes" | "y" | "YES" | "Yes"))
+}
+
+pub fn destroy(target: &Target) -> Result<()> {
+    match target {
+        Target::Postgres(pg) => recreate_postgres(pg),
+        Target::Sqlite(SqliteTarget::File(path)) => remove_sqlite(path),
+        Target::Sqlite(SqliteTarget::Memory) => Ok(()),
+    }
+}
+
+fn remove_sqlite(path: &Path) -> Result<()> {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = PathBuf::from(name);
+        match std::fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::Io {
+                    path: file.display().to_string(),
+                    source: e,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `"name"` with embedded quotes doubled: database names come from the user's URL.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn recreate_postgres(target: &PostgresTarget) -> Result<()> {
+    let name = target.dbname();
+    let mut client = maintenance_client(target)?;
+    let host = target.host_display();
+    let fail = |what: &str, e: postgres::Error| Error::Database {
+        context: format!("cannot {what} database `{name}` on `{host}`"),
+        message: e
+            .as_db_error()
+            .map_or_else(|| e.to_string(), |db| db.message().to_string()),
+    };
+    let version: i32 = client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .map_err(|e| fail("inspect the server for", e))?
+        .get(0);
+    client
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&name],
+        )
+        .map_err(|e| fail("disconnect the sessions of", e))?;
+    // WITH (FORCE) (PostgreSQL 13+) also stops sessions that connect in between.
+    let force = if version >= 130_000 {
+        " WITH (FORCE)"
+    } else {
+        ""
+    };
+    client
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {}{force}",
+            quote_ident(&name)
+        ))
+        .map_err(|e| fail("drop", e))?;
+    client
+        .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
+        .map_err(|e| fail("create", e))?;
+    Ok(())
+}
+
+/// A connection to `postgres` (or `template1` where that is gone): a database cannot be
+/// dropped from a session connected to it.
+fn maintenance_client(target: &PostgresTarget) -> Result<postgres::Client> {
+    let mut last = None;
+    for maintenance in ["postgres", "template1"] {
+        let mut other = target.clone();
+        other.config.dbname(maintenance);
+        match db::postgres::open_client(&other, None) {
+            Ok(client) => return Ok(client),
+            Err(e @ Error::DatabaseMissing { .. }) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Connect {
+        host: target.host_display(),
+        reason: "no maintenance database".into(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_remote_hosts_without_force() {
+        let remote = Target::parse("postgres://u:pw@db.example.com/x").unwrap();
+        let e = refuse_remote(&remote, false).unwrap_err().to_string();
+        assert!(
+            e.contains("not a local database") && !e.contains("pw@"),
+            "{e}"
+        );
+        assert!(refuse_remote(&remote, true).is_ok());
+        for local in [
+            "postgres://u@localhost/x",
+            "postgres://u@127.0.0.1/x",
+            "postgres://u@[::1]/x",
+            "sqlite://x.db",
+        ] {
+            assert!(
+                refuse_remote(&Target::parse(local).unwrap(), false).is_ok(),
+                "{local}"
+            );
+        }
+    }
+
+    #[test]
+    fn removes_sqlite_file_and_companions() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("p.db");
+        for suffix in ["", "-wal", "-shm"] {
+            std::fs::write(format!("{}{suffix}", db.display()), "x").unwrap();
+        }
+        remove_sqlite(&db).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        remove_sqlite(&db).unwrap();
+    }
+
+    #[test]
+    fn quotes_identifiers() {
+        assert_eq!(quote_ident("plant\"db"), "\"plant\"\"db\"");
+    }
+}

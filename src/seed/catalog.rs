@@ -1,0 +1,498 @@
+//! What the seed engine knows about the built-in schema: each table's columns with the kind of
+//! value they hold, their foreign keys, and the key a row is matched by on a re-run.
+//!
+//! SQLite's declared types cannot tell a timestamp, a UUID or a JSON document from text, so
+//! introspection would lose exactly what typing fixture values needs; the schema is fixed by
+//! the built-in migrations, so it is described here once (a test checks it against a migrated
+//! database).
+
+pub use crate::db::value::Kind;
+
+/// How a table's primary key comes about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pk {
+    /// SERIAL / INTEGER PRIMARY KEY: read back after insert.
+    Identity(&'static str),
+    /// A UUID derived from table and label (v5), so it is the same on every run.
+    Uuid(&'static str),
+    /// A text key the fixture gives; defaults to the row's label.
+    Text(&'static str),
+    /// No single-column key (composite primary key or none).
+    None,
+}
+
+/// A plain fixture value a column takes in place of the stored one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    /// Plain text in the fixture, AES-256-GCM ciphertext in the database.
+    Encrypted,
+    /// Plain text in the fixture, an Argon2id PHC hash in the database.
+    Hashed,
+}
+
+#[derive(Debug)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// NOT NULL without a default: a fixture row must give it.
+    pub required: bool,
+    /// `Some(table)` for a foreign key, written in fixtures as the referenced row's label.
+    pub references: Option<&'static str>,
+    /// The name a fixture uses for a foreign key or a secret (`organization`, `password`).
+    pub alias: Option<&'static str>,
+    pub secret: Option<Secret>,
+}
+
+#[derive(Debug)]
+pub struct Table {
+    pub name: &'static str,
+    pub pk: Pk,
+    pub columns: &'static [Column],
+    /// The columns a row is found by on a re-run (update instead of insert). Empty: the
+    /// table is only ever replaced (telemetry).
+    pub key: &'static [&'static str],
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&'static Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The column a fixture key names: the column itself, or its alias.
+    pub fn fixture_column(&self, key: &str) -> Option<&'static Column> {
+        self.columns
+            .iter()
+            .find(|c| c.alias == Some(key))
+            .or_else(|| {
+                self.columns
+                    .iter()
+                    .find(|c| c.name == key && c.secret.is_none())
+            })
+    }
+
+    /// The names a fixture may use, for "unknown column" messages.
+    pub fn fixture_names(&self) -> Vec<&'static str> {
+        self.columns
+            .iter()
+            .filter(|c| !matches!(self.pk, Pk::Identity(pk) if pk == c.name))
+            .map(|c| c.alias.unwrap_or(c.name))
+            .collect()
+    }
+
+    pub fn pk_column(&self) -> Option<&'static str> {
+        match self.pk {
+            Pk::Identity(c) | Pk::Uuid(c) | Pk::Text(c) => Some(c),
+            Pk::None => None,
+        }
+    }
+
+    /// Tables this one references, other than itself.
+    pub fn parents(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.columns
+            .iter()
+            .filter_map(|c| c.references)
+            .filter(move |t| *t != self.name)
+    }
+}
+
+const fn c(name: &'static str, kind: Kind) -> Column {
+    Column {
+        name,
+        kind,
+        required: false,
+        references: None,
+        alias: None,
+        secret: None,
+    }
+}
+
+const fn req(name: &'static str, kind: Kind) -> Column {
+    Column {
+        required: true,
+        ..c(name, kind)
+    }
+}
+
+const fn fk(
+    name: &'static str,
+    alias: &'static str,
+    table: &'static str,
+    kind: Kind,
+    required: bool,
+) -> Column {
+    Column {
+        name,
+        kind,
+        required,
+        references: Some(table),
+        alias: Some(alias),
+        secret: None,
+    }
+}
+
+const fn secret(name: &'static str, alias: &'static str, secret: Secret) -> Column {
+    Column {
+        name,
+        kind: Kind::Text,
+        required: true,
+        references: None,
+        alias: Some(alias),
+        secret: Some(secret),
+    }
+}
+
+use Kind::*;
+
+pub static TABLES: &[Table] = &[
+    // SPC
+    Table {
+        name: "plant",
+        pk: Pk::Identity("id"),
+        key: &["code"],
+        columns: &[
+            c("id", Int),
+            req("name", Text),
+            req("code", Text),
+            c("is_active", Bool),
+            c("settings", Json),
+            c("created_at", Time),
+            c("updated_at", Time),
+        ],
+    },
+    Table {
+        name: "hierarchy",
+        pk: Pk::Identity("id"),
+        key: &["plant_id", "parent_id", "name"],
+        columns: &[
+            c("id", Int),
+            fk("parent_id", "parent", "hierarchy", Int, false),
+            req("name", Text),
+            req("type", Text),
+            fk("plant_id", "plant", "plant", Int, false),
+        ],
+    },
+    Table {
+        name: "mqtt_broker",
+        pk: Pk::Identity("id"),
+        key: &["name"],
+        columns: &[
+            c("id", Int),
+            req("name", Text),
+            req("host", Text),
+            c("port", Int),
+            c("username", Text),
+            c("password", Text),
+            c("client_id", Text),
+            c("keepalive", Int),
+            c("max_reconnect_delay", Int),
+            c("use_tls", Bool),
+            c("is_active", Bool),
+            c("created_at", Time),
+            c("updated_at", Time),
+            fk("plant_id", "plant", "plant", Int, false),
+        ],
+    },
+    Table {
+        name: "characteristic",
+        pk: Pk::Identity("id"),
+        key: &["hierarchy_id", "name"],
+        columns: &[
+            c("id", Int),
+            fk("hierarchy_id", "hierarchy", "hierarchy", Int, true),
+            req("name", Text),
+            c("description", Text),
+            req("subgroup_size", Int),
+            c("target_value", Float),
+            c("usl", Float),
+            c("lsl", Float),
+            c("ucl", Float),
+            c("lcl", Float),
+            req("provider_type", Text),
+            c("mqtt_topic", Text),
+            c("trigger_tag", Text),
+        ],
+    },
+    Table {
+        name: "characteristic_rules",
+        pk: Pk::None,
+        key: &["char_id", "rule_id"],
+        columns: &[
+            fk("char_id", "characteristic", "characteristic", Int, true),
+            req("rule_id", Int),
+            c("is_enabled", Bool),
+        ],
+    },
+    Table {
+        name: "characteristic_config",
+        pk: Pk::Identity("id"),
+        key: &["characteristic_id"],
+        columns: &[
+            c("id", Int),
+            fk(
+                "characteristic_id",
+                "characteristic",
+                "characteristic",
+                Int,
+                true,
+            ),
+            req("config_json", JsonText),
+            c("is_active", Bool),
+            c("created_at", Time),
+            c("updated_at", Time),
+        ],
+    },
+    Table {
+        name: "sample",
+        pk: Pk::Identity("id"),
+        key: &["char_id", "timestamp"],
+        columns: &[
+            c("id", Int),
+            fk("char_id", "characteristic", "characteristic", Int, true),
+            c("timestamp", Time),
+            c("batch_number", Text),
+            c("operator_id", Text),
+            c("is_excluded", Bool),
+        ],
+    },
+    Table {
+        name: "measurement",
+        pk: Pk::Identity("id"),
+        key: &["sample_id", "value"],
+        columns: &[
+            c("id", Int),
+            fk("sample_id", "sample", "sample", Int, true),
+            req("value", Float),
+        ],
+    },
+    Table {
+        name: "violation",
+        pk: Pk::Identity("id"),
+        key: &["sample_id", "rule_id"],
+        columns: &[
+            c("id", Int),
+            fk("sample_id", "sample", "sample", Int, true),
+            req("rule_id", Int),
+            c("rule_name", Text),
+            req("severity", Text),
+            c("acknowledged", Bool),
+            c("ack_user", Text),
+            c("ack_reason", Text),
+            c("ack_timestamp", Time),
+        ],
+    },
+    // Fleet
+    Table {
+        name: "organizations",
+        pk: Pk::Uuid("id"),
+        key: &["id"],
+        columns: &[
+            c("id", Uuid),
+            req("name", Text),
+            c("metadata", Json),
+            c("created_at", Time),
+            c("updated_at", Time),
+            c("deleted_at", Time),
+        ],
+    },
+    Table {
+        name: "factories",
+        pk: Pk::Uuid("id"),
+        key: &["id"],
+        columns: &[
+            c("id", Uuid),
+            fk(
+                "organization_id",
+                "organization",
+                "organizations",
+                Uuid,
+                true,
+            ),
+            req("name", Text),
+            c("location", Text),
+            c("timezone", Text),
+            c("metadata", Json),
+            c("created_at", Time),
+            c("updated_at", Time),
+            c("deleted_at", Time),
+        ],
+    },
+    Table {
+        name: "gateways",
+        pk: Pk::Uuid("id"),
+        key: &["id"],
+        columns: &[
+            c("id", Uuid),
+            fk("factory_id", "factory", "factories", Uuid, true),
+            req("gateway_id", Text),
+            req("name", Text),
+            req("url", Text),
+            req("email", Text),
+            secret("password_encrypted", "password", Secret::Encrypted),
+            c("model", Text),
+            c("firmware_version", Text),
+            c("last_seen_at", Time),
+            c("metadata", Json),
+            c("created_at", Time),
+            c("updated_at", Time),
+            c("deleted_at", Time),
+        ],
+    },
+    // Garden
+    Table {
+        name: "plants",
+        pk: Pk::Text("id"),
+        key: &["id"],
+        columns: &[
+            c("id", Text),
+            req("name", Text),
+            c("species", Text),
+            c("thresholds", Json),
+            c("created_at", Time),
+        ],
+    },
+    Table {
+        name: "devices",
+        pk: Pk::Text("id"),
+        key: &["id"],
+        columns: &[
+            c("id", Text),
+            c("mac_address", Text),
+            c("mqtt_username", Text),
+            secret("mqtt_password_hash", "mqtt_password", Secret::Hashed),
+            fk("plant_id", "plant", "plants", Text, false),
+            c("status", Text),
+            c("firmware_version", Text),
+            c("sensor_types", Json),
+            c("last_seen_at", Time),
+            c("created_at", Time),
+        ],
+    },
+    Table {
+        name: "telemetry",
+        pk: Pk::None,
+        key: &[],
+        columns: &[
+            req("time", Time),
+            fk("device_id", "device", "devices", Text, false),
+            fk("plant_id", "plant", "plants", Text, false),
+            c("soil_moisture", Float),
+            c("temperature", Float),
+            c("humidity", Float),
+            c("light_level", Float),
+        ],
+    },
+    Table {
+        name: "alerts",
+        pk: Pk::Identity("id"),
+        key: &["device_id", "metric", "direction", "value"],
+        columns: &[
+            c("id", Int),
+            fk("plant_id", "plant", "plants", Text, false),
+            fk("device_id", "device", "devices", Text, false),
+            req("metric", Text),
+            req("value", Float),
+            req("threshold", Float),
+            req("direction", Text),
+            c("sent_at", Time),
+        ],
+    },
+    Table {
+        name: "settings",
+        pk: Pk::Text("key"),
+        key: &["key"],
+        columns: &[c("key", Text), req("value", Text), c("updated_at", Time)],
+    },
+    Table {
+        name: "care_plans",
+        pk: Pk::Identity("id"),
+        key: &["plant_id"],
+        columns: &[
+            c("id", Int),
+            fk("plant_id", "plant", "plants", Text, false),
+            req("plan_data", Json),
+            c("generated_at", Time),
+        ],
+    },
+];
+
+pub fn table(name: &str) -> Option<&'static Table> {
+    TABLES.iter().find(|t| t.name == name)
+}
+
+/// Every table in an order where each comes after the tables it references.
+pub fn parent_first() -> Vec<&'static Table> {
+    let mut done: Vec<&'static Table> = Vec::new();
+    while done.len() < TABLES.len() {
+        let before = done.len();
+        for table in TABLES {
+            if done.iter().any(|d| d.name == table.name) {
+                continue;
+            }
+            if table.parents().all(|p| done.iter().any(|d| d.name == p)) {
+                done.push(table);
+            }
+        }
+        // The catalog is static and acyclic (a unit test proves it); never loop forever.
+        if done.len() == before {
+            break;
+        }
+    }
+    done
+}
+
+/// `tables` plus every table that references one of them, directly or not: emptying a table
+/// means emptying those first.
+pub fn with_dependents(tables: &[&'static str]) -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = tables.to_vec();
+    loop {
+        let before = all.len();
+        for table in TABLES {
+            if !all.contains(&table.name) && table.parents().any(|p| all.contains(&p)) {
+                all.push(table.name);
+            }
+        }
+        if all.len() == before {
+            return all;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_first_orders_every_table_after_its_parents() {
+        let order = parent_first();
+        assert_eq!(order.len(), TABLES.len(), "catalog has a foreign-key cycle");
+        for (i, table) in order.iter().enumerate() {
+            for parent in table.parents() {
+                let at = order.iter().position(|t| t.name == parent).unwrap();
+                assert!(at < i, "{} before its parent {parent}", table.name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_reference_and_key_names_a_known_column_or_table() {
+        for t in TABLES {
+            for col in t.columns {
+                if let Some(r) = col.references {
+                    assert!(table(r).is_some(), "{}.{} -> {r}", t.name, col.name);
+                }
+            }
+            for k in t.key {
+                assert!(t.column(k).is_some(), "{}: key {k}", t.name);
+            }
+        }
+    }
+
+    #[test]
+    fn dependents_include_indirect_children() {
+        let all = with_dependents(&["plants"]);
+        for t in ["devices", "telemetry", "alerts", "care_plans"] {
+            assert!(all.contains(&t), "{t} missing from {all:?}");
+        }
+        assert!(!all.contains(&"plant"));
+    }
+}

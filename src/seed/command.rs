@@ -1,0 +1,105 @@
+//! `plantdb seed` on the command line: read the fixtures, find the key, run the engine.
+
+use chrono::{SubsecRound, Utc};
+
+use super::secrets::{self, KeySource, SecretKey};
+use super::{Fixtures, SeedOptions, SeedReport, fixture};
+use crate::cli::{Cli, SeedArgs};
+use crate::config::{SqliteTarget, Target};
+use crate::db::{self, Access, Driver};
+use crate::error::{Error, Result};
+use crate::migrate::MigrationSet;
+use crate::output::Output;
+
+pub fn seed_command(cli: &Cli, out: &Output, target: &Target, args: &SeedArgs) -> Result<i32> {
+    // Milliseconds: what SQLite keeps, so both dialects store the same times.
+    let now = Utc::now().trunc_subsecs(3);
+    let fixtures = fixture::load(&super::sources(&args.files)?, now)?;
+    let configured = configured_key()?;
+    refuse_remote_without_key(&fixtures, configured.as_deref(), target)?;
+    // A missing SQLite file is an unmigrated database: say so without creating the file.
+    let access = match target {
+        Target::Sqlite(SqliteTarget::File(path)) if !path.exists() => Access::ReadOnly,
+        _ => Access::ReadWrite,
+    };
+    let mut driver = db::connect(target, access, cli.global.timescale)?;
+    let set = MigrationSet::load(cli.global.migrations.as_deref(), driver.dialect())?;
+    super::check_migrated(driver.as_mut(), &set)?;
+    let key = key_for(&fixtures, configured, target, out)?;
+    let options = SeedOptions {
+        mode: args.mode,
+        scale: args.scale,
+        now,
+        key,
+    };
+    let report = run_seed(driver.as_mut(), &set, &fixtures, &options, out)?;
+    out.seed_report(&report);
+    Ok(0)
+}
+
+pub fn run_seed(
+    driver: &mut dyn Driver,
+    set: &MigrationSet,
+    fixtures: &Fixtures,
+    options: &SeedOptions,
+    out: &Output,
+) -> Result<SeedReport> {
+    let mut observer = out.seed_observer();
+    let report = super::seed(driver, set, fixtures, options, observer.as_mut());
+    drop(observer);
+    report
+}
+
+/// The key in the environment (or `.env`), checked now: a malformed key is always an error,
+/// even for fixtures that would not need it.
+pub fn configured_key() -> Result<Option<String>> {
+    match std::env::var(secrets::KEY_VAR) {
+        Ok(value) if !value.trim().is_empty() => {
+            SecretKey::parse(&value)?;
+            Ok(Some(value))
+        }
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::SecretKey(format!(
+            "`{}` is malformed: it is not valid UTF-8",
+            secrets::KEY_VAR
+        ))),
+    }
+}
+
+/// A remote database without a key is refused from the URL alone, before connecting.
+pub fn refuse_remote_without_key(
+    fixtures: &Fixtures,
+    configured: Option<&str>,
+    target: &Target,
+) -> Result<()> {
+    if fixtures.needs_secret_key() && configured.is_none() && !target.is_local() {
+        let dir = std::path::Path::new(".");
+        secrets::resolve_key(None, false, &target.display(), dir)?;
+    }
+    Ok(())
+}
+
+/// The key the fixtures need, generated into `.env` for a local database that has none.
+pub fn key_for(
+    fixtures: &Fixtures,
+    configured: Option<String>,
+    target: &Target,
+    out: &Output,
+) -> Result<Option<SecretKey>> {
+    if !fixtures.needs_secret_key() {
+        return configured.map(|k| SecretKey::parse(&k)).transpose();
+    }
+    let dir = std::env::current_dir().map_err(|e| Error::Io {
+        path: ".".into(),
+        source: e,
+    })?;
+    let (key, source) =
+        secrets::resolve_key(configured, target.is_local(), &target.display(), &dir)?;
+    if let KeySource::Generated(path) = source {
+        out.notice(&format!(
+            "generated a secret key and saved it as {} in `{path}`; gateway passwords are encrypted with it, so keep it",
+            secrets::KEY_VAR
+        ));
+    }
+    Ok(Some(key))
+}

@@ -1,0 +1,1009 @@
+//! Reading fixture files: YAML with positions, checked against the catalog, into rows whose
+//! values are typed by their column. Everything a user can get wrong is found here, before
+//! the database is touched, and reported with file, line and column.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use marked_yaml::loader::{LoaderOptions, parse_yaml_with_options};
+use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, Node};
+use marked_yaml::{LoadError, Span};
+
+use super::catalog::{self, Column, Kind, Pk, Table};
+use super::spc_config;
+use crate::db::value::Value;
+use crate::error::{Error, Location, Result};
+
+/// A cell as the fixture states it, before labels are turned into keys.
+#[derive(Debug, Clone)]
+pub enum Cell {
+    Value(Value),
+    /// A foreign key, written as the referenced row's label.
+    Label {
+        table: &'static str,
+        label: String,
+    },
+    /// A secret in plain text; stored encrypted or hashed.
+    Plain(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub table: &'static Table,
+    pub label: String,
+    pub at: Location,
+    pub cells: Vec<(&'static Column, Cell, Location)>,
+}
+
+impl Row {
+    pub fn cell(&self, column: &str) -> Option<&Cell> {
+        self.cells
+            .iter()
+            .find(|(c, _, _)| c.name == column)
+            .map(|(_, cell, _)| cell)
+    }
+}
+
+/// A telemetry generator: readings for one device every `interval` over `span`.
+#[derive(Debug, Clone)]
+pub struct TelemetrySpec {
+    pub label: String,
+    pub at: Location,
+    pub device: String,
+    pub device_at: Location,
+    pub interval: Duration,
+    pub span: Duration,
+}
+
+/// Default telemetry: about a week of readings at 5-minute steps.
+pub const DEFAULT_INTERVAL_MINUTES: i64 = 5;
+pub const DEFAULT_SPAN_DAYS: i64 = 7;
+
+#[derive(Debug, Default)]
+pub struct Fixtures {
+    /// Rows in foreign-key order: every row comes after the rows it references.
+    pub rows: Vec<Row>,
+    pub telemetry: Vec<TelemetrySpec>,
+}
+
+impl Fixtures {
+    /// The tables the fixtures write, parents first.
+    pub fn tables(&self) -> Vec<&'static Table> {
+        let mut written: HashSet<&str> = self.rows.iter().map(|r| r.table.name).collect();
+        if !self.telemetry.is_empty() {
+            written.insert("telemetry");
+        }
+        catalog::parent_first()
+            .into_iter()
+            .filter(|t| written.contains(t.name))
+            .collect()
+    }
+
+    pub fn rows_of<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a Row> + 'a {
+        self.rows.iter().filter(move |r| r.table.name == table)
+    }
+
+    pub fn needs_secret_key(&self) -> bool {
+        self.rows.iter().any(|r| {
+            r.cells
+                .iter()
+                .any(|(c, _, _)| c.secret == Some(catalog::Secret::Encrypted))
+        })
+    }
+}
+
+/// Parses and checks fixture files, given as (name shown in messages, contents), in order.
+pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut telemetry: Vec<TelemetrySpec> = Vec::new();
+    for (index, (name, text)) in files.iter().enumerate() {
+        let root = parse(index, name, text)?;
+        let Node::Mapping(root) = root else {
+            return Err(fixture_error(
+                at(name, root.span()),
+                "a seed file is a mapping of table names to rows",
+                None,
+            ));
+        };
+        for (table_key, body) in root.iter() {
+            let table_at = at(name, table_key.span());
+            let table_name = table_key.as_str();
+            if table_name == "telemetry" {
+                telemetry.extend(read_telemetry(name, body)?);
+                continue;
+            }
+            let Some(table) = catalog::table(table_name) else {
+                let known: Vec<&str> = catalog::TABLES.iter().map(|t| t.name).collect();
+                return Err(fixture_error(
+                    table_at,
+                    &format!("unknown table `{table_name}`"),
+                    Some(format!("tables: {}", known.join(", "))),
+                ));
+            };
+            let Some(body) = body.as_mapping() else {
+                if is_null(body) {
+                    continue;
+                }
+                return Err(fixture_error(
+                    at(name, body.span()),
+                    &format!("`{table_name}` must be a mapping of row labels to rows"),
+                    None,
+                ));
+            };
+            for (label, row) in body.iter() {
+                let row = read_row(name, table, label, row, now)?;
+                if let Some(first) = rows
+                    .iter()
+                    .find(|r| r.table.name == table.name && r.label == row.label)
+                {
+                    return Err(fixture_error(
+                        row.at,
+                        &format!(
+                            "duplicate label `{}` in `{}`: first defined at {}",
+                            first.label, table.name, first.at
+                        ),
+                        None,
+                    ));
+                }
+                rows.push(row);
+            }
+        }
+    }
+    check_labels(&rows, &telemetry)?;
+    check_unique_telemetry(&telemetry)?;
+    check_config_matches_provider(&rows)?;
+    let rows = order(rows)?;
+    Ok(Fixtures { rows, telemetry })
+}
+
+fn parse(index: usize, name: &str, text: &str) -> Result<Node> {
+    let options = LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        // Quoted scalars stay strings: `"12"` is text, `12` a number.
+        .prevent_coercion(true);
+    parse_yaml_with_options(index, text, options).map_err(|e| match e {
+        LoadError::ScanError(marker, scan) => fixture_error(
+            Location {
+                file: name.to_string(),
+                line: marker.line(),
+                column: marker.column(),
+            },
+            &format!("YAML syntax error: {}", scan.info()),
+            None,
+        ),
+        LoadError::DuplicateKey(inner) => {
+            let first = at(name, inner.prev_key.span());
+            fixture_error(
+                at(name, inner.key.span()),
+                &format!(
+                    "duplicate key `{}`: first defined at {first}",
+                    inner.key.as_str()
+                ),
+                None,
+            )
+        }
+        LoadError::TopLevelMustBeMapping(m)
+        | LoadError::TopLevelMustBeSequence(m)
+        | LoadError::UnexpectedAnchor(m)
+        | LoadError::MappingKeyMustBeScalar(m)
+        | LoadError::UnexpectedTag(m) => {
+            let text = e.to_string();
+            // The crate's text starts with its own rendering of the marker; ours replaces it.
+            let message = text.split_once(": ").map_or(text.as_str(), |(_, m)| m);
+            fixture_error(
+                Location {
+                    file: name.to_string(),
+                    line: m.line(),
+                    column: m.column(),
+                },
+                &format!("YAML error: {}", message.to_lowercase()),
+                None,
+            )
+        }
+    })
+}
+
+pub fn at(file: &str, span: &Span) -> Location {
+    let (line, column) = span.start().map_or((0, 0), |m| (m.line(), m.column()));
+    Location {
+        file: file.to_string(),
+        line,
+        column,
+    }
+}
+
+pub fn fixture_error(at: Location, message: &str, hint: Option<String>) -> Error {
+    Error::Fixture {
+        at,
+        message: message.to_string(),
+        hint,
+    }
+}
+
+pub fn is_null(node: &Node) -> bool {
+    node.as_scalar().is_some_and(scalar_is_null)
+}
+
+fn scalar_is_null(s: &MarkedScalarNode) -> bool {
+    s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL")
+}
+
+fn read_row(
+    file: &str,
+    table: &'static Table,
+    label: &MarkedScalarNode,
+    node: &Node,
+    now: DateTime<Utc>,
+) -> Result<Row> {
+    let row_at = at(file, label.span());
+    let label = label.as_str().to_string();
+    let map = match node {
+        Node::Mapping(map) => Some(map),
+        other if is_null(other) => None,
+        other => {
+            return Err(fixture_error(
+                at(file, other.span()),
+                &format!(
+                    "row `{label}` of `{}` must be a mapping of columns to values",
+                    table.name
+                ),
+                None,
+            ));
+        }
+    };
+    let mut cells = Vec::new();
+    for (key, value) in map.iter().flat_map(|m| m.iter()) {
+        let key_at = at(file, key.span());
+        let Some(column) = table.fixture_column(key.as_str()) else {
+            return Err(unknown_column(table, key.as_str(), key_at));
+        };
+        let value_at = at(file, value.span());
+        let cell = read_cell(file, table, &label, column, value, now)?;
+        cells.push((column, cell, value_at));
+    }
+    // Keys that are not given default to something stable.
+    match table.pk {
+        Pk::Uuid(pk) if !cells.iter().any(|(c, _, _)| c.name == pk) => {
+            if let Some(column) = table.column(pk) {
+                cells.push((
+                    column,
+                    Cell::Value(Value::Uuid(derived_uuid(table.name, &label))),
+                    row_at.clone(),
+                ));
+            }
+        }
+        Pk::Text(pk) if !cells.iter().any(|(c, _, _)| c.name == pk) => {
+            if let Some(column) = table.column(pk) {
+                cells.push((
+                    column,
+                    Cell::Value(Value::Text(label.clone())),
+                    row_at.clone(),
+                ));
+            }
+        }
+        _ => {}
+    }
+    for column in table.columns.iter().filter(|c| c.required) {
+        if !cells.iter().any(|(c, _, _)| c.name == column.name) {
+            return Err(fixture_error(
+                row_at,
+                &format!(
+                    "row `{label}` of `{}` is missing `{}`",
+                    table.name,
+                    column.alias.unwrap_or(column.name)
+                ),
+                None,
+            ));
+        }
+    }
+    Ok(Row {
+        table,
+        label,
+        at: row_at,
+        cells,
+    })
+}
+
+fn unknown_column(table: &Table, key: &str, at: Location) -> Error {
+    if let Some(column) = table.column(key) {
+        if column.secret.is_some() {
+            return fixture_error(
+                at,
+                &format!("`{}`.`{key}` is written by plantdb", table.name),
+                Some(format!(
+                    "give `{}` in plain text; plantdb stores it {}",
+                    column.alias.unwrap_or(key),
+                    match column.secret {
+                        Some(catalog::Secret::Encrypted) => "encrypted",
+                        _ => "hashed",
+                    }
+                )),
+            );
+        }
+        if matches!(table.pk, Pk::Identity(pk) if pk == key) {
+            return fixture_error(
+                at,
+                &format!("`{}`.`{key}` is generated by the database", table.name),
+                Some("refer to rows by their label instead".into()),
+            );
+        }
+    }
+    fixture_error(
+        at,
+        &format!("unknown column `{key}` in table `{}`", table.name),
+        Some(format!("columns: {}", table.fixture_names().join(", "))),
+    )
+}
+
+/// The same UUID for the same table and label on every run and every machine.
+pub fn derived_uuid(table: &str, label: &str) -> uuid::Uuid {
+    // A fixed namespace of plantdb's own, so keys never collide with other v5 users.
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_2a0e_9d3b_4c51_8a7e_5b2d_0c4f_9e13);
+    uuid::Uuid::new_v5(&NAMESPACE, format!("{table}/{label}").as_bytes())
+}
+
+fn read_cell(
+    file: &str,
+    table: &Table,
+    label: &str,
+    column: &'static Column,
+    node: &Node,
+    now: DateTime<Utc>,
+) -> Result<Cell> {
+    let node_at = at(file, node.span());
+    let shown = column.alias.unwrap_or(column.name);
+    let wrong = |expected: &str| {
+        fixture_error(
+            node_at.clone(),
+            &format!(
+                "`{}`.`{shown}` of row `{label}` must be {expected}",
+                table.name
+            ),
+            None,
+        )
+    };
+    if is_null(node) {
+        if column.required {
+            return Err(wrong(&format!(
+                "{} (it cannot be null)",
+                column.kind.describe()
+            )));
+        }
+        return Ok(Cell::Value(Value::Null));
+    }
+    if let Some(target) = column.references {
+        return match node.as_scalar() {
+            Some(s) => Ok(Cell::Label {
+                table: target,
+                label: s.as_str().to_string(),
+            }),
+            None => Err(wrong(&format!("the label of a `{target}` row"))),
+        };
+    }
+    if column.secret.is_some() {
+        return match node.as_scalar() {
+            Some(s) if !s.as_str().is_empty() => Ok(Cell::Plain(s.as_str().to_string())),
+            _ => Err(wrong("a non-empty string")),
+        };
+    }
+    let value = match column.kind {
+        Kind::Json => {
+            if node.as_scalar().is_some() {
+                return Err(wrong("a JSON object or array (a YAML mapping or list)"));
+            }
+            Value::Json(to_json(node))
+        }
+        Kind::JsonText => {
+            let Node::Mapping(map) = node else {
+                return Err(wrong("a mapping (a ManualConfig or TagConfig document)"));
+            };
+            spc_config::validate(file, label, map)?;
+            Value::Text(to_json(node).to_string())
+        }
+        kind => {
+            let Some(s) = node.as_scalar() else {
+                return Err(wrong(kind.describe()));
+            };
+            scalar_value(kind, s, now).ok_or_else(|| wrong(kind.describe()))?
+        }
+    };
+    Ok(Cell::Value(value))
+}
+
+fn scalar_value(kind: Kind, s: &MarkedScalarNode, now: DateTime<Utc>) -> Option<Value> {
+    let text = s.as_str();
+    match kind {
+        Kind::Int if s.may_coerce() => text.parse().ok().map(Value::Int),
+        Kind::Float if s.may_coerce() => text
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Value::Float),
+        Kind::Bool => s.as_bool().map(Value::Bool),
+        Kind::Text => Some(Value::Text(text.to_string())),
+        Kind::Time => parse_time(text, now).map(Value::Time),
+        Kind::Uuid => uuid::Uuid::parse_str(text).ok().map(Value::Uuid),
+        _ => None,
+    }
+}
+
+/// `now`, `now-15m`, `now+2h`, `now-7d`, or an RFC 3339 timestamp.
+pub fn parse_time(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Some(rest) = text.strip_prefix("now") {
+        if rest.is_empty() {
+            return Some(now);
+        }
+        let (sign, amount) = match rest.split_at(1) {
+            ("-", amount) => (-1, amount),
+            ("+", amount) => (1, amount),
+            _ => return None,
+        };
+        let duration = parse_duration(amount)?;
+        return now.checked_add_signed(duration * sign);
+    }
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// `30s`, `15m`, `2h`, `7d`, `1w`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
+    let (digits, unit) = text.split_at(unit_at);
+    let n: i64 = digits.parse().ok()?;
+    match unit {
+        "s" => Duration::try_seconds(n),
+        "m" => Duration::try_minutes(n),
+        "h" => Duration::try_hours(n),
+        "d" => Duration::try_days(n),
+        "w" => Duration::try_weeks(n),
+        _ => None,
+    }
+}
+
+/// YAML to JSON, with YAML's own scalar typing for unquoted values.
+pub fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value as J;
+    match node {
+        Node::Mapping(map) => J::Object(
+            map.iter()
+                .map(|(k, v)| (k.as_str().to_string(), to_json(v)))
+                .collect(),
+        ),
+        Node::Sequence(seq) => J::Array(seq.iter().map(to_json).collect()),
+        Node::Scalar(s) => {
+            if !s.may_coerce() {
+                return J::String(s.as_str().to_string());
+            }
+            if scalar_is_null(s) {
+                return J::Null;
+            }
+            if let Some(b) = s.as_bool() {
+                return J::Bool(b);
+            }
+            if let Ok(i) = s.as_str().parse::<i64>() {
+                return J::from(i);
+            }
+            if let Some(n) = s
+                .as_str()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+            {
+                return J::Number(n);
+            }
+            J::String(s.as_str().to_string())
+        }
+    }
+}
+
+fn read_telemetry(file: &str, body: &Node) -> Result<Vec<TelemetrySpec>> {
+    let Some(body) = body.as_mapping() else {
+        if is_null(body) {
+            return Ok(Vec::new());
+        }
+        return Err(fixture_error(
+            at(file, body.span()),
+            "`telemetry` must be a mapping of generator labels to {device, interval, span}",
+            None,
+        ));
+    };
+    let mut specs = Vec::new();
+    for (label, node) in body.iter() {
+        let spec_at = at(file, label.span());
+        let Some(map) = node.as_mapping() else {
+            return Err(fixture_error(
+                at(file, node.span()),
+                &format!(
+                    "telemetry `{}` must be a mapping with `device`, `interval` and `span`",
+                    label.as_str()
+                ),
+                None,
+            ));
+        };
+        specs.push(read_telemetry_spec(file, label.as_str(), spec_at, map)?);
+    }
+    Ok(specs)
+}
+
+fn read_telemetry_spec(
+    file: &str,
+    label: &str,
+    spec_at: Location,
+    map: &MarkedMappingNode,
+) -> Result<TelemetrySpec> {
+    let mut device = None;
+    let mut interval = Duration::minutes(DEFAULT_INTERVAL_MINUTES);
+    let mut span = Duration::days(DEFAULT_SPAN_DAYS);
+    for (key, value) in map.iter() {
+        let value_at = at(file, value.span());
+        let text = value.as_scalar().map(|s| s.as_str().to_string());
+        match key.as_str() {
+            "device" => device = Some((text.unwrap_or_default(), value_at)),
+            "interval" | "span" => {
+                let parsed = text
+                    .as_deref()
+                    .and_then(parse_duration)
+                    .filter(|d| *d > Duration::zero());
+                let Some(parsed) = parsed else {
+                    return Err(fixture_error(
+                        value_at,
+                        &format!(
+                            "telemetry `{label}`: `{}` must be a positive duration such as `5m`, `2h` or `7d`",
+                            key.as_str()
+                        ),
+                        None,
+                    ));
+                };
+                if key.as_str() == "interval" {
+                    interval = parsed;
+                } else {
+                    span = parsed;
+                }
+            }
+            other => {
+                return Err(fixture_error(
+                    at(file, key.span()),
+                    &format!("unknown key `{other}` in telemetry `{label}`"),
+                    Some("telemetry generators take: device, interval, span".into()),
+                ));
+            }
+        }
+    }
+    let Some((device, device_at)) = device.filter(|(d, _)| !d.is_empty()) else {
+        return Err(fixture_error(
+            spec_at,
+            &format!("telemetry `{label}` is missing `device` (the label of a `devices` row)"),
+            None,
+        ));
+    };
+    if interval > span {
+        return Err(fixture_error(
+            spec_at,
+            &format!("telemetry `{label}`: `interval` is longer than `span`"),
+            None,
+        ));
+    }
+    Ok(TelemetrySpec {
+        label: label.to_string(),
+        at: spec_at,
+        device,
+        device_at,
+        interval,
+        span,
+    })
+}
+
+fn check_labels(rows: &[Row], telemetry: &[TelemetrySpec]) -> Result<()> {
+    let defined: HashSet<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.table.name, r.label.as_str()))
+        .collect();
+    for row in rows {
+        for (column, cell, cell_at) in &row.cells {
+            if let Cell::Label { table, label } = cell
+                && !defined.contains(&(*table, label.as_str()))
+            {
+                return Err(fixture_error(
+                    cell_at.clone(),
+                    &format!(
+                        "`{label}` is not defined in `{table}` (used by `{}`.`{}` of row `{}`)",
+                        row.table.name,
+                        column.alias.unwrap_or(column.name),
+                        row.label
+                    ),
+                    Some(format!(
+                        "define a `{table}` row labelled `{label}` in a seed file"
+                    )),
+                ));
+            }
+        }
+    }
+    for spec in telemetry {
+        if !defined.contains(&("devices", spec.device.as_str())) {
+            return Err(fixture_error(
+                spec.device_at.clone(),
+                &format!(
+                    "`{}` is not defined in `devices` (used by telemetry `{}`)",
+                    spec.device, spec.label
+                ),
+                Some(format!("define a `devices` row labelled `{}`", spec.device)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_unique_telemetry(telemetry: &[TelemetrySpec]) -> Result<()> {
+    let mut seen: HashMap<&str, &TelemetrySpec> = HashMap::new();
+    for spec in telemetry {
+        if let Some(first) = seen.insert(spec.label.as_str(), spec) {
+            return Err(fixture_error(
+                spec.at.clone(),
+                &format!(
+                    "duplicate label `{}` in `telemetry`: first defined at {}",
+                    spec.label, first.at
+                ),
+                None,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A MANUAL characteristic gets a ManualConfig and a TAG one a TagConfig.
+fn check_config_matches_provider(rows: &[Row]) -> Result<()> {
+    for row in rows.iter().filter(|r| r.table.name == "characteristic") {
+        if let Some((_, Cell::Value(Value::Text(provider)), provider_at)) =
+            row.cells.iter().find(|(c, _, _)| c.name == "provider_type")
+            && provider != "MANUAL"
+            && provider != "TAG"
+        {
+            return Err(fixture_error(
+                provider_at.clone(),
+                &format!(
+                    "`characteristic`.`provider_type` of row `{}` must be `MANUAL` or `TAG`, not `{provider}`",
+                    row.label
+                ),
+                None,
+            ));
+        }
+    }
+    for config in rows
+        .iter()
+        .filter(|r| r.table.name == "characteristic_config")
+    {
+        let Some(Cell::Label { label, .. }) = config.cell("characteristic_id") else {
+            continue;
+        };
+        let Some(characteristic) = rows
+            .iter()
+            .find(|r| r.table.name == "characteristic" && &r.label == label)
+        else {
+            continue;
+        };
+        let provider = match characteristic.cell("provider_type") {
+            Some(Cell::Value(Value::Text(p))) => p.as_str(),
+            _ => continue,
+        };
+        let config_type = match config.cell("config_json") {
+            Some(Cell::Value(Value::Text(json))) => serde_json::from_str::<serde_json::Value>(json)
+                .ok()
+                .and_then(|j| {
+                    j.get("config_type")
+                        .and_then(|t| t.as_str())
+                        .map(str::to_string)
+                }),
+            _ => None,
+        };
+        if let Some(config_type) = config_type
+            && config_type != provider
+        {
+            let at = config
+                .cells
+                .iter()
+                .find(|(c, _, _)| c.name == "config_json")
+                .map_or(config.at.clone(), |(_, _, at)| at.clone());
+            return Err(fixture_error(
+                at,
+                &format!(
+                    "characteristic_config `{}` has config_type `{config_type}`, but characteristic `{label}` has provider_type `{provider}`",
+                    config.label
+                ),
+                None,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Puts rows in foreign-key order: tables parents first, and within a table that references
+/// itself (hierarchy), each row after its parent row.
+fn order(rows: Vec<Row>) -> Result<Vec<Row>> {
+    let mut by_table: HashMap<&str, Vec<Row>> = HashMap::new();
+    for row in rows {
+        by_table.entry(row.table.name).or_default().push(row);
+    }
+    let mut ordered = Vec::new();
+    for table in catalog::parent_first() {
+        let Some(mut pending) = by_table.remove(table.name) else {
+            continue;
+        };
+        let self_refs: Vec<&str> = table
+            .columns
+            .iter()
+            .filter(|c| c.references == Some(table.name))
+            .map(|c| c.name)
+            .collect();
+        if self_refs.is_empty() {
+            ordered.extend(pending);
+            continue;
+        }
+        let mut placed: HashSet<String> = HashSet::new();
+        while !pending.is_empty() {
+            let (ready, waiting): (Vec<Row>, Vec<Row>) = pending.into_iter().partition(|row| {
+                self_refs.iter().all(|col| match row.cell(col) {
+                    Some(Cell::Label { label, .. }) => placed.contains(label),
+                    _ => true,
+                })
+            });
+            if ready.is_empty() {
+                let labels: Vec<String> =
+                    waiting.iter().map(|r| format!("`{}`", r.label)).collect();
+                return Err(fixture_error(
+                    waiting[0].at.clone(),
+                    &format!(
+                        "foreign-key cycle in `{}`: rows {} reference each other, so none can be inserted first",
+                        table.name,
+                        labels.join(", ")
+                    ),
+                    None,
+                ));
+            }
+            for row in ready {
+                placed.insert(row.label.clone());
+                ordered.push(row);
+            }
+            pending = waiting;
+        }
+    }
+    Ok(ordered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-02-07T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn load_one(text: &str) -> Result<Fixtures> {
+        load(&[("seeds/t.yaml".into(), text.into())], now())
+    }
+
+    fn message(r: Result<Fixtures>) -> String {
+        let e = r.unwrap_err();
+        format!("{e} | {}", e.hint().unwrap_or_default())
+    }
+
+    #[test]
+    fn relative_times() {
+        assert_eq!(parse_time("now", now()), Some(now()));
+        assert_eq!(
+            parse_time("now-15m", now()),
+            Some(now() - Duration::minutes(15))
+        );
+        assert_eq!(
+            parse_time("now+2h", now()),
+            Some(now() + Duration::hours(2))
+        );
+        assert_eq!(parse_time("now-7d", now()), Some(now() - Duration::days(7)));
+        assert_eq!(parse_time("now-7x", now()), None);
+        assert_eq!(
+            parse_time("2026-02-01T08:30:00+01:00", now()),
+            Some(
+                DateTime::parse_from_rfc3339("2026-02-01T07:30:00Z")
+                    .unwrap()
+                    .with_timezone(&Utc)
+            )
+        );
+        assert_eq!(parse_time("yesterday", now()), None);
+    }
+
+    #[test]
+    fn rows_come_in_foreign_key_order_whatever_the_file_order() {
+        let f = load_one(
+            "gateways:\n  g1: {factory: f1, gateway_id: GW-1, name: G, url: ws://x, email: a@b, password: p}\n\
+             factories:\n  f1: {organization: acme, name: F}\n\
+             organizations:\n  acme: {name: Acme}\n\
+             hierarchy:\n  child: {parent: root, name: C, type: Area}\n  root: {name: R, type: Site}\n",
+        )
+        .unwrap();
+        let order: Vec<&str> = f.rows.iter().map(|r| r.label.as_str()).collect();
+        let pos = |l: &str| order.iter().position(|x| *x == l).unwrap();
+        assert!(
+            pos("acme") < pos("f1") && pos("f1") < pos("g1"),
+            "{order:?}"
+        );
+        assert!(pos("root") < pos("child"), "{order:?}");
+    }
+
+    #[test]
+    fn uuid_keys_are_stable_and_text_keys_default_to_the_label() {
+        let f = load_one("organizations:\n  acme: {name: Acme}\nplants:\n  fern: {name: Fern}\n")
+            .unwrap();
+        let id = |label: &str, col: &str| {
+            f.rows
+                .iter()
+                .find(|r| r.label == label)
+                .unwrap()
+                .cell(col)
+                .cloned()
+        };
+        assert!(
+            matches!(id("acme", "id"), Some(Cell::Value(Value::Uuid(u))) if u == derived_uuid("organizations", "acme"))
+        );
+        assert!(matches!(id("fern", "id"), Some(Cell::Value(Value::Text(t))) if t == "fern"));
+    }
+
+    #[test]
+    fn syntax_error_names_file_line_and_column() {
+        let m = message(load_one("plants:\n  fern: {name: Fern\n"));
+        assert!(m.starts_with("seeds/t.yaml:"), "{m}");
+        assert!(m.contains("YAML syntax error"), "{m}");
+    }
+
+    #[test]
+    fn unknown_table_and_column_list_the_valid_names() {
+        let m = message(load_one("\nplantz:\n  fern: {name: Fern}\n"));
+        assert!(
+            m.starts_with("seeds/t.yaml:2:1: unknown table `plantz`"),
+            "{m}"
+        );
+        assert!(m.contains("plants"), "{m}");
+        let m = message(load_one("plants:\n  fern: {name: Fern, colour: green}\n"));
+        assert!(
+            m.starts_with("seeds/t.yaml:2:22: unknown column `colour` in table `plants`"),
+            "{m}"
+        );
+        assert!(
+            m.contains("columns: id, name, species, thresholds, created_at"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn undefined_label_names_it_and_where_it_was_used() {
+        let m = message(load_one(
+            "factories:\n  f1: {organization: acme, name: F}\n",
+        ));
+        assert!(
+            m.starts_with("seeds/t.yaml:2:22: `acme` is not defined in `organizations`"),
+            "{m}"
+        );
+        assert!(m.contains("`factories`.`organization` of row `f1`"), "{m}");
+    }
+
+    #[test]
+    fn duplicate_labels_within_and_across_files() {
+        let m = message(load_one("plants:\n  fern: {name: A}\n  fern: {name: B}\n"));
+        assert!(
+            m.contains("duplicate key `fern`") && m.contains("seeds/t.yaml:3:3"),
+            "{m}"
+        );
+        let two = load(
+            &[
+                ("a.yaml".into(), "plants:\n  fern: {name: A}\n".into()),
+                ("b.yaml".into(), "plants:\n  fern: {name: B}\n".into()),
+            ],
+            now(),
+        );
+        let m = message(two);
+        assert!(
+            m.starts_with(
+                "b.yaml:2:3: duplicate label `fern` in `plants`: first defined at a.yaml:2:3"
+            ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_named() {
+        let m = message(load_one(
+            "mqtt_broker:\n  b: {name: B, host: h, port: eighty}\n",
+        ));
+        assert!(
+            m.starts_with("seeds/t.yaml:2:31: `mqtt_broker`.`port` of row `b` must be an integer"),
+            "{m}"
+        );
+        let m = message(load_one(
+            "plants:\n  fern: {name: F, created_at: last tuesday}\n",
+        ));
+        assert!(m.contains("must be an RFC 3339 timestamp"), "{m}");
+        let m = message(load_one(
+            "plant:\n  p: {name: P, code: P, is_active: maybe}\n",
+        ));
+        assert!(m.contains("must be true or false"), "{m}");
+        let m = message(load_one("plants:\n  fern: {name: F, thresholds: high}\n"));
+        assert!(
+            m.contains("`plants`.`thresholds` of row `fern` must be a JSON object or array"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn missing_required_column_and_written_columns() {
+        let m = message(load_one("plants:\n  fern: {species: x}\n"));
+        assert!(
+            m.contains("row `fern` of `plants` is missing `name`"),
+            "{m}"
+        );
+        let m = message(load_one("gateways:\n  g: {password_encrypted: x}\n"));
+        assert!(
+            m.contains("is written by plantdb") && m.contains("give `password` in plain text"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn config_type_must_match_the_provider_type() {
+        let m = message(load_one(
+            "hierarchy:\n  h: {name: H, type: Site}\n\
+             characteristic:\n  c: {hierarchy: h, name: C, subgroup_size: 1, provider_type: TAG}\n\
+             characteristic_config:\n  c: {characteristic: c, config_json: {config_type: MANUAL, schedule: {schedule_type: NONE}}}\n",
+        ));
+        assert!(
+            m.contains("has config_type `MANUAL`, but characteristic `c` has provider_type `TAG`"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn hierarchy_cycle_is_reported() {
+        let m = message(load_one(
+            "hierarchy:\n  a: {parent: b, name: A, type: Site}\n  b: {parent: a, name: B, type: Area}\n",
+        ));
+        assert!(
+            m.contains("foreign-key cycle in `hierarchy`")
+                && m.contains("`a`")
+                && m.contains("`b`"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn telemetry_generators() {
+        let f = load_one(
+            "plants:\n  fern: {name: F}\ndevices:\n  d1: {plant: fern, mqtt_password: x}\n\
+             telemetry:\n  week: {device: d1}\n  day: {device: d1, interval: 1m, span: 1d}\n",
+        )
+        .unwrap();
+        assert_eq!(f.telemetry.len(), 2);
+        assert_eq!(f.telemetry[0].interval, Duration::minutes(5));
+        assert_eq!(f.telemetry[0].span, Duration::days(7));
+        assert_eq!(f.telemetry[1].interval, Duration::minutes(1));
+        let m = message(load_one("telemetry:\n  w: {device: ghost}\n"));
+        assert!(m.contains("`ghost` is not defined in `devices`"), "{m}");
+        let m = message(load_one(
+            "devices:\n  d: {mqtt_password: x}\ntelemetry:\n  w: {device: d, span: forever}\n",
+        ));
+        assert!(m.contains("`span` must be a positive duration"), "{m}");
+    }
+
+    #[test]
+    fn json_columns_keep_yaml_types() {
+        let f = load_one("plants:\n  fern: {name: F, thresholds: {soil_moisture: {min: 30, max: 70.5}, note: '12', ok: true}}\n").unwrap();
+        let Some(Cell::Value(Value::Json(j))) = f.rows[0].cell("thresholds") else {
+            panic!()
+        };
+        assert_eq!(j["soil_moisture"]["min"], 30);
+        assert_eq!(j["soil_moisture"]["max"], 70.5);
+        assert_eq!(j["note"], "12");
+        assert_eq!(j["ok"], true);
+    }
+}

@@ -1,0 +1,160 @@
+//! `plantdb reset` through the command line, as a developer runs it.
+
+use plantdb::seed::secrets;
+
+use crate::migrate::up_all;
+use crate::seed::{count, migrated_and_seeded_with_junk, plantdb, snapshot, test_key};
+use crate::support::{PgDatabase, SqliteFile, TestDb, each_dialect};
+
+#[test]
+fn reset_on_a_database_full_of_data_ends_in_the_clean_seeded_state() {
+    // The state a fresh database gets from migrate up + seed with the same fixtures.
+    each_dialect(|db| {
+        migrated_and_seeded_with_junk(&db);
+        // A session left open on the database must not stop the drop.
+        let _open = match &db {
+            TestDb::Postgres(pg) => Some(pg.client()),
+            TestDb::Sqlite(_) => None,
+        };
+        let dir = tempfile::tempdir().expect("dir");
+        let output = plantdb(dir.path(), &db.url())
+            .env(secrets::KEY_VAR, test_key().to_base64())
+            .args(["reset", "--yes"])
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains("about to destroy"), "{stderr}");
+        assert!(
+            !stderr.contains(crate::support::postgres::TEST_PASSWORD),
+            "{stderr}"
+        );
+        assert_eq!(count(&db, "organizations"), 1);
+        assert_eq!(count(&db, "factories"), 3);
+        assert_eq!(count(&db, "gateways"), 6);
+        assert_eq!(count(&db, "settings WHERE key = 'junk'"), 0);
+        assert_eq!(count(&db, "plant WHERE code = 'DEFAULT'"), 1);
+        assert_eq!(count(&db, "telemetry"), 3 * 7 * 288);
+        let junk_table = match &db {
+            TestDb::Postgres(_) => count(&db, "pg_tables WHERE tablename = 'junk'"),
+            TestDb::Sqlite(_) => count(&db, "sqlite_master WHERE name = 'junk'"),
+        };
+        assert_eq!(junk_table, 0, "the stray table is gone");
+        plantdb(dir.path(), &db.url())
+            .args(["status", "--check"])
+            .assert()
+            .success();
+        assert!(!snapshot(&db).is_empty());
+    });
+}
+
+#[test]
+fn reset_no_seed_leaves_an_empty_migrated_database() {
+    each_dialect(|db| {
+        migrated_and_seeded_with_junk(&db);
+        let dir = tempfile::tempdir().expect("dir");
+        plantdb(dir.path(), &db.url())
+            .args(["reset", "--yes", "--no-seed"])
+            .assert()
+            .success();
+        assert_eq!(count(&db, "organizations"), 0);
+        assert_eq!(count(&db, "telemetry"), 0);
+        assert_eq!(count(&db, "plant"), 1, "only the migration's DEFAULT plant");
+        assert!(
+            !dir.path().join(".env").exists(),
+            "no key needed without seeding"
+        );
+    });
+}
+
+#[test]
+fn reset_removes_sqlite_companion_files() {
+    let file = SqliteFile::new();
+    up_all(&file.url());
+    let wal = format!("{}-wal", file.path.display());
+    let shm = format!("{}-shm", file.path.display());
+    std::fs::write(&wal, "stale").expect("write");
+    std::fs::write(&shm, "stale").expect("write");
+    let dir = tempfile::tempdir().expect("dir");
+    plantdb(dir.path(), &file.url())
+        .env(secrets::KEY_VAR, test_key().to_base64())
+        .args(["reset", "--yes"])
+        .assert()
+        .success();
+    for companion in [&wal, &shm] {
+        let stale = std::fs::read(companion)
+            .map(|b| b == b"stale")
+            .unwrap_or(false);
+        assert!(!stale, "{companion} was removed");
+    }
+    assert_eq!(count(&TestDb::Sqlite(file), "gateways"), 6);
+}
+
+#[test]
+fn reset_refuses_a_remote_host_without_force_before_connecting() {
+    let dir = tempfile::tempdir().expect("dir");
+    let started = std::time::Instant::now();
+    let output = plantdb(dir.path(), "postgres://u:hunter2@db.example.com/x")
+        .env(secrets::KEY_VAR, test_key().to_base64())
+        .args(["reset", "--yes"])
+        .output()
+        .expect("run");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("refusing to reset `postgres://u:****@db.example.com/x`"),
+        "{text}"
+    );
+    assert!(text.contains("--force"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "it did not try to connect"
+    );
+}
+
+#[test]
+fn reset_with_a_bad_fixture_destroys_nothing() {
+    let db = PgDatabase::new();
+    let db = TestDb::Postgres(db);
+    migrated_and_seeded_with_junk(&db);
+    let before = snapshot(&db);
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "plants:\n  fern: {name: Fern, colour: green}\n",
+    )
+    .expect("write");
+    let output = plantdb(dir.path(), &db.url())
+        .env(secrets::KEY_VAR, test_key().to_base64())
+        .args(["reset", "--yes", "bad.yaml"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("bad.yaml:2:22"));
+    assert_eq!(snapshot(&db), before);
+}
+
+#[test]
+fn reset_json_is_one_document_with_the_migration_run_and_the_seed() {
+    let file = SqliteFile::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let output = plantdb(dir.path(), &file.url())
+        .env(secrets::KEY_VAR, test_key().to_base64())
+        .args(["reset", "--yes", "--json"])
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    assert_eq!(doc["dialect"], "sqlite");
+    assert_eq!(doc["migrate"]["steps"].as_array().map(Vec::len), Some(13));
+    assert_eq!(doc["seed"]["mode"], "replace");
+}
