@@ -2,32 +2,17 @@
 //! `verify`, `completions`, `man` and `--wait`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::CommandFactory;
 
 use crate::cli::{AdoptArgs, Cli, Command, MigrateCommand};
 use crate::config::{SqliteTarget, Target};
-use crate::db::{self, Access, Driver};
+use crate::db::{self, Access};
 use crate::error::{Error, Result};
 use crate::migrate::adopt::{self, AdoptOptions};
 use crate::migrate::{MigrationSet, new};
 use crate::output::Output;
 use crate::verify::{self, VerifyOptions};
-
-/// Connects as the global options say, waiting for the server with `--wait`.
-pub fn connect(
-    cli: &Cli,
-    out: &Output,
-    target: &Target,
-    access: Access,
-) -> Result<Box<dyn Driver>> {
-    let wait = cli
-        .global
-        .wait
-        .then(|| Duration::from_secs(cli.global.wait_timeout));
-    crate::wait::connect(target, access, cli.global.timescale, wait, out)
-}
 
 /// Runs the commands that need no database; `None` for the others.
 pub fn offline(cli: &Cli, out: &Output) -> Option<Result<i32>> {
@@ -104,7 +89,7 @@ pub fn adopt(
     };
     // Bad migration files are found before anything is opened.
     let set = MigrationSet::load(cli.global.migrations.as_deref(), target.dialect())?;
-    let mut driver = connect(cli, out, target, access)?;
+    let mut driver = db::connect(target, access, cli.global.timescale)?;
     let options = AdoptOptions {
         dry_run: args.dry_run,
         drop_foreign: args.drop_foreign_table,
@@ -122,7 +107,7 @@ pub fn verify(cli: &Cli, out: &Output, target: &Target, shown_url: &str, all: bo
             Access::ReadOnly,
             cli.global.timescale,
         )?,
-        _ => connect(cli, out, target, Access::ReadOnly)?,
+        _ => db::connect(target, Access::ReadOnly, cli.global.timescale)?,
     };
     let mut driver = opened;
     let options = VerifyOptions {

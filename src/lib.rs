@@ -72,10 +72,14 @@ fn dispatch(cli: &Cli, out: &Output) -> Result<i32> {
     let target = Target::parse(&url)?;
     let shown_url = target.display();
     out.verbose(&format!("database: {shown_url}"));
+    if cli.global.wait {
+        let timeout = std::time::Duration::from_secs(cli.global.wait_timeout);
+        wait::until_ready(&target, cli.global.timescale, timeout, out)?;
+    }
     match &cli.command {
         Command::Status { check } => {
             let set = load_set(cli, target.dialect())?;
-            let mut driver = commands::connect(cli, out, &target, Access::ReadOnly)?;
+            let mut driver = db::connect(&target, Access::ReadOnly, cli.global.timescale)?;
             let report = status::status(driver.as_mut(), &set, &shown_url)?;
             out.status_report(&report);
             Ok(if *check { report.check_exit_code() } else { 0 })
@@ -115,7 +119,7 @@ fn migrate_command(
         MigrateCommand::Redo(common) => (Request::Redo, run_options(common, false, false)),
         MigrateCommand::Repair => {
             let set = load_set(cli, target.dialect())?;
-            let mut driver = commands::connect(cli, out, target, Access::ReadWrite)?;
+            let mut driver = db::connect(target, Access::ReadWrite, cli.global.timescale)?;
             let repaired = migrate::repair(driver.as_mut(), &set)?;
             out.repair_report(&repaired);
             return Ok(0);
@@ -142,7 +146,7 @@ fn migrate_command(
     };
     // Bad migration files are found before anything is opened or created.
     let set = load_set(cli, target.dialect())?;
-    let mut driver = commands::connect(cli, out, &target, access)?;
+    let mut driver = db::connect(&target, access, cli.global.timescale)?;
     let mut observer = out.observer();
     let report = migrate::migrate(driver.as_mut(), &set, request, options, observer.as_mut());
     drop(observer);

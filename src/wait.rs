@@ -1,10 +1,10 @@
-//! `--wait`: keep trying to connect while a server is starting (`docker compose up`, CI service
-//! containers), with backoff, up to `--wait-timeout`.
+//! `--wait`: before a command connects, keep trying while the server starts
+//! (`docker compose up`, CI service containers), with backoff, up to `--wait-timeout`.
 
 use std::time::{Duration, Instant};
 
 use crate::config::{Target, TimescalePolicy};
-use crate::db::{self, Access, Driver};
+use crate::db::{self, Access};
 use crate::error::{Error, Result};
 use crate::output::Output;
 
@@ -15,21 +15,23 @@ const MAX_DELAY: Duration = Duration::from_secs(2);
 /// Whether an error may go away by itself while a server starts. A refused or timed-out
 /// connection, or a server that says it is starting up or shutting down (SQLSTATE 57P03, which
 /// `open_client` reports as a connection error), may; a wrong password, a missing database or a
-/// malformed URL will not, so they fail at once.
+/// malformed URL will not.
 pub fn retryable(error: &Error) -> bool {
     matches!(error, Error::Connect { .. })
 }
 
-/// `db::connect`, retried until `timeout` when `wait` is set. SQLite has nothing to wait for.
-pub fn connect(
+/// Returns once the server answers, or fails after `timeout`. An answer that is an error that
+/// waiting cannot fix (a wrong password, a database that does not exist, which `reset` is about
+/// to create) counts as an answer: the command then reports it itself, at once. SQLite has
+/// nothing to wait for.
+pub fn until_ready(
     target: &Target,
-    access: Access,
     timescale: TimescalePolicy,
-    wait: Option<Duration>,
+    timeout: Duration,
     out: &Output,
-) -> Result<Box<dyn Driver>> {
-    let (Some(timeout), Target::Postgres(pg)) = (wait, target) else {
-        return db::connect(target, access, timescale);
+) -> Result<()> {
+    let Target::Postgres(pg) = target else {
+        return Ok(());
     };
     let host = pg.host_display();
     let started = Instant::now();
@@ -46,18 +48,17 @@ pub fn connect(
             pg.config
                 .connect_timeout(bounded.max(Duration::from_millis(100)));
         }
-        let error = match db::connect(&attempt, access, timescale) {
-            Ok(driver) => {
+        let error = match db::connect(&attempt, Access::ReadOnly, timescale) {
+            Err(e) if retryable(&e) => e,
+            _ => {
                 if announced {
                     out.info(&format!(
-                        "connected to {host} after {:.1} s",
+                        "{host} answered after {:.1} s",
                         started.elapsed().as_secs_f64()
                     ));
                 }
-                return Ok(driver);
+                return Ok(());
             }
-            Err(e) if retryable(&e) => e,
-            Err(e) => return Err(e),
         };
         if !announced {
             out.info(&format!(

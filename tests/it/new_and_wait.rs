@@ -192,7 +192,7 @@ fn wait_succeeds_once_the_server_starts_listening() {
         .assert()
         .success()
         .stderr(predicate::str::contains("waiting up to 30 s"))
-        .stderr(predicate::str::contains("connected to"));
+        .stderr(predicate::str::contains("answered after"));
     assert!(started.elapsed() >= Duration::from_millis(1400));
     drop(appear);
     // It really migrated the database behind the forwarder.
@@ -237,4 +237,24 @@ fn completions_and_man_page_come_from_the_cli_definition() {
         .success()
         .stdout(predicate::str::contains(".TH plantdb"))
         .stdout(predicate::str::contains("verify"));
+}
+
+#[test]
+fn wait_counts_a_missing_database_as_an_answer_so_reset_can_create_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("plantdb_wait_reset_{}", std::process::id());
+    let url = crate::support::server_url_for(&name);
+    let started = Instant::now();
+    plantdb(dir.path())
+        .args(["--database-url", &url, "--wait", "--wait-timeout", "30"])
+        .args(["reset", "--no-seed", "--yes"])
+        .assert()
+        .success();
+    assert!(started.elapsed() < Duration::from_secs(25));
+    let mut admin =
+        postgres::Client::connect(&crate::support::server_url_for("postgres"), postgres::NoTls)
+            .unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .unwrap();
 }
