@@ -114,34 +114,49 @@ pub fn verify(
         return Ok(report);
     }
 
-    let sqlite_set = match dialect {
-        Dialect::Sqlite => set.clone(),
-        Dialect::Postgres => MigrationSet::load(migrations, Dialect::Sqlite)?,
+    // A PostgreSQL-only `--migrations` directory (no `sqlite/` folder) has no SQLite side:
+    // reading the directory itself as SQLite migrations would compare a set with itself.
+    let sqlite_set = match (dialect, migrations) {
+        (Dialect::Sqlite, _) => Some(set.clone()),
+        (Dialect::Postgres, Some(dir)) if !dir.join(Dialect::Sqlite.dir_name()).is_dir() => {
+            skipped.push(format!(
+                "SQLite round trip and dialect parity: `{}` has no sqlite/ folder",
+                dir.display()
+            ));
+            None
+        }
+        (Dialect::Postgres, _) => Some(MigrationSet::load(migrations, Dialect::Sqlite)?),
     };
-    let sqlite_walk = {
-        let file = tempfile::Builder::new()
-            .prefix("plantdb-verify-")
-            .suffix(".sqlite3")
-            .tempfile()
-            .map_err(|e| Error::Io {
-                path: std::env::temp_dir().display().to_string(),
-                source: e,
-            })?;
-        let scratch = Target::Sqlite(SqliteTarget::File(file.path().to_path_buf()));
-        let mut scratch_driver = db::connect(&scratch, Access::ReadWrite, options.timescale)?;
-        walk(scratch_driver.as_mut(), &sqlite_set, &checked)?
-        // The file is removed when `file` goes out of scope, whatever happened.
+    let sqlite_walk = match &sqlite_set {
+        Some(sqlite_set) => {
+            let file = tempfile::Builder::new()
+                .prefix("plantdb-verify-")
+                .suffix(".sqlite3")
+                .tempfile()
+                .map_err(|e| Error::Io {
+                    path: std::env::temp_dir().display().to_string(),
+                    source: e,
+                })?;
+            let scratch = Target::Sqlite(SqliteTarget::File(file.path().to_path_buf()));
+            let mut scratch_driver = db::connect(&scratch, Access::ReadWrite, options.timescale)?;
+            let walked = walk(scratch_driver.as_mut(), sqlite_set, &checked)?;
+            findings.extend(walked.findings.iter().cloned());
+            report.round_trip.push(Dialect::Sqlite);
+            // The file is removed when `file` goes out of scope, whatever happened.
+            Some(walked)
+        }
+        None => None,
     };
-    findings.extend(sqlite_walk.findings.iter().cloned());
-    report.round_trip.push(Dialect::Sqlite);
 
     match target {
         Target::Postgres(_) => {
             let pg_walk = walk_scratch_postgres(target, &set, &checked, options.timescale)?;
             findings.extend(pg_walk.findings.iter().cloned());
             report.round_trip.insert(0, Dialect::Postgres);
-            findings.extend(parity(&set, &sqlite_set, &pg_walk, &sqlite_walk, &checked));
-            report.parity = true;
+            if let (Some(sqlite_set), Some(sqlite_walk)) = (&sqlite_set, &sqlite_walk) {
+                findings.extend(parity(&set, sqlite_set, &pg_walk, sqlite_walk, &checked));
+                report.parity = true;
+            }
         }
         Target::Sqlite(_) => skipped.push(
             "PostgreSQL round trip and dialect parity: the target is SQLite, and the PostgreSQL \
