@@ -18,51 +18,51 @@ use std::time::{Duration, Instant};
 use plantdb::db::Dialect;
 use plantdb::migrate::MigrationSet;
 
-const RUNS: usize = 15;
+const RUNS: usize = 31;
 
 fn main() {
     let plantdb = plantdb_binary();
     let work = tempfile::tempdir().expect("a temporary directory");
 
+    // Each round runs plantdb and the limit back to back, so load on the machine hits both.
     let sqlite_sql = concatenated(Dialect::Sqlite, work.path());
-    let sqlite_plantdb = median(RUNS, |i| {
-        let file = work.path().join(format!("p{i}.sqlite3"));
-        time(Command::new(&plantdb).args([
-            "--database-url",
-            &format!("sqlite://{}", file.display()),
-            "migrate",
-            "up",
-            "-q",
-        ]))
-    });
-    let sqlite_cli = median(RUNS, |i| {
-        let file = work.path().join(format!("s{i}.sqlite3"));
+    let (sqlite_plantdb, sqlite_cli) = medians(RUNS, |i| {
+        let ours = work.path().join(format!("p{i}.sqlite3"));
+        let theirs = work.path().join(format!("s{i}.sqlite3"));
         let script = std::fs::File::open(&sqlite_sql).expect("the concatenated script");
-        time(
-            Command::new("sqlite3")
-                .args(["-bail", &file.display().to_string()])
-                .stdin(script),
+        (
+            time(Command::new(&plantdb).args([
+                "--database-url",
+                &format!("sqlite://{}", ours.display()),
+                "migrate",
+                "up",
+                "-q",
+            ])),
+            time(
+                Command::new("sqlite3")
+                    .args(["-bail", &theirs.display().to_string()])
+                    .stdin(script),
+            ),
         )
     });
 
     let pg_sql = concatenated(Dialect::Postgres, work.path());
-    let pg_plantdb = median(RUNS, |_| {
-        let db = pg::PgDatabase::new();
-        time(Command::new(&plantdb).args(["--database-url", &db.url, "migrate", "up", "-q"]))
-    });
-    let pg_cli = median(RUNS, |_| {
-        let db = pg::PgDatabase::new();
-        // psql at its fastest: no GSSAPI negotiation (Debian's libpq tries it first by default).
-        time(Command::new("psql").env("PGGSSENCMODE", "disable").args([
-            "-X",
-            "-1",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-f",
-            &pg_sql.display().to_string(),
-            &db.url,
-        ]))
+    let (pg_plantdb, pg_cli) = medians(RUNS, |_| {
+        let (ours, theirs) = (pg::PgDatabase::new(), pg::PgDatabase::new());
+        (
+            time(Command::new(&plantdb).args(["--database-url", &ours.url, "migrate", "up", "-q"])),
+            // psql at its fastest: no GSSAPI negotiation (Debian's libpq tries it first).
+            time(Command::new("psql").env("PGGSSENCMODE", "disable").args([
+                "-X",
+                "-1",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-f",
+                &pg_sql.display().to_string(),
+                &theirs.url,
+            ])),
+        )
     });
 
     println!("full migrate up, 13 migrations, median of {RUNS} fresh databases");
@@ -131,12 +131,17 @@ fn time(command: &mut Command) -> Duration {
     elapsed
 }
 
-fn median(runs: usize, mut once: impl FnMut(usize) -> Duration) -> Duration {
-    // One warm-up run: page cache and the server's catalog caches.
-    once(runs);
-    let mut times: Vec<Duration> = (0..runs).map(&mut once).collect();
-    times.sort();
-    times[runs / 2]
+/// Medians of both sides over `runs` rounds, after one warm-up round (page cache, the
+/// server's catalog caches).
+fn medians(
+    runs: usize,
+    mut round: impl FnMut(usize) -> (Duration, Duration),
+) -> (Duration, Duration) {
+    round(runs);
+    let (mut ours, mut theirs): (Vec<Duration>, Vec<Duration>) = (0..runs).map(&mut round).unzip();
+    ours.sort();
+    theirs.sort();
+    (ours[runs / 2], theirs[runs / 2])
 }
 
 fn ms(d: Duration) -> f64 {
