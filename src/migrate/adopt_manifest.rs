@@ -74,7 +74,7 @@ pub struct Entry {
 /// plantdb's decision (see the README). Since alembic stores only the head, everything up to the
 /// head's position counts as applied.
 pub const ALEMBIC_CHAIN: &[(&[&str], Option<Version>)] = &[
-    (&["001", "20260202_initial_schema"], Some(20260202000000)),
+    (&["001"], Some(20260202000000)),
     (&["002"], None),
     (&["003"], None),
     (&["004", "20260204_add_mqtt_broker"], Some(20260204000000)),
@@ -92,7 +92,7 @@ pub const ENTRIES: &[Entry] = &[
         version: 20260202000000,
         name: "spc_initial_schema",
         source: Source::Alembic,
-        foreign_ids: &["001", "20260202_initial_schema"],
+        foreign_ids: &["001"],
         tables: &[
             "hierarchy",
             "characteristic",
