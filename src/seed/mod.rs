@@ -279,41 +279,64 @@ impl Seeder<'_, '_> {
         let emptied = catalog::with_dependents(&written);
         // Which existing rows the fixtures name, parents first (a child can only match
         // when its parent did).
-        let mut keep: HashMap<&'static str, Vec<Value>> = HashMap::new();
+        // Kept rows are identified by their primary key, or by their natural key in tables
+        // without one (characteristic_rules), so neither kind is deleted and re-inserted.
+        let mut keep: HashMap<&'static str, (Vec<&'static str>, Vec<Vec<Value>>)> = HashMap::new();
         for table in fixtures.tables() {
-            if table.key.is_empty() || table.pk_column().is_none() {
+            if table.key.is_empty() {
                 continue;
             }
+            let columns = match table.pk_column() {
+                Some(pk) => vec![pk],
+                None => table.key.to_vec(),
+            };
             let mut kept = Vec::new();
             for row in fixtures.rows_of(table.name) {
                 let Some(values) = self.resolve_existing(row) else {
                     continue;
                 };
-                if let Some(Existing { id: Some(id), .. }) = self.find(table, &values)? {
-                    self.ids.insert((table.name, row.label.clone()), id.clone());
-                    kept.push(id);
+                match (table.pk_column(), self.find(table, &values)?) {
+                    (Some(_), Some(Existing { id: Some(id), .. })) => {
+                        self.ids.insert((table.name, row.label.clone()), id.clone());
+                        kept.push(vec![id]);
+                    }
+                    (None, Some(_)) => kept.push(Self::key_values(table, &values)),
+                    _ => {}
                 }
             }
-            keep.insert(table.name, kept);
+            keep.insert(table.name, (columns, kept));
         }
         self.ids.clear();
         let mut order = catalog::parent_first();
         order.reverse();
         for table in order.into_iter().filter(|t| emptied.contains(&t.name)) {
-            let kept = keep.get(table.name).filter(|k| !k.is_empty());
-            let sql = match (kept, table.pk_column()) {
-                (Some(kept), Some(pk)) => {
-                    let list: Vec<String> = (1..=kept.len()).map(|n| self.placeholder(n)).collect();
-                    format!(
-                        "DELETE FROM {} WHERE {} NOT IN ({})",
-                        quote(table.name),
-                        quote(pk),
-                        list.join(", ")
+            let (sql, params) = match keep.get(table.name) {
+                Some((columns, kept)) if !kept.is_empty() => {
+                    let mut n = 0;
+                    let rows: Vec<String> = kept
+                        .iter()
+                        .map(|_| {
+                            let same: Vec<String> = columns
+                                .iter()
+                                .map(|c| {
+                                    n += 1;
+                                    self.same(c, n)
+                                })
+                                .collect();
+                            format!("({})", same.join(" AND "))
+                        })
+                        .collect();
+                    (
+                        format!(
+                            "DELETE FROM {} WHERE NOT ({})",
+                            quote(table.name),
+                            rows.join(" OR ")
+                        ),
+                        kept.concat(),
                     )
                 }
-                _ => format!("DELETE FROM {}", quote(table.name)),
+                _ => (format!("DELETE FROM {}", quote(table.name)), Vec::new()),
             };
-            let params = kept.cloned().unwrap_or_default();
             self.driver.query(&sql, &params, &[])?;
         }
         Ok(emptied)

@@ -346,8 +346,16 @@ fn seeding_twice_changes_nothing_in_either_mode() {
     each_dialect(|db| {
         migrated_and_seeded(&db);
         let first = snapshot(&db);
-        seed_built_in(&db.url(), Mode::Replace);
+        let again = seed_built_in(&db.url(), Mode::Replace);
         assert_eq!(snapshot(&db), first, "replace twice");
+        // Rows are kept and compared, not deleted and inserted again, also in a table
+        // without a primary key of its own.
+        let rules = again
+            .tables
+            .iter()
+            .find(|t| t.table == "characteristic_rules")
+            .expect("characteristic_rules");
+        assert_eq!((rules.inserted, rules.updated, rules.unchanged), (0, 0, 3));
         let report = seed_built_in(&db.url(), Mode::Upsert);
         assert_eq!(snapshot(&db), first, "upsert after replace");
         let gateways = report
