@@ -10,4 +10,5 @@ mod safety;
 mod schema_spec;
 mod seed;
 mod support;
+mod tls;
 mod verify;

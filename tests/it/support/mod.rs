@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use plantdb::schema::{self, Schema};
 
-pub use self::postgres::{PgDatabase, install_timescale_standin, server_url_for};
+pub use self::postgres::{
+    PgDatabase, install_timescale_standin, server_url_for, tls_server_url_for,
+};
 
 /// A fresh SQLite database file (not created yet) in its own temporary directory, which is
 /// removed on drop.

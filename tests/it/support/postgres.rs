@@ -214,18 +214,31 @@ fn server() -> &'static Server {
 fn obtain_server() -> Result<Server, String> {
     match std::env::var(URL_VARIABLE) {
         Ok(url) if !url.is_empty() => external_server(&url),
-        _ => {
-            // A free port can be taken by someone else between choosing and binding it;
-            // a fresh attempt picks another.
-            let mut last_error = String::new();
-            for _ in 0..3 {
-                match start_server() {
-                    Ok(server) => return Ok(server),
-                    Err(e) => last_error = e,
-                }
-            }
-            Err(last_error)
+        _ => start_with_retries(false),
+    }
+}
+
+fn start_with_retries(tls: bool) -> Result<Server, String> {
+    // A free port can be taken by someone else between choosing and binding it; a fresh
+    // attempt picks another.
+    let mut last_error = String::new();
+    for _ in 0..3 {
+        match start_server(tls) {
+            Ok(server) => return Ok(server),
+            Err(e) => last_error = e,
         }
+    }
+    Err(last_error)
+}
+
+/// TCP URL (with the test role's password) for database `db` on a second throwaway server
+/// that speaks TLS with a self-signed certificate. Started on first use; the shared server
+/// stays without TLS so most tests do not pay for TLS set-up.
+pub fn tls_server_url_for(db: &str) -> String {
+    static TLS_SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+    match TLS_SERVER.get_or_init(|| start_with_retries(true)) {
+        Ok(server) => server.tcp_url(db),
+        Err(reason) => panic!("cannot start the TLS test server: {reason}"),
     }
 }
 
@@ -267,7 +280,7 @@ fn external_server(url: &str) -> Result<Server, String> {
     })
 }
 
-fn start_server() -> Result<Server, String> {
+fn start_server(tls: bool) -> Result<Server, String> {
     let bindir = find_bindir()?;
     let as_root = is_root()?;
     // In /tmp, not $TMPDIR: a unix socket path must stay under ~100 bytes.
@@ -277,14 +290,14 @@ fn start_server() -> Result<Server, String> {
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?
         .keep();
     // Until the watchdog owns it, a failure removes the directory here.
-    let result = start_in(&bindir, &base, as_root);
+    let result = start_in(&bindir, &base, as_root, tls);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&base);
     }
     result
 }
 
-fn start_in(bindir: &Path, base: &Path, as_root: bool) -> Result<Server, String> {
+fn start_in(bindir: &Path, base: &Path, as_root: bool, tls: bool) -> Result<Server, String> {
     let data = base.join("data");
     let log = base.join("server.log");
     if as_root {
@@ -321,6 +334,18 @@ fn start_in(bindir: &Path, base: &Path, as_root: bool) -> Result<Server, String>
         base.display()
     );
     append(&data.join("postgresql.conf"), &settings)?;
+    if tls {
+        // A self-signed certificate: enough for sslmode=prefer/require, and exactly what
+        // verify-full must refuse.
+        let make_cert = format!(
+            "cd {} && openssl req -new -x509 -days 7 -nodes -subj /CN=localhost \
+             -keyout server.key -out server.crt 2>/dev/null && chmod 600 server.key",
+            shell_words(&[&data.to_string_lossy()])
+        );
+        run(&mut as_postgres(as_root, &make_cert))
+            .map_err(|e| format!("{e} (is the `openssl` command installed?)"))?;
+        append(&data.join("postgresql.conf"), "ssl = on\n")?;
+    }
     // Password over TCP, so tests can check wrong passwords and masking; trust on the socket.
     std::fs::write(
         data.join("pg_hba.conf"),
