@@ -87,6 +87,9 @@ impl Target {
                     config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
                 }
                 config.application_name("plantdb");
+                if config.get_hosts().is_empty() {
+                    default_host(&mut config);
+                }
                 Ok(Target::Postgres(Box::new(PostgresTarget {
                     config,
                     url: url.to_string(),
@@ -170,6 +173,26 @@ impl PostgresTarget {
                 postgres::config::Host::Tcp(name) => is_loopback(name),
             })
     }
+}
+
+/// A URL without a host (`postgresql:///plant`) means what it means to psql: `PGHOST`, else
+/// the local server's unix socket, else localhost.
+fn default_host(config: &mut postgres::Config) {
+    if let Ok(host) = std::env::var("PGHOST")
+        && !host.is_empty()
+    {
+        config.host(&host);
+        return;
+    }
+    // Debian's socket directory first, then the upstream default.
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let socket_dir = ["/var/run/postgresql", "/tmp"]
+        .into_iter()
+        .find(|dir| Path::new(dir).join(format!(".s.PGSQL.{port}")).exists());
+    match socket_dir {
+        Some(dir) => config.host_path(dir),
+        None => config.host("localhost"),
+    };
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -360,6 +383,16 @@ mod tests {
             pg.config.get_connect_timeout(),
             Some(&Duration::from_secs(3))
         );
+    }
+
+    #[test]
+    fn a_url_without_host_gets_a_local_one() {
+        let Ok(Target::Postgres(pg)) = Target::parse("postgresql:///plant") else {
+            panic!("not postgres")
+        };
+        assert_eq!(pg.config.get_hosts().len(), 1);
+        assert!(pg.is_local());
+        assert_eq!(pg.dbname(), "plant");
     }
 
     #[test]
