@@ -153,67 +153,11 @@ fn remove_sqlite(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `"name"` with embedded quotes doubled: database names come from the user's URL.
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 fn recreate_postgres(target: &PostgresTarget) -> Result<()> {
-    let name = target.dbname();
-    let mut client = maintenance_client(target)?;
-    let host = target.host_display();
-    let fail = |what: &str, e: postgres::Error| Error::Database {
-        context: format!("cannot {what} database `{name}` on `{host}`"),
-        message: e
-            .as_db_error()
-            .map_or_else(|| e.to_string(), |db| db.message().to_string()),
-    };
-    let version: i32 = client
-        .query_one("SELECT current_setting('server_version_num')::int", &[])
-        .map_err(|e| fail("inspect the server for", e))?
-        .get(0);
-    client
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = $1 AND pid <> pg_backend_pid()",
-            &[&name],
-        )
-        .map_err(|e| fail("disconnect the sessions of", e))?;
-    // WITH (FORCE) (PostgreSQL 13+) also stops sessions that connect in between.
-    let force = if version >= 130_000 {
-        " WITH (FORCE)"
-    } else {
-        ""
-    };
-    client
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {}{force}",
-            quote_ident(&name)
-        ))
-        .map_err(|e| fail("drop", e))?;
-    client
-        .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
-        .map_err(|e| fail("create", e))?;
-    Ok(())
-}
-
-/// A connection to `postgres` (or `template1` where that is gone): a database cannot be
-/// dropped from a session connected to it.
-fn maintenance_client(target: &PostgresTarget) -> Result<postgres::Client> {
-    let mut last = None;
-    for maintenance in ["postgres", "template1"] {
-        let mut other = target.clone();
-        other.config.dbname(maintenance);
-        match db::postgres::open_client(&other, None) {
-            Ok(client) => return Ok(client),
-            Err(e @ Error::DatabaseMissing { .. }) => last = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| Error::Connect {
-        host: target.host_display(),
-        reason: "no maintenance database".into(),
-    }))
+    let (name, host) = (target.dbname(), target.host_display());
+    let mut admin = db::postgres::maintenance_client(target)?;
+    db::postgres::drop_database(&mut admin, &name, &host)?;
+    db::postgres::create_database(&mut admin, &name, &host)
 }
 
 #[cfg(test)]
@@ -252,10 +196,5 @@ mod tests {
         remove_sqlite(&db).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         remove_sqlite(&db).unwrap();
-    }
-
-    #[test]
-    fn quotes_identifiers() {
-        assert_eq!(quote_ident("plant\"db"), "\"plant\"\"db\"");
     }
 }

@@ -295,19 +295,10 @@ fn walk_scratch_postgres(
         chrono::Utc::now().timestamp_micros() % 1_000_000_000
     );
     name.truncate(63);
-    let mut admin = db::postgres::open_client(pg, None)?;
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .map_err(|e| Error::Database {
-            context: format!(
-                "cannot create the scratch database `{name}` on `{}`",
-                pg.host_display()
-            ),
-            message: e
-                .as_db_error()
-                .map_or_else(|| e.to_string(), |db| db.message().to_string()),
-        })?;
-    let scratch = ScratchDatabase { admin, name };
+    let host = pg.host_display();
+    let mut admin = db::postgres::maintenance_client(pg)?;
+    db::postgres::create_database(&mut admin, &name, &host)?;
+    let scratch = ScratchDatabase { admin, name, host };
     let mut scratch_target = target.clone();
     if let Target::Postgres(pg) = &mut scratch_target {
         pg.config.dbname(&scratch.name);
@@ -322,18 +313,13 @@ fn walk_scratch_postgres(
 struct ScratchDatabase {
     admin: postgres::Client,
     name: String,
+    host: String,
 }
 
 impl Drop for ScratchDatabase {
     fn drop(&mut self) {
-        // FORCE (PostgreSQL 13+) ends sessions a failed walk may have left; older servers get
-        // the plain form.
-        let forced = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        if self.admin.batch_execute(&forced).is_err() {
-            let _ = self
-                .admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {}", self.name));
-        }
+        // Nowhere to report a failure from a drop; the name says what the database was for.
+        let _ = db::postgres::drop_database(&mut self.admin, &self.name, &self.host);
     }
 }
 

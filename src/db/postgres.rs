@@ -161,6 +161,70 @@ fn server_offers_tls(host: &str, port: u16, timeout: Duration) -> std::io::Resul
     Ok(answer[0] == b'S')
 }
 
+/// `"name"` with embedded quotes doubled: database names come from the user's URL.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A connection to `postgres` (or `template1` where that is gone) on the target's server: a
+/// database cannot be created or dropped from a session connected to it.
+pub fn maintenance_client(target: &PostgresTarget) -> Result<Client> {
+    let mut last = None;
+    for maintenance in ["postgres", "template1"] {
+        let mut other = target.clone();
+        other.config.dbname(maintenance);
+        match open_client(&other, None) {
+            Ok(client) => return Ok(client),
+            Err(e @ Error::DatabaseMissing { .. }) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Connect {
+        host: target.host_display(),
+        reason: "no maintenance database".into(),
+    }))
+}
+
+pub fn create_database(admin: &mut Client, name: &str, host: &str) -> Result<()> {
+    admin
+        .batch_execute(&format!("CREATE DATABASE {}", quote_ident(name)))
+        .map_err(|e| Error::Database {
+            context: format!("cannot create database `{name}` on `{host}`"),
+            message: describe(&e),
+        })
+}
+
+/// Drops `name`, ending its sessions first: `WITH (FORCE)` on PostgreSQL 13+, and
+/// `pg_terminate_backend` for older servers (and for sessions FORCE would wait on).
+pub fn drop_database(admin: &mut Client, name: &str, host: &str) -> Result<()> {
+    let fail = |what: &str, e: postgres::Error| Error::Database {
+        context: format!("cannot {what} database `{name}` on `{host}`"),
+        message: describe(&e),
+    };
+    let version: i32 = admin
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .map_err(|e| fail("inspect the server for", e))?
+        .get(0);
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&name],
+        )
+        .map_err(|e| fail("disconnect the sessions of", e))?;
+    let force = if version >= 130_000 {
+        " WITH (FORCE)"
+    } else {
+        ""
+    };
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {}{force}",
+            quote_ident(name)
+        ))
+        .map_err(|e| fail("drop", e))
+}
+
 fn connect_error(target: &PostgresTarget, e: postgres::Error) -> Error {
     let host = target.host_display();
     match e.code() {
@@ -490,6 +554,11 @@ impl Driver for PostgresDriver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotes_identifiers() {
+        assert_eq!(quote_ident("plant\"db"), "\"plant\"\"db\"");
+    }
 
     #[test]
     fn lock_key_is_stable_and_per_database() {
