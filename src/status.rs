@@ -56,9 +56,7 @@ pub fn status(driver: &mut dyn Driver, set: &MigrationSet, url: &str) -> Result<
     let applied_rows = driver.applied()?;
     let (drifted, missing) = plan::drift(set, &applied_rows);
     let pending: Vec<PendingEntry> = set
-        .migrations
-        .iter()
-        .filter(|m| !applied_rows.iter().any(|a| a.version == m.version))
+        .pending(&applied_rows)
         .map(|m| PendingEntry {
             version: m.version,
             name: m.name.clone(),

@@ -146,6 +146,16 @@ impl MigrationSet {
             .map(|i| &self.migrations[i])
     }
 
+    /// The migrations not in `applied`, in version order.
+    pub fn pending<'a>(
+        &'a self,
+        applied: &'a [crate::db::AppliedMigration],
+    ) -> impl Iterator<Item = &'a Migration> + 'a {
+        self.migrations
+            .iter()
+            .filter(|m| !applied.iter().any(|a| a.version == m.version))
+    }
+
     pub fn latest_version(&self) -> Option<Version> {
         self.migrations.last().map(|m| m.version)
     }

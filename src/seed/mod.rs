@@ -132,9 +132,7 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
 pub fn check_migrated(driver: &mut dyn Driver, set: &MigrationSet) -> Result<()> {
     let applied = driver.applied()?;
     let pending: Vec<String> = set
-        .migrations
-        .iter()
-        .filter(|m| !applied.iter().any(|a| a.version == m.version))
+        .pending(&applied)
         .map(|m| format!("{} {}", m.version, m.name))
         .collect();
     if pending.is_empty() {
