@@ -138,7 +138,16 @@ pub fn migrate(
         observer.step_finished(&report);
         reports.push(report);
     }
-    let current_version = locked.applied()?.last().map(|a| a.version);
+    // What the history holds now follows from what it held and the steps that ran.
+    let mut versions: std::collections::BTreeSet<Version> =
+        applied.iter().map(|a| a.version).collect();
+    for step in &reports {
+        match step.direction {
+            Direction::Up => versions.insert(step.version),
+            Direction::Down => versions.remove(&step.version),
+        };
+    }
+    let current_version = versions.last().copied();
     locked.release()?;
     Ok(RunReport {
         dry_run: false,
