@@ -187,6 +187,21 @@ impl<D: Driver + ?Sized> Drop for Locked<'_, D> {
     }
 }
 
+/// `"name"` with embedded quotes doubled: valid in both dialects, and safe for names that
+/// come from a user's URL.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Identifiers joined for a column list: `"a", "b"`.
+pub fn quote_idents(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| quote_ident(n))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Maps a 1-based character offset in `sql` to a 1-based (line, column).
 pub fn line_column(sql: &str, char_offset: usize) -> (usize, usize) {
     let mut line = 1;
@@ -200,4 +215,21 @@ pub fn line_column(sql: &str, char_offset: usize) -> (usize, usize) {
         }
     }
     (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_identifiers() {
+        assert_eq!(quote_ident("plant\"db"), "\"plant\"\"db\"");
+        assert_eq!(quote_idents(&["a", "b"]), "\"a\", \"b\"");
+    }
+
+    #[test]
+    fn line_column_counts_characters() {
+        assert_eq!(line_column("ab\ncd", 1), (1, 1));
+        assert_eq!(line_column("ab\ncd", 5), (2, 2));
+    }
 }

@@ -161,11 +161,6 @@ fn server_offers_tls(host: &str, port: u16, timeout: Duration) -> std::io::Resul
     Ok(answer[0] == b'S')
 }
 
-/// `"name"` with embedded quotes doubled: database names come from the user's URL.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// A connection to `postgres` (or `template1` where that is gone) on the target's server: a
 /// database cannot be created or dropped from a session connected to it.
 pub fn maintenance_client(target: &PostgresTarget) -> Result<Client> {
@@ -187,7 +182,7 @@ pub fn maintenance_client(target: &PostgresTarget) -> Result<Client> {
 
 pub fn create_database(admin: &mut Client, name: &str, host: &str) -> Result<()> {
     admin
-        .batch_execute(&format!("CREATE DATABASE {}", quote_ident(name)))
+        .batch_execute(&format!("CREATE DATABASE {}", super::quote_ident(name)))
         .map_err(|e| Error::Database {
             context: format!("cannot create database `{name}` on `{host}`"),
             message: describe(&e),
@@ -220,7 +215,7 @@ pub fn drop_database(admin: &mut Client, name: &str, host: &str) -> Result<()> {
     admin
         .batch_execute(&format!(
             "DROP DATABASE IF EXISTS {}{force}",
-            quote_ident(name)
+            super::quote_ident(name)
         ))
         .map_err(|e| fail("drop", e))
 }
@@ -511,8 +506,11 @@ impl Driver for PostgresDriver {
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64> {
         use std::io::Write as _;
-        let columns: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
-        let sql = format!("COPY \"{table}\" ({}) FROM STDIN", columns.join(", "));
+        let sql = format!(
+            "COPY {} ({}) FROM STDIN",
+            super::quote_ident(table),
+            super::quote_idents(columns)
+        );
         let context = format!("cannot copy into `{table}`");
         let mut writer = self.client.copy_in(&sql).map_err(|e| Error::Database {
             context: context.clone(),
@@ -554,11 +552,6 @@ impl Driver for PostgresDriver {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quotes_identifiers() {
-        assert_eq!(quote_ident("plant\"db"), "\"plant\"\"db\"");
-    }
 
     #[test]
     fn lock_key_is_stable_and_per_database() {

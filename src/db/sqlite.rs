@@ -243,15 +243,6 @@ impl SqliteDriver {
     }
 }
 
-/// Identifiers for generated SQL, double-quoted (they come from plantdb's catalog).
-fn quoted(columns: &[&str]) -> String {
-    columns
-        .iter()
-        .map(|c| format!("\"{c}\""))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn migration_error(step: &Step, e: rusqlite::Error) -> Error {
     let (message, position) = match &e {
         // SQLite reports where a statement failed to parse, relative to the statement text.
@@ -397,8 +388,9 @@ impl Driver for SqliteDriver {
     ) -> Result<u64> {
         let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
         let sql = format!(
-            "INSERT INTO \"{table}\" ({}) VALUES ({})",
-            quoted(columns),
+            "INSERT INTO {} ({}) VALUES ({})",
+            super::quote_ident(table),
+            super::quote_idents(columns),
             placeholders.join(", ")
         );
         let mut count = 0u64;

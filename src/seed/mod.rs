@@ -17,7 +17,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use crate::db::value::{Kind, Value};
-use crate::db::{Dialect, Driver};
+use crate::db::{Dialect, Driver, quote_ident};
 use crate::error::{Error, Result};
 use crate::migrate::MigrationSet;
 use catalog::{Pk, Secret, Table};
@@ -244,10 +244,6 @@ struct Seeder<'a, 'o> {
     ids: HashMap<(&'static str, String), Value>,
 }
 
-fn quote(name: &str) -> String {
-    format!("\"{name}\"")
-}
-
 impl Seeder<'_, '_> {
     fn placeholder(&self, n: usize) -> String {
         match self.driver.dialect() {
@@ -261,10 +257,10 @@ impl Seeder<'_, '_> {
         match self.driver.dialect() {
             Dialect::Postgres => format!(
                 "{} IS NOT DISTINCT FROM {}",
-                quote(column),
+                quote_ident(column),
                 self.placeholder(n)
             ),
-            Dialect::Sqlite => format!("{} IS {}", quote(column), self.placeholder(n)),
+            Dialect::Sqlite => format!("{} IS {}", quote_ident(column), self.placeholder(n)),
         }
     }
 
@@ -327,13 +323,16 @@ impl Seeder<'_, '_> {
                     (
                         format!(
                             "DELETE FROM {} WHERE NOT ({})",
-                            quote(table.name),
+                            quote_ident(table.name),
                             rows.join(" OR ")
                         ),
                         kept.concat(),
                     )
                 }
-                _ => (format!("DELETE FROM {}", quote(table.name)), Vec::new()),
+                _ => (
+                    format!("DELETE FROM {}", quote_ident(table.name)),
+                    Vec::new(),
+                ),
             };
             self.driver.query(&sql, &params, &[])?;
         }
@@ -518,10 +517,10 @@ impl Seeder<'_, '_> {
             "SELECT {} FROM {} WHERE {} LIMIT 1",
             columns
                 .iter()
-                .map(|c| quote(c))
+                .map(|c| quote_ident(c))
                 .collect::<Vec<_>>()
                 .join(", "),
-            quote(table.name),
+            quote_ident(table.name),
             conditions.join(" AND ")
         );
         let rows = self
@@ -552,7 +551,7 @@ impl Seeder<'_, '_> {
         let sets: Vec<String> = changed
             .iter()
             .enumerate()
-            .map(|(i, (c, _))| format!("{} = {}", quote(c), self.placeholder(i + 1)))
+            .map(|(i, (c, _))| format!("{} = {}", quote_ident(c), self.placeholder(i + 1)))
             .collect();
         let conditions: Vec<String> = table
             .key
@@ -563,7 +562,7 @@ impl Seeder<'_, '_> {
         params.extend(Self::key_values(table, values));
         let sql = format!(
             "UPDATE {} SET {} WHERE {}",
-            quote(table.name),
+            quote_ident(table.name),
             sets.join(", "),
             conditions.join(" AND ")
         );
@@ -577,18 +576,18 @@ impl Seeder<'_, '_> {
         table: &'static Table,
         values: &[(&'static str, Value)],
     ) -> Result<Option<Value>> {
-        let columns: Vec<String> = values.iter().map(|(c, _)| quote(c)).collect();
+        let columns: Vec<String> = values.iter().map(|(c, _)| quote_ident(c)).collect();
         let params: Vec<Value> = values.iter().map(|(_, v)| v.clone()).collect();
         let placeholders: Vec<String> = (1..=values.len()).map(|n| self.placeholder(n)).collect();
         let mut sql = format!(
             "INSERT INTO {} ({}) VALUES ({})",
-            quote(table.name),
+            quote_ident(table.name),
             columns.join(", "),
             placeholders.join(", ")
         );
         match table.pk {
             Pk::Identity(pk) => {
-                sql.push_str(&format!(" RETURNING {}", quote(pk)));
+                sql.push_str(&format!(" RETURNING {}", quote_ident(pk)));
                 let rows = self.driver.query(&sql, &params, &[Kind::Int])?;
                 Ok(rows.into_iter().next().and_then(|r| r.into_iter().next()))
             }
