@@ -10,7 +10,7 @@ use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, Node};
 use marked_yaml::{LoadError, Span};
 
 use super::catalog::{self, Column, Kind, Pk, Table};
-use super::spc_config;
+use super::{spc_config, yaml_text};
 use crate::db::value::Value;
 use crate::error::{Error, Location, Result};
 
@@ -157,6 +157,7 @@ pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> 
 }
 
 fn parse(index: usize, name: &str, text: &str) -> Result<Node> {
+    let text = yaml_text::checked(name, text)?;
     let options = LoaderOptions::default()
         .error_on_duplicate_keys(true)
         // Quoted scalars stay strings: `"12"` is text, `12` a number.

@@ -9,6 +9,7 @@ pub mod fixture;
 pub mod secrets;
 pub mod spc_config;
 pub mod telemetry;
+pub mod yaml_text;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
