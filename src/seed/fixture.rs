@@ -96,6 +96,7 @@ impl Fixtures {
 pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> {
     let mut rows: Vec<Row> = Vec::new();
     let mut telemetry: Vec<TelemetrySpec> = Vec::new();
+    let mut tables_named = 0;
     for (index, (name, text)) in files.iter().enumerate() {
         let root = parse(index, name, text)?;
         let Node::Mapping(root) = root else {
@@ -105,6 +106,7 @@ pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> 
                 None,
             ));
         };
+        tables_named += root.len();
         for (table_key, body) in root.iter() {
             let table_at = at(name, table_key.span());
             let table_name = table_key.as_str();
@@ -148,6 +150,21 @@ pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> 
                 rows.push(row);
             }
         }
+    }
+    if tables_named == 0
+        && let Some((first, _)) = files.first()
+    {
+        // Empty or comment-only files: seeding nothing is never what was meant.
+        let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+        return Err(fixture_error(
+            Location {
+                file: first.clone(),
+                line: 1,
+                column: 1,
+            },
+            &format!("nothing to seed: no table is named in {}", names.join(", ")),
+            Some("a seed file maps table names to rows, e.g. `plants: {fern: {name: Fern}}`".into()),
+        ));
     }
     check_labels(&rows, &telemetry)?;
     check_unique_telemetry(&telemetry)?;

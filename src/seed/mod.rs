@@ -95,7 +95,8 @@ const BUILT_IN: &[(&str, &str)] = &[
     ),
 ];
 
-/// Reads fixture files; a directory stands for its `*.yaml`/`*.yml` files in name order.
+/// Reads fixture files; a directory stands for its `*.yaml`/`*.yml` files in name order, and
+/// a directory without any is an error (seeding nothing is never what was meant).
 pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
     let mut files: Vec<PathBuf> = Vec::new();
     for path in paths {
@@ -109,23 +110,53 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
                 .map(|e| e.path())
                 .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
                 .collect();
+            if found.is_empty() {
+                return Err(Error::FixtureFile {
+                    path: path.display().to_string(),
+                    reason: "the directory holds no seed files (*.yaml or *.yml)".into(),
+                });
+            }
             found.sort();
             files.extend(found);
         } else {
             files.push(path.clone());
         }
     }
-    files
-        .iter()
-        .map(|path| {
-            std::fs::read_to_string(path)
-                .map(|text| (path.display().to_string(), text))
-                .map_err(|e| Error::FixtureFile {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })
-        })
-        .collect()
+    files.iter().map(|path| read_source(path)).collect()
+}
+
+/// One fixture file as text. YAML is read as UTF-8; a byte that is not names its position.
+fn read_source(path: &std::path::Path) -> Result<(String, String)> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| Error::FixtureFile {
+        path: name.clone(),
+        reason: e.to_string(),
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((name, text)),
+        Err(e) => {
+            let bytes = e.as_bytes();
+            let valid = e.utf8_error().valid_up_to();
+            // Everything before the bad byte is valid UTF-8: count lines and characters there.
+            let before = String::from_utf8_lossy(&bytes[..valid]);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let utf16 = bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]);
+            Err(fixture::fixture_error(
+                crate::error::Location {
+                    file: name,
+                    line,
+                    column,
+                },
+                &format!("byte 0x{:02X} is not valid UTF-8", bytes[valid]),
+                Some(if utf16 {
+                    "the file is UTF-16; save it as UTF-8".into()
+                } else {
+                    "plantdb reads seed files as UTF-8; save the file in that encoding".into()
+                }),
+            ))
+        }
+    }
 }
 
 /// Refuses a database with pending migrations, naming them: the fixtures describe the
