@@ -3,6 +3,7 @@
 //! `trigger_type`), checked before anything is written so a bad document names its field.
 //! Unknown fields are refused too: in a fixture they are typos.
 
+use croner::parser::{CronParser, Seconds, Year};
 use marked_yaml::types::{MarkedMappingNode, Node};
 
 use super::fixture::{at, fixture_error, is_null};
@@ -211,13 +212,8 @@ impl Checker<'_> {
                 }
             }
             Rule::Cron => {
-                let fields = text.map_or(0, |t| t.split_whitespace().count());
-                if fields != 5 {
-                    return Err(self.fail(
-                        node_at,
-                        path,
-                        &format!("must be a cron expression of 5 fields: minute hour day month weekday ({model})"),
-                    ));
+                if let Some(problem) = cron_problem(text.unwrap_or_default()) {
+                    return Err(self.fail(node_at, path, &format!("{problem} ({model})")));
                 }
             }
         }
@@ -250,6 +246,46 @@ impl Checker<'_> {
             )),
         }
     }
+}
+
+/// The five fields of a cron expression, with what each allows.
+const CRON_FIELDS: [(&str, &str); 5] = [
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31"),
+    ("month", "1-12 or JAN-DEC"),
+    ("day-of-week", "0-7 or SUN-SAT"),
+];
+
+/// What is wrong with a 5-field cron expression (minute hour day-of-month month day-of-week,
+/// with `*`, lists, ranges, steps and names), or `None` when croner accepts it.
+fn cron_problem(expression: &str) -> Option<String> {
+    let fields: Vec<&str> = expression.split_whitespace().collect();
+    if fields.len() != CRON_FIELDS.len() {
+        return Some(
+            "must be a cron expression of 5 fields: minute hour day-of-month month day-of-week"
+                .into(),
+        );
+    }
+    let parser = CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .build();
+    if parser.parse(expression).is_ok() {
+        return None;
+    }
+    // croner's error does not say which field is wrong: try each one alone.
+    for (i, (name, allowed)) in CRON_FIELDS.iter().enumerate() {
+        let mut alone = ["*"; 5];
+        alone[i] = fields[i];
+        if parser.parse(&alone.join(" ")).is_err() {
+            return Some(format!(
+                "has an invalid {name} field `{}` in `{expression}` (allowed: {allowed})",
+                fields[i]
+            ));
+        }
+    }
+    Some(format!("`{expression}` is not a valid cron expression"))
 }
 
 /// Validates one config document. `label` is the characteristic_config row's label.
@@ -497,6 +533,8 @@ mod tests {
         check("{config_type: MANUAL, instructions: Measure, grace_period_minutes: 480, schedule: {schedule_type: INTERVAL, interval_minutes: 120, align_to_hour: true}}").unwrap();
         check("{config_type: MANUAL, schedule: {schedule_type: SHIFT, shift_count: 3, shift_times: ['06:00', '14:00', '22:00'], samples_per_shift: 2}}").unwrap();
         check("{config_type: MANUAL, schedule: {schedule_type: CRON, cron_expression: '0 */2 * * 1-5'}}").unwrap();
+        check("{config_type: MANUAL, schedule: {schedule_type: CRON, cron_expression: '30 6,14,22 1-15 JAN-JUN sun'}}").unwrap();
+        check("{config_type: MANUAL, schedule: {schedule_type: CRON, cron_expression: '59 23 31 12 7'}}").unwrap();
         check("{config_type: MANUAL, schedule: {schedule_type: BATCH_START, batch_tag_path: plant/line1/batch, delay_minutes: 5}}").unwrap();
         check("{config_type: TAG, source_tag_path: a/b, trigger: {trigger_type: ON_UPDATE, throttle_seconds: 30}}").unwrap();
         check("{config_type: TAG, source_tag_path: a/b, batch_tag_path: null, trigger: {trigger_type: ON_EVENT, trigger_tag_path: a/trig, edge: FALLING, debounce_ms: 0}}").unwrap();
@@ -558,6 +596,44 @@ mod tests {
         let e =
             check("{config_type: MANUAL, schedule: {schedule_type: NONE}, grace: 5}").unwrap_err();
         assert!(e.contains("`grace` is not a field of ManualConfig"), "{e}");
+        let e = check(
+            "{config_type: MANUAL, schedule: {schedule_type: CRON, cron_expression: '99 99 99 99 99'}}",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("`schedule.cron_expression` has an invalid minute field `99` in `99 99 99 99 99` (allowed: 0-59) (CronSchedule)"),
+            "{e}"
+        );
+        let e = check(
+            "{config_type: MANUAL, schedule: {schedule_type: CRON, cron_expression: '0 8 * 13 MON-FRI'}}",
+        )
+        .unwrap_err();
+        assert!(e.contains("invalid month field `13`"), "{e}");
+        let e = check(
+            "{config_type: MANUAL, schedule: {schedule_type: CRON, cron_expression: '0 24 * * *'}}",
+        )
+        .unwrap_err();
+        assert!(e.contains("invalid hour field `24`"), "{e}");
+        let e = check(
+            "{config_type: MANUAL, schedule: {schedule_type: CRON, cron_expression: '0 8 0 * *'}}",
+        )
+        .unwrap_err();
+        assert!(e.contains("invalid day-of-month field `0`"), "{e}");
+        let e = check(
+            "{config_type: MANUAL, schedule: {schedule_type: CRON, cron_expression: '0 8 * * 8'}}",
+        )
+        .unwrap_err();
+        assert!(e.contains("invalid day-of-week field `8`"), "{e}");
+        let e = check(
+            "{config_type: MANUAL, schedule: {schedule_type: CRON, cron_expression: '0 8 * *'}}",
+        )
+        .unwrap_err();
+        assert!(e.contains("must be a cron expression of 5 fields"), "{e}");
+        let e = check(
+            "{config_type: MANUAL, schedule: {schedule_type: CRON, cron_expression: '*/0 8 * * *'}}",
+        )
+        .unwrap_err();
+        assert!(e.contains("invalid minute field `*/0`"), "{e}");
         let e = check("{config_type: MANUAL}").unwrap_err();
         assert!(e.contains("`schedule` is required by ManualConfig"), "{e}");
         assert!(
