@@ -41,6 +41,23 @@ pub struct Column {
     /// The name a fixture uses for a foreign key or a secret (`organization`, `password`).
     pub alias: Option<&'static str>,
     pub secret: Option<Secret>,
+    /// `VARCHAR(n)` on PostgreSQL: at most `n` characters. SQLite would store any length, so
+    /// fixtures are held to PostgreSQL's limit on both.
+    pub max_chars: Option<usize>,
+}
+
+/// The range of every integer column: all are `INTEGER` (32 bits) on PostgreSQL. SQLite would
+/// store 64 bits, so fixtures are held to the narrower range on both (a test checks the types).
+pub const INTEGER_RANGE: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
+
+impl Column {
+    /// This column as `VARCHAR(n)`.
+    const fn chars(self, n: usize) -> Column {
+        Column {
+            max_chars: Some(n),
+            ..self
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -103,6 +120,7 @@ const fn c(name: &'static str, kind: Kind) -> Column {
         references: None,
         alias: None,
         secret: None,
+        max_chars: None,
     }
 }
 
@@ -127,6 +145,7 @@ const fn fk(
         references: Some(table),
         alias: Some(alias),
         secret: None,
+        max_chars: None,
     }
 }
 
@@ -138,6 +157,7 @@ const fn secret(name: &'static str, alias: &'static str, secret: Secret) -> Colu
         references: None,
         alias: Some(alias),
         secret: Some(secret),
+        max_chars: None,
     }
 }
 
@@ -151,8 +171,8 @@ pub static TABLES: &[Table] = &[
         key: &["code"],
         columns: &[
             c("id", Int),
-            req("name", Text),
-            req("code", Text),
+            req("name", Text).chars(100),
+            req("code", Text).chars(10),
             c("is_active", Bool),
             c("settings", Json),
             c("created_at", Time),
@@ -166,8 +186,8 @@ pub static TABLES: &[Table] = &[
         columns: &[
             c("id", Int),
             fk("parent_id", "parent", "hierarchy", Int, false),
-            req("name", Text),
-            req("type", Text),
+            req("name", Text).chars(255),
+            req("type", Text).chars(255),
             fk("plant_id", "plant", "plant", Int, false),
         ],
     },
@@ -177,12 +197,12 @@ pub static TABLES: &[Table] = &[
         key: &["name"],
         columns: &[
             c("id", Int),
-            req("name", Text),
-            req("host", Text),
+            req("name", Text).chars(100),
+            req("host", Text).chars(255),
             c("port", Int),
-            c("username", Text),
-            c("password", Text),
-            c("client_id", Text),
+            c("username", Text).chars(100),
+            c("password", Text).chars(255),
+            c("client_id", Text).chars(100),
             c("keepalive", Int),
             c("max_reconnect_delay", Int),
             c("use_tls", Bool),
@@ -199,7 +219,7 @@ pub static TABLES: &[Table] = &[
         columns: &[
             c("id", Int),
             fk("hierarchy_id", "hierarchy", "hierarchy", Int, true),
-            req("name", Text),
+            req("name", Text).chars(255),
             c("description", Text),
             req("subgroup_size", Int),
             c("target_value", Float),
@@ -207,9 +227,9 @@ pub static TABLES: &[Table] = &[
             c("lsl", Float),
             c("ucl", Float),
             c("lcl", Float),
-            req("provider_type", Text),
-            c("mqtt_topic", Text),
-            c("trigger_tag", Text),
+            req("provider_type", Text).chars(255),
+            c("mqtt_topic", Text).chars(255),
+            c("trigger_tag", Text).chars(255),
         ],
     },
     Table {
@@ -249,8 +269,8 @@ pub static TABLES: &[Table] = &[
             c("id", Int),
             fk("char_id", "characteristic", "characteristic", Int, true),
             c("timestamp", Time),
-            c("batch_number", Text),
-            c("operator_id", Text),
+            c("batch_number", Text).chars(255),
+            c("operator_id", Text).chars(255),
             c("is_excluded", Bool),
         ],
     },
@@ -272,10 +292,10 @@ pub static TABLES: &[Table] = &[
             c("id", Int),
             fk("sample_id", "sample", "sample", Int, true),
             req("rule_id", Int),
-            c("rule_name", Text),
-            req("severity", Text),
+            c("rule_name", Text).chars(255),
+            req("severity", Text).chars(255),
             c("acknowledged", Bool),
-            c("ack_user", Text),
+            c("ack_user", Text).chars(255),
             c("ack_reason", Text),
             c("ack_timestamp", Time),
         ],
@@ -287,7 +307,7 @@ pub static TABLES: &[Table] = &[
         key: &["id"],
         columns: &[
             c("id", Uuid),
-            req("name", Text),
+            req("name", Text).chars(255),
             c("metadata", Json),
             c("created_at", Time),
             c("updated_at", Time),
@@ -307,9 +327,9 @@ pub static TABLES: &[Table] = &[
                 Uuid,
                 true,
             ),
-            req("name", Text),
-            c("location", Text),
-            c("timezone", Text),
+            req("name", Text).chars(255),
+            c("location", Text).chars(500),
+            c("timezone", Text).chars(100),
             c("metadata", Json),
             c("created_at", Time),
             c("updated_at", Time),
@@ -323,13 +343,13 @@ pub static TABLES: &[Table] = &[
         columns: &[
             c("id", Uuid),
             fk("factory_id", "factory", "factories", Uuid, true),
-            req("gateway_id", Text),
-            req("name", Text),
-            req("url", Text),
-            req("email", Text),
+            req("gateway_id", Text).chars(255),
+            req("name", Text).chars(255),
+            req("url", Text).chars(500),
+            req("email", Text).chars(255),
             secret("password_encrypted", "password", Secret::Encrypted),
-            c("model", Text),
-            c("firmware_version", Text),
+            c("model", Text).chars(100),
+            c("firmware_version", Text).chars(50),
             c("last_seen_at", Time),
             c("metadata", Json),
             c("created_at", Time),

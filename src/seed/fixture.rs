@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use marked_yaml::loader::{LoaderOptions, parse_yaml_with_options};
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, Node};
 use marked_yaml::{LoadError, Span};
@@ -111,7 +111,7 @@ pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> 
             let table_at = at(name, table_key.span());
             let table_name = table_key.as_str();
             if table_name == "telemetry" {
-                telemetry.extend(read_telemetry(name, body)?);
+                telemetry.extend(read_telemetry(name, body, now)?);
                 continue;
             }
             let Some(table) = catalog::table(table_name) else {
@@ -163,7 +163,9 @@ pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> 
                 column: 1,
             },
             &format!("nothing to seed: no table is named in {}", names.join(", ")),
-            Some("a seed file maps table names to rows, e.g. `plants: {fern: {name: Fern}}`".into()),
+            Some(
+                "a seed file maps table names to rows, e.g. `plants: {fern: {name: Fern}}`".into(),
+            ),
         ));
     }
     check_labels(&rows, &telemetry)?;
@@ -291,6 +293,16 @@ fn read_row(
             }
         }
         Pk::Text(pk) if !cells.iter().any(|(c, _, _)| c.name == pk) => {
+            if label.contains('\0') {
+                return Err(fixture_error(
+                    row_at,
+                    &format!(
+                        "the label of a `{}` row is its key and cannot hold a NUL character (U+0000)",
+                        table.name
+                    ),
+                    None,
+                ));
+            }
             if let Some(column) = table.column(pk) {
                 cells.push((
                     column,
@@ -389,6 +401,16 @@ fn read_cell(
         }
         return Ok(Cell::Value(Value::Null));
     }
+    if holds_nul(node) {
+        return Err(fixture_error(
+            node_at,
+            &format!(
+                "`{}`.`{shown}` of row `{label}` cannot hold a NUL character (U+0000): PostgreSQL text cannot store one",
+                table.name
+            ),
+            None,
+        ));
+    }
     if let Some(target) = column.references {
         return match node.as_scalar() {
             Some(s) => Ok(Cell::Label {
@@ -425,7 +447,56 @@ fn read_cell(
             scalar_value(kind, s, now).ok_or_else(|| wrong(kind.describe()))?
         }
     };
+    if let Some(bound) = out_of_bounds(column, &value) {
+        return Err(fixture_error(
+            node_at,
+            &format!("`{}`.`{shown}` of row `{label}` {bound}", table.name),
+            None,
+        ));
+    }
     Ok(Cell::Value(value))
+}
+
+/// The years a fixture time may fall in, in UTC. PostgreSQL would take 4713 BC to
+/// 294276 AD, but SQLite stores times as ISO-8601 text, which sorts and parses as a time only
+/// with a four-digit year.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Why `value` does not fit `column` the same way on both dialects, as the end of a
+/// "`table`.`column` of row `label` …" sentence; `None` when it fits.
+fn out_of_bounds(column: &Column, value: &Value) -> Option<String> {
+    match value {
+        Value::Int(i) => {
+            let (min, max) = catalog::INTEGER_RANGE;
+            (!(min..=max).contains(i)).then(|| {
+                format!("must be an integer from {min} to {max} (a 32-bit INTEGER), not {i}")
+            })
+        }
+        Value::Text(text) => {
+            let max = column.max_chars?;
+            let chars = text.chars().count();
+            (chars > max)
+                .then(|| format!("must be at most {max} characters (VARCHAR({max})), not {chars}"))
+        }
+        Value::Time(time) => (!YEARS.contains(&time.year())).then(|| {
+            format!(
+                "must be a time from 0001-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z, not {}",
+                Value::time_text(time)
+            )
+        }),
+        _ => None,
+    }
+}
+
+/// Whether a scalar anywhere in `node` holds U+0000 (only a `"\0"` escape can put it there).
+fn holds_nul(node: &Node) -> bool {
+    match node {
+        Node::Scalar(s) => s.as_str().contains('\0'),
+        Node::Sequence(seq) => seq.iter().any(holds_nul),
+        Node::Mapping(map) => map
+            .iter()
+            .any(|(k, v)| k.as_str().contains('\0') || holds_nul(v)),
+    }
 }
 
 fn scalar_value(kind: Kind, s: &MarkedScalarNode, now: DateTime<Utc>) -> Option<Value> {
@@ -517,7 +588,7 @@ pub fn to_json(node: &Node) -> serde_json::Value {
     }
 }
 
-fn read_telemetry(file: &str, body: &Node) -> Result<Vec<TelemetrySpec>> {
+fn read_telemetry(file: &str, body: &Node, now: DateTime<Utc>) -> Result<Vec<TelemetrySpec>> {
     let Some(body) = body.as_mapping() else {
         if is_null(body) {
             return Ok(Vec::new());
@@ -541,7 +612,13 @@ fn read_telemetry(file: &str, body: &Node) -> Result<Vec<TelemetrySpec>> {
                 None,
             ));
         };
-        specs.push(read_telemetry_spec(file, label.as_str(), spec_at, map)?);
+        specs.push(read_telemetry_spec(
+            file,
+            label.as_str(),
+            spec_at,
+            map,
+            now,
+        )?);
     }
     Ok(specs)
 }
@@ -551,6 +628,7 @@ fn read_telemetry_spec(
     label: &str,
     spec_at: Location,
     map: &MarkedMappingNode,
+    now: DateTime<Utc>,
 ) -> Result<TelemetrySpec> {
     let mut device = None;
     let mut interval = Duration::minutes(DEFAULT_INTERVAL_MINUTES);
@@ -578,6 +656,17 @@ fn read_telemetry_spec(
                 if key.as_str() == "interval" {
                     interval = parsed;
                 } else {
+                    // The oldest reading must be a time both dialects store alike.
+                    let oldest = now.checked_sub_signed(parsed);
+                    if !oldest.is_some_and(|t| YEARS.contains(&t.year())) {
+                        return Err(fixture_error(
+                            value_at,
+                            &format!(
+                                "telemetry `{label}`: `span` reaches back before 0001-01-01T00:00:00.000Z"
+                            ),
+                            None,
+                        ));
+                    }
                     span = parsed;
                 }
             }
