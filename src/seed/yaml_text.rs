@@ -84,10 +84,9 @@ fn forbidden(c: char) -> Option<String> {
         '\0' => Some("a NUL character (U+0000)".into()),
         '\t' | '\n' | '\r' | '\u{85}' => None,
         BOM => Some("a byte order mark (U+FEFF) after the start of the file".into()),
-        '\u{1}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => Some(format!(
-            "the control character U+{:04X}",
-            u32::from(c)
-        )),
+        '\u{1}'..='\u{1f}' | '\u{7f}'..='\u{9f}' => {
+            Some(format!("the control character U+{:04X}", u32::from(c)))
+        }
         '\u{fffe}' | '\u{ffff}' => Some(format!("the non-character U+{:04X}", u32::from(c))),
         _ => None,
     }
@@ -176,11 +175,20 @@ mod tests {
         );
         assert!(m.contains("\"\\u001B\""), "{m}");
         let m = error("a: b\rc: \u{7f}\n");
-        assert!(m.starts_with("t.yaml:2:4: the control character U+007F"), "{m}");
+        assert!(
+            m.starts_with("t.yaml:2:4: the control character U+007F"),
+            "{m}"
+        );
         let m = error("a: \u{9b}\n");
-        assert!(m.starts_with("t.yaml:1:4: the control character U+009B"), "{m}");
+        assert!(
+            m.starts_with("t.yaml:1:4: the control character U+009B"),
+            "{m}"
+        );
         let m = error("a: b\u{feff}\n");
-        assert!(m.starts_with("t.yaml:1:5: a byte order mark (U+FEFF)"), "{m}");
+        assert!(
+            m.starts_with("t.yaml:1:5: a byte order mark (U+FEFF)"),
+            "{m}"
+        );
     }
 
     #[test]
@@ -193,7 +201,11 @@ mod tests {
 
     #[test]
     fn nesting_is_limited_in_flow_and_block_style() {
-        let ok = format!("a: {}{}\n", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
+        let ok = format!(
+            "a: {}{}\n",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
         checked("t.yaml", &ok).unwrap();
         // The 64th bracket opens level 65 (the top-level mapping is level 1).
         let flow = format!("a: {}{}\n", "[".repeat(100), "]".repeat(100));
