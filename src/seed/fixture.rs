@@ -83,6 +83,28 @@ impl Fixtures {
         self.rows.iter().filter(move |r| r.table.name == table)
     }
 
+    /// Refuses telemetry whose span, stretched by `scale`, reaches back before year 1
+    /// ([`YEARS`]); at scale 1 loading has refused it already, naming the `span` value.
+    pub fn check_telemetry_reach(&self, scale: u32, now: DateTime<Utc>) -> Result<()> {
+        for spec in &self.telemetry {
+            let oldest = i32::try_from(scale)
+                .ok()
+                .and_then(|scale| spec.span.checked_mul(scale))
+                .and_then(|span| now.checked_sub_signed(span));
+            if !oldest.is_some_and(|t| YEARS.contains(&t.year())) {
+                return Err(fixture_error(
+                    spec.at.clone(),
+                    &format!(
+                        "telemetry `{}`: `span` × `--scale` {scale} reaches back before 0001-01-01T00:00:00.000Z",
+                        spec.label
+                    ),
+                    None,
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn needs_secret_key(&self) -> bool {
         self.rows.iter().any(|r| {
             r.cells

@@ -183,6 +183,7 @@ pub fn seed(
     observer: &mut dyn SeedObserver,
 ) -> Result<SeedReport> {
     let started = Instant::now();
+    fixtures.check_telemetry_reach(options.scale, options.now)?;
     check_migrated(driver, set)?;
     if fixtures.needs_secret_key() && options.key.is_none() {
         return Err(Error::SecretKey(format!(

@@ -369,3 +369,29 @@ fn the_catalog_bounds_are_the_postgresql_column_types() {
         }
     }
 }
+
+#[test]
+fn telemetry_stretched_by_scale_before_year_one_is_refused_on_both_dialects() {
+    // About 192 years back: fine alone, 3,800 years at `--scale 20` (SQLite would store
+    // negative years as text, PostgreSQL would take them).
+    let fixture = "plants:\n  fern: {name: F}\ndevices:\n  d: {plant: fern, mqtt_password: x}\n\
+                   telemetry:\n  w: {device: d, interval: 10000w, span: 10000w}\n";
+    each_dialect(|db| {
+        up_all(&db.url());
+        let dir = tempfile::tempdir().expect("a directory");
+        std::fs::write(dir.path().join("t.yaml"), fixture).expect("write");
+        let (code, stderr) = seed_cli(dir.path(), &db, &["--scale", "20", "t.yaml"]);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(
+            stderr.starts_with(
+                "error: t.yaml:6:3: telemetry `w`: `span` × `--scale` 20 reaches back before 0001-01-01T00:00:00.000Z"
+            ),
+            "{stderr}"
+        );
+        assert_eq!(crate::seed::count(&db, "telemetry"), 0);
+        assert_eq!(crate::seed::count(&db, "plants"), 0);
+        let (code, stderr) = seed_cli(dir.path(), &db, &["t.yaml"]);
+        assert_eq!(code, Some(0), "{stderr}");
+        assert_eq!(crate::seed::count(&db, "telemetry"), 1);
+    });
+}
