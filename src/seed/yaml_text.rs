@@ -45,8 +45,7 @@ fn check_characters(file: &str, text: &str) -> Result<()> {
     while let Some(c) = chars.next() {
         if let Some(what) = forbidden(c) {
             let hint = if c == '\0' {
-                "a NUL usually means the file is binary or saved as UTF-16; plantdb reads UTF-8 \
-                 (write a NUL in a value as \"\\0\" in a double-quoted string)"
+                "a NUL usually means the file is binary or saved as UTF-16; plantdb reads UTF-8"
                     .to_string()
             } else if c == BOM {
                 "remove it; a byte order mark is only allowed at the very start of a file".into()
