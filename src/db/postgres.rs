@@ -23,6 +23,8 @@ pub struct PostgresDriver {
     host: String,
     lock_key: i64,
     locked: bool,
+    /// Inside `begin_atomic`: steps join the open transaction instead of opening their own.
+    in_atomic: bool,
     /// Filled by the connection's notice callback (RAISE NOTICE from migrations).
     notices: Arc<Mutex<Vec<String>>>,
 }
@@ -40,6 +42,7 @@ impl PostgresDriver {
             host: target.host_display(),
             lock_key: lock_key(&target.dbname()),
             locked: false,
+            in_atomic: false,
             notices,
         };
         // The telemetry migration reads the policy from this setting and decides in SQL.
@@ -412,7 +415,17 @@ impl Driver for PostgresDriver {
 
     fn apply(&mut self, step: &Step) -> Result<Vec<String>> {
         self.take_notices();
-        if step.transactional {
+        if self.in_atomic {
+            if !step.transactional && !step.fake {
+                return Err(super::cannot_join_atomic(step));
+            }
+            if !step.fake {
+                self.client
+                    .batch_execute(step.sql)
+                    .map_err(|e| migration_error(step, &e))?;
+            }
+            record(&mut self.client, step).map_err(|e| migration_error(step, &e))?;
+        } else if step.transactional {
             let mut tx = self
                 .client
                 .transaction()
@@ -432,6 +445,33 @@ impl Driver for PostgresDriver {
             record(&mut self.client, step).map_err(|e| migration_error(step, &e))?;
         }
         Ok(self.take_notices())
+    }
+
+    fn begin_atomic(&mut self) -> Result<()> {
+        self.client
+            .batch_execute("BEGIN")
+            .map_err(|e| self.db_error("cannot start the transaction", e))?;
+        self.in_atomic = true;
+        Ok(())
+    }
+
+    fn commit_atomic(&mut self) -> Result<()> {
+        self.in_atomic = false;
+        // A deferred constraint can still fail here; the server then rolls everything back.
+        self.client
+            .batch_execute("COMMIT")
+            .map_err(|e| self.db_error("cannot commit the migrations", e))
+    }
+
+    fn rollback_atomic(&mut self) -> Result<()> {
+        self.in_atomic = false;
+        self.client
+            .batch_execute("ROLLBACK")
+            .map_err(|e| self.db_error("cannot roll back the migrations", e))
+    }
+
+    fn commits_before_unlock(&self) -> bool {
+        true
     }
 
     fn execute(&mut self, sql: &str) -> Result<()> {
