@@ -387,7 +387,11 @@ impl Driver for SqliteDriver {
         }
         self.conn
             .execute_batch("ROLLBACK TO plantdb_atomic; RELEASE plantdb_atomic")
-            .map_err(|e| self.db_error("cannot roll back the savepoint", e))
+            .map_err(|e| {
+                // Releasing the lock would commit what is left: roll the whole run back.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.db_error("cannot roll back the savepoint", e)
+            })
     }
 
     fn commits_before_unlock(&self) -> bool {

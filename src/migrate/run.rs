@@ -128,10 +128,9 @@ pub fn migrate(
     );
     if let Err(error) = outcome {
         if let Some(scope) = scope {
-            // Nothing of the run is left, so nothing of it may be reported.
+            // Nothing of the run is left, so none of its steps is reported. A failure to roll
+            // back or to release the lock would only hide the run's own error.
             let _ = locked.rollback_atomic();
-            progress.reports.truncate(progress.told);
-            // Releasing the lock now would only hide the run's own error if it failed.
             let _ = locked.release();
             return Err(Error::RolledBack {
                 cause: Box::new(error),
@@ -309,13 +308,16 @@ impl OneTransaction {
         applied: &[crate::db::AppliedMigration],
         planned: &[PlannedStep],
     ) -> String {
-        let at = applied.last().map_or("no migration".into(), |a| {
-            let name = set.get(a.version).map_or(a.name.as_str(), |m| &m.name);
-            format!("{} {name}", a.version)
-        });
+        let still =
+            applied
+                .last()
+                .map_or("the database still has no migration applied".into(), |a| {
+                    let name = set.get(a.version).map_or(a.name.as_str(), |m| &m.name);
+                    format!("the database is still at {} {name}", a.version)
+                });
         match self {
             OneTransaction::Redo => format!(
-                "nothing was changed: redo runs as one transaction, which was rolled back; the database is still at {at}"
+                "nothing was changed: redo runs as one transaction, which was rolled back; {still}"
             ),
             OneTransaction::SingleTransaction => {
                 let verb = match planned.first().map(|s| s.direction) {
@@ -323,7 +325,7 @@ impl OneTransaction {
                     _ => "applied",
                 };
                 format!(
-                    "nothing was {verb}: --single-transaction rolled back all {} step(s); the database is still at {at}",
+                    "nothing was {verb}: --single-transaction rolled back all {} step(s); {still}",
                     planned.len()
                 )
             }
