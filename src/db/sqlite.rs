@@ -125,6 +125,22 @@ impl SqliteDriver {
             self.record(step)
                 .map_err(|e| self.db_error("cannot write the history row", e))
         });
+        if self.conn.is_autocommit() {
+            // SQLite ended the run's transaction itself (`INSERT OR ROLLBACK`, a trigger's
+            // `RAISE(ROLLBACK, …)`): the steps before this one are gone with it.
+            let cause = outcome.err().unwrap_or_else(|| Error::MigrationFailed {
+                version: step.version,
+                file: step.file.to_string(),
+                message: "the script ended the transaction it ran in".into(),
+                position: None,
+                hint: None,
+            });
+            return Err(Error::RolledBack {
+                cause: Box::new(cause),
+                note: "nothing of this run was applied: SQLite rolled back the run's whole transaction"
+                    .into(),
+            });
+        }
         let end = match outcome {
             Ok(()) => "RELEASE plantdb_step",
             Err(_) => "ROLLBACK TO plantdb_step; RELEASE plantdb_step",

@@ -127,7 +127,11 @@ pub fn migrate(
         &mut progress,
     );
     if let Err(error) = outcome {
-        if let Some(scope) = scope {
+        // The database itself may have rolled back the whole run (SQLite `OR ROLLBACK`).
+        let run_lost = matches!(error, Error::RolledBack { .. });
+        if let Some(scope) = scope
+            && !run_lost
+        {
             // Nothing of the run is left, so none of its steps is reported. A failure to roll
             // back or to release the lock would only hide the run's own error.
             let _ = locked.rollback_atomic();
@@ -139,7 +143,7 @@ pub fn migrate(
         }
         // The steps before the failing one stay, as on PostgreSQL where each committed on its
         // own; on SQLite they commit as the lock is released, and only then are reported.
-        if locked.release().is_ok() {
+        if locked.release().is_ok() && !run_lost {
             progress.tell(observer);
         }
         return Err(error);

@@ -403,6 +403,42 @@ fn steps_are_reported_only_once_committed() {
 }
 
 #[test]
+fn a_sqlite_conflict_that_rolls_back_the_whole_run_reports_nothing_as_applied() {
+    let db = TestDb::Sqlite(crate::support::SqliteFile::new());
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "V1__first.sql",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);",
+    );
+    // `OR ROLLBACK` ends the whole transaction, the run's earlier steps included.
+    write(
+        dir.path(),
+        "V2__second.sql",
+        "INSERT INTO t VALUES (1);\nINSERT OR ROLLBACK INTO t VALUES (1);",
+    );
+    let mut observer = CheckCommitted {
+        url: db.url(),
+        told: Vec::new(),
+    };
+    let err = run_dir(
+        &db.url(),
+        dir.path(),
+        UP,
+        RunOptions::default(),
+        &mut observer,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("nothing of this run was applied"),
+        "{err}"
+    );
+    assert!(observer.told.is_empty(), "{:?}", observer.told);
+    assert!(versions(&db.url()).is_empty());
+    assert!(!tables(&db).contains(&"t".to_string()));
+}
+
+#[test]
 fn the_command_line_prints_what_was_committed_and_says_when_nothing_was() {
     each_dialect(|db| {
         let dir = tempfile::tempdir().unwrap();
