@@ -287,7 +287,28 @@ fn lock_key(dbname: &str) -> i64 {
     hash as i64
 }
 
+/// Runs a no-transaction script one statement at a time, as psql runs a file. Sent as one
+/// string, PostgreSQL would run the statements in one implicit transaction, where the very
+/// statements that need no transaction (`CREATE INDEX CONCURRENTLY`…) are refused.
+fn run_each_statement(client: &mut Client, step: &Step) -> Result<()> {
+    for statement in crate::migrate::lexer::statements(step.sql, Dialect::Postgres) {
+        let span = statement.span();
+        client.batch_execute(&step.sql[span.clone()]).map_err(|e| {
+            // A transaction the script opened itself must not outlive its failure.
+            let _ = client.batch_execute("ROLLBACK");
+            let chars_before = step.sql[..span.start].chars().count();
+            migration_error_in(step, &e, chars_before)
+        })?;
+    }
+    Ok(())
+}
+
 fn migration_error(step: &Step, e: &postgres::Error) -> Error {
+    migration_error_in(step, e, 0)
+}
+
+/// `chars_before`: where in the script the SQL that failed starts, for the reported position.
+fn migration_error_in(step: &Step, e: &postgres::Error, chars_before: usize) -> Error {
     let Some(db) = e.as_db_error() else {
         return Error::MigrationFailed {
             version: step.version,
@@ -298,12 +319,13 @@ fn migration_error(step: &Step, e: &postgres::Error) -> Error {
         };
     };
     let position = match db.position() {
-        Some(ErrorPosition::Original(offset)) => {
-            Some(super::line_column(step.sql, *offset as usize))
-        }
+        Some(ErrorPosition::Original(offset)) => Some(super::line_column(
+            step.sql,
+            chars_before + *offset as usize,
+        )),
         _ => None,
     };
-    let hint = if *db.code() == SqlState::ACTIVE_SQL_TRANSACTION {
+    let hint = if *db.code() == SqlState::ACTIVE_SQL_TRANSACTION && step.transactional {
         Some(format!(
             "this statement cannot run inside a transaction: make `-- plantdb:no-transaction` the first line of {}",
             step.file
@@ -438,9 +460,7 @@ impl Driver for PostgresDriver {
             tx.commit().map_err(|e| migration_error(step, &e))?;
         } else {
             if !step.fake {
-                self.client
-                    .batch_execute(step.sql)
-                    .map_err(|e| migration_error(step, &e))?;
+                run_each_statement(&mut self.client, step)?;
             }
             record(&mut self.client, step).map_err(|e| migration_error(step, &e))?;
         }

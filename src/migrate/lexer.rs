@@ -33,6 +33,9 @@ pub struct Token {
     pub column: usize,
     /// How many parentheses enclose the token.
     pub depth: usize,
+    /// Byte offsets of the token in the script: `start..end`.
+    pub start: usize,
+    pub end: usize,
 }
 
 /// One statement, without comments and without its closing semicolon.
@@ -47,6 +50,20 @@ impl Statement {
         self.tokens
             .first()
             .map_or((1, 1), |token| (token.line, token.column))
+    }
+
+    /// The statement's text in `sql` (the script it was read from), from its first token to its
+    /// last, without the semicolon: what to send to run it on its own.
+    pub fn text<'a>(&self, sql: &'a str) -> &'a str {
+        &sql[self.span()]
+    }
+
+    /// Byte offsets of [`Statement::text`] in the script.
+    pub fn span(&self) -> std::ops::Range<usize> {
+        match (self.tokens.first(), self.tokens.last()) {
+            (Some(first), Some(last)) => first.start..last.end,
+            _ => 0..0,
+        }
     }
 
     /// The unquoted words outside any parentheses, upper-cased, in order. Empty when the
@@ -78,6 +95,7 @@ pub fn statements(sql: &str, dialect: Dialect) -> Vec<Statement> {
     let mut lexer = Lexer {
         chars: sql.chars().collect(),
         at: 0,
+        byte: 0,
         line: 1,
         column: 1,
         dialect,
@@ -168,6 +186,8 @@ impl StatementState {
 struct Lexer {
     chars: Vec<char>,
     at: usize,
+    /// The byte offset of `chars[at]`.
+    byte: usize,
     line: usize,
     column: usize,
     dialect: Dialect,
@@ -181,6 +201,7 @@ impl Lexer {
     fn bump(&mut self) -> Option<char> {
         let c = self.peek(0)?;
         self.at += 1;
+        self.byte += c.len_utf8();
         if c == '\n' {
             self.line += 1;
             self.column = 1;
@@ -199,7 +220,7 @@ impl Lexer {
     /// The next token, skipping white space and comments; `None` at the end.
     fn next_token(&mut self, depth: usize) -> Option<Token> {
         self.skip_space_and_comments();
-        let (line, column) = (self.line, self.column);
+        let (line, column, start) = (self.line, self.column, self.byte);
         let c = self.bump()?;
         let kind = match c {
             '\'' => {
@@ -244,6 +265,8 @@ impl Lexer {
             kind,
             line,
             column,
+            start,
+            end: self.byte,
             // A closing parenthesis belongs to the level it closes back to.
             depth: if c == ')' {
                 depth.saturating_sub(1)
@@ -505,6 +528,22 @@ mod tests {
         assert_eq!(pg("SELECT $x$ abc; COMMIT"), vec!["SELECT"]);
         assert_eq!(pg("SELECT 1 /* /* */ ; COMMIT"), vec!["SELECT"]);
         assert_eq!(lite("SELECT [abc; COMMIT"), vec!["SELECT"]);
+    }
+
+    #[test]
+    fn statement_text_is_the_statement_without_comments_around_it_or_its_semicolon() {
+        let sql = "-- header\nCREATE INDEX CONCURRENTLY i1 ON a (id);\n/* why */ CREATE INDEX CONCURRENTLY \"é\" ON a (x) -- trailing\n;\n";
+        let texts: Vec<&str> = statements(sql, Dialect::Postgres)
+            .iter()
+            .map(|s| s.text(sql))
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                "CREATE INDEX CONCURRENTLY i1 ON a (id)",
+                "CREATE INDEX CONCURRENTLY \"é\" ON a (x)"
+            ]
+        );
     }
 
     #[test]

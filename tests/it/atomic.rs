@@ -134,6 +134,51 @@ fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
 }
 
 #[test]
+fn a_postgres_no_transaction_script_runs_statement_by_statement() {
+    let pg = crate::support::PgDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "V1__a.sql",
+        "CREATE TABLE a (id INTEGER, x INTEGER);",
+    );
+    // Sent as one string, PostgreSQL would run both in one implicit transaction and refuse.
+    write(
+        dir.path(),
+        "V2__indexes.sql",
+        "-- plantdb:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\nCREATE INDEX CONCURRENTLY a_x ON a (x);\n",
+    );
+    run_dir(&pg.url, dir.path(), UP, RunOptions::default(), &mut Silent).unwrap();
+    let indexes: i64 = pg
+        .client()
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'a' AND indexname IN ('a_id', 'a_x')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(indexes, 2);
+    // A failing statement is still reported at its line in the file.
+    write(
+        dir.path(),
+        "V3__bad.sql",
+        "-- plantdb:no-transaction\nCREATE INDEX CONCURRENTLY a_both ON a (id, x);\nSELECT nope FROM a;\n",
+    );
+    let err = run_dir(&pg.url, dir.path(), UP, RunOptions::default(), &mut Silent).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::MigrationFailed {
+                version: 3,
+                position: Some((3, 8)),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn redo_is_one_transaction_and_a_failing_up_leaves_version_and_schema_unchanged() {
     each_dialect(|db| {
         let dir = tempfile::tempdir().unwrap();
