@@ -32,12 +32,19 @@ impl Finding {
     pub fn explain(&self) -> String {
         let statement = &self.statement;
         match self.breach {
-            Breach::TransactionControl => format!(
-                "`{statement}` would end or nest the transaction plantdb runs this migration in, so a \
-                 failure could no longer undo it; plantdb commits each migration itself. Remove it, or \
-                 put `-- plantdb:no-transaction` at the top of the file to manage transactions in it \
-                 yourself (the migration is then not atomic)"
-            ),
+            Breach::TransactionControl => {
+                let effect = if statement == "BEGIN" || statement == "START TRANSACTION" {
+                    "would open a transaction inside the one plantdb runs this migration in"
+                } else {
+                    "would end the transaction plantdb runs this migration in, so a failure could \
+                     no longer undo what came before it"
+                };
+                format!(
+                    "`{statement}` {effect}; plantdb commits each migration itself. Remove it, or put \
+                     `-- plantdb:no-transaction` at the top of the file to manage transactions in it \
+                     yourself (the migration is then not atomic)"
+                )
+            }
             Breach::NeedsNoTransaction => format!(
                 "`{statement}` cannot run inside a transaction, and plantdb runs each migration in one: \
                  move it to a migration of its own with `-- plantdb:no-transaction` at the top of the \
