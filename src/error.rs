@@ -56,7 +56,8 @@ pub enum Error {
         hint: String,
     },
 
-    /// A step of a one-transaction run failed, and the whole run was rolled back.
+    /// A step failed and the whole run was rolled back with it: a one-transaction run, or
+    /// SQLite ending the run's transaction itself (`INSERT OR ROLLBACK`).
     #[error("{cause}\n  {note}")]
     RolledBack { cause: Box<Error>, note: String },
 

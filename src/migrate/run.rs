@@ -129,16 +129,18 @@ pub fn migrate(
     if let Err(error) = outcome {
         // The database itself may have rolled back the whole run (SQLite `OR ROLLBACK`).
         let run_lost = matches!(error, Error::RolledBack { .. });
-        if let Some(scope) = scope
-            && !run_lost
-        {
+        if let Some(scope) = scope {
             // Nothing of the run is left, so none of its steps is reported. A failure to roll
             // back or to release the lock would only hide the run's own error.
             let _ = locked.rollback_atomic();
             let _ = locked.release();
-            return Err(Error::RolledBack {
-                cause: Box::new(error),
-                note: scope.rolled_back(set, &applied, &planned),
+            return Err(if run_lost {
+                error
+            } else {
+                Error::RolledBack {
+                    cause: Box::new(error),
+                    note: scope.rolled_back(set, &applied, &planned),
+                }
             });
         }
         // The steps before the failing one stay, as on PostgreSQL where each committed on its
