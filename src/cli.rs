@@ -153,7 +153,7 @@ pub enum MigrateCommand {
     Up(UpArgs),
     /// Revert applied migrations (one unless --to or --count).
     Down(DownArgs),
-    /// Revert the latest migration and apply it again.
+    /// Revert the latest migration and apply it again, in one transaction.
     Redo(CommonRunArgs),
     /// Accept the current files' checksums for applied migrations that changed.
     Repair,
@@ -194,6 +194,9 @@ pub struct UpArgs {
     /// Apply pending migrations older than the latest applied one.
     #[arg(long)]
     pub allow_out_of_order: bool,
+    /// Apply the whole plan in one transaction: every migration or none (like `psql -1`).
+    #[arg(long)]
+    pub single_transaction: bool,
     #[command(flatten)]
     pub common: CommonRunArgs,
 }
@@ -206,6 +209,9 @@ pub struct DownArgs {
     /// Revert the latest N migrations.
     #[arg(long, value_name = "N")]
     pub count: Option<usize>,
+    /// Revert the whole plan in one transaction: every migration or none (like `psql -1`).
+    #[arg(long)]
+    pub single_transaction: bool,
     #[command(flatten)]
     pub common: CommonRunArgs,
 }

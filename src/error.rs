@@ -46,6 +46,21 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// `migrate redo` or `--single-transaction` met a step that cannot run in a transaction.
+    #[error("{scope} runs as one transaction, but migration {version} ({file}) cannot: {reason}")]
+    NotAtomic {
+        scope: String,
+        version: Version,
+        file: String,
+        reason: String,
+        hint: String,
+    },
+
+    /// A step failed and the whole run was rolled back with it: a one-transaction run, or
+    /// SQLite ending the run's transaction itself (`INSERT OR ROLLBACK`).
+    #[error("{cause}\n  {note}")]
+    RolledBack { cause: Box<Error>, note: String },
+
     #[error("bad migration file `{file}`: {reason}")]
     MigrationSource { file: String, reason: String },
 
@@ -220,6 +235,7 @@ pub mod exit {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::RolledBack { cause, .. } => cause.exit_code(),
             Error::Drift(_) => exit::DRIFT,
             Error::Connect { .. }
             | Error::Auth { .. }
@@ -253,6 +269,8 @@ impl Error {
                 Some("does the directory exist, and may this user write to it?".into())
             }
             Error::MigrationFailed { hint, .. } => hint.clone(),
+            Error::NotAtomic { hint, .. } => Some(hint.clone()),
+            Error::RolledBack { cause, .. } => cause.hint(),
             Error::Drift(_) => Some(
                 "restore the original files, or pass --allow-drift to run anyway, or `plantdb migrate repair` to accept the new checksums".into(),
             ),

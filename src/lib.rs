@@ -107,14 +107,20 @@ fn migrate_command(
                 to: args.to,
                 count: args.count,
             },
-            run_options(&args.common, args.fake, args.allow_out_of_order),
+            RunOptions {
+                single_transaction: args.single_transaction,
+                ..run_options(&args.common, args.fake, args.allow_out_of_order)
+            },
         ),
         MigrateCommand::Down(args) => (
             Request::Down {
                 to: args.to,
                 count: args.count,
             },
-            run_options(&args.common, false, false),
+            RunOptions {
+                single_transaction: args.single_transaction,
+                ..run_options(&args.common, false, false)
+            },
         ),
         MigrateCommand::Redo(common) => (Request::Redo, run_options(common, false, false)),
         MigrateCommand::Repair => {
@@ -161,6 +167,7 @@ fn run_options(common: &CommonRunArgs, fake: bool, allow_out_of_order: bool) -> 
         fake,
         allow_drift: common.allow_drift,
         allow_out_of_order,
+        single_transaction: false,
     }
 }
 

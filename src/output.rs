@@ -339,20 +339,21 @@ impl Observer for StepPrinter {
         }
     }
 
-    fn step_started(&mut self, _index: usize, version: Version, name: &str, direction: Direction) {
+    fn step_started(&mut self, index: usize, version: Version, name: &str, direction: Direction) {
         if let Some(bar) = &self.bar {
+            // Steps are printed once committed, which can be later than they ran (SQLite).
+            bar.set_position(index as u64);
             bar.set_message(format!("{} {version} {name}", verb(direction, false)));
         }
     }
 
-    fn step_finished(&mut self, report: &StepReport) {
+    fn step_committed(&mut self, report: &StepReport) {
         let lines = step_lines(report, self.verbose);
         match &self.bar {
             Some(bar) => {
                 for line in lines {
                     bar.println(line);
                 }
-                bar.inc(1);
             }
             None => {
                 let mut stdout = std::io::stdout().lock();

@@ -97,6 +97,20 @@ pub trait Driver {
     /// step opted out of transactions). Returns the notices the server printed.
     fn apply(&mut self, step: &Step) -> Result<Vec<String>>;
 
+    /// Opens one transaction that the following `apply` calls join, until `commit_atomic` or
+    /// `rollback_atomic`: the steps in between take effect together or not at all
+    /// (`migrate redo`, `--single-transaction`). Only steps that can run in a transaction may
+    /// join: not no-transaction scripts, nor foreign-keys-off scripts on SQLite.
+    fn begin_atomic(&mut self) -> Result<()>;
+    fn commit_atomic(&mut self) -> Result<()>;
+    /// Undoes every step applied since `begin_atomic`.
+    fn rollback_atomic(&mut self) -> Result<()>;
+
+    /// True when a step is committed once `apply` (or `commit_atomic`) returns (PostgreSQL);
+    /// false when it commits only as the run lock is released (SQLite, whose lock is the
+    /// run's write transaction). The engine reports a step as done only once it is committed.
+    fn commits_before_unlock(&self) -> bool;
+
     /// Runs SQL that is not a migration.
     fn execute(&mut self, sql: &str) -> Result<()>;
 
@@ -184,6 +198,18 @@ impl<D: Driver + ?Sized> Drop for Locked<'_, D> {
         if !self.released {
             let _ = self.driver.unlock();
         }
+    }
+}
+
+/// A step that must run outside a transaction was given to `apply` inside `begin_atomic`. The
+/// engine refuses such plans before anything runs; this keeps the drivers' promise anyway.
+fn cannot_join_atomic(step: &Step) -> crate::error::Error {
+    crate::error::Error::MigrationFailed {
+        version: step.version,
+        file: step.file.to_string(),
+        message: "this script cannot run inside the run's single transaction".into(),
+        position: None,
+        hint: None,
     }
 }
 

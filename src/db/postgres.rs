@@ -23,6 +23,8 @@ pub struct PostgresDriver {
     host: String,
     lock_key: i64,
     locked: bool,
+    /// Inside `begin_atomic`: steps join the open transaction instead of opening their own.
+    in_atomic: bool,
     /// Filled by the connection's notice callback (RAISE NOTICE from migrations).
     notices: Arc<Mutex<Vec<String>>>,
 }
@@ -40,6 +42,7 @@ impl PostgresDriver {
             host: target.host_display(),
             lock_key: lock_key(&target.dbname()),
             locked: false,
+            in_atomic: false,
             notices,
         };
         // The telemetry migration reads the policy from this setting and decides in SQL.
@@ -284,7 +287,28 @@ fn lock_key(dbname: &str) -> i64 {
     hash as i64
 }
 
+/// Runs a no-transaction script one statement at a time, as psql runs a file. Sent as one
+/// string, PostgreSQL would run the statements in one implicit transaction, where the very
+/// statements that need no transaction (`CREATE INDEX CONCURRENTLY`…) are refused.
+fn run_each_statement(client: &mut Client, step: &Step) -> Result<()> {
+    for statement in crate::migrate::lexer::statements(step.sql, Dialect::Postgres) {
+        let span = statement.span();
+        client.batch_execute(&step.sql[span.clone()]).map_err(|e| {
+            // A transaction the script opened itself must not outlive its failure.
+            let _ = client.batch_execute("ROLLBACK");
+            let chars_before = step.sql[..span.start].chars().count();
+            migration_error_in(step, &e, chars_before)
+        })?;
+    }
+    Ok(())
+}
+
 fn migration_error(step: &Step, e: &postgres::Error) -> Error {
+    migration_error_in(step, e, 0)
+}
+
+/// `chars_before`: where in the script the SQL that failed starts, for the reported position.
+fn migration_error_in(step: &Step, e: &postgres::Error, chars_before: usize) -> Error {
     let Some(db) = e.as_db_error() else {
         return Error::MigrationFailed {
             version: step.version,
@@ -295,12 +319,13 @@ fn migration_error(step: &Step, e: &postgres::Error) -> Error {
         };
     };
     let position = match db.position() {
-        Some(ErrorPosition::Original(offset)) => {
-            Some(super::line_column(step.sql, *offset as usize))
-        }
+        Some(ErrorPosition::Original(offset)) => Some(super::line_column(
+            step.sql,
+            chars_before + *offset as usize,
+        )),
         _ => None,
     };
-    let hint = if *db.code() == SqlState::ACTIVE_SQL_TRANSACTION {
+    let hint = if *db.code() == SqlState::ACTIVE_SQL_TRANSACTION && step.transactional {
         Some(format!(
             "this statement cannot run inside a transaction: make `-- plantdb:no-transaction` the first line of {}",
             step.file
@@ -412,7 +437,17 @@ impl Driver for PostgresDriver {
 
     fn apply(&mut self, step: &Step) -> Result<Vec<String>> {
         self.take_notices();
-        if step.transactional {
+        if self.in_atomic {
+            if !step.transactional && !step.fake {
+                return Err(super::cannot_join_atomic(step));
+            }
+            if !step.fake {
+                self.client
+                    .batch_execute(step.sql)
+                    .map_err(|e| migration_error(step, &e))?;
+            }
+            record(&mut self.client, step).map_err(|e| migration_error(step, &e))?;
+        } else if step.transactional {
             let mut tx = self
                 .client
                 .transaction()
@@ -425,13 +460,38 @@ impl Driver for PostgresDriver {
             tx.commit().map_err(|e| migration_error(step, &e))?;
         } else {
             if !step.fake {
-                self.client
-                    .batch_execute(step.sql)
-                    .map_err(|e| migration_error(step, &e))?;
+                run_each_statement(&mut self.client, step)?;
             }
             record(&mut self.client, step).map_err(|e| migration_error(step, &e))?;
         }
         Ok(self.take_notices())
+    }
+
+    fn begin_atomic(&mut self) -> Result<()> {
+        self.client
+            .batch_execute("BEGIN")
+            .map_err(|e| self.db_error("cannot start the transaction", e))?;
+        self.in_atomic = true;
+        Ok(())
+    }
+
+    fn commit_atomic(&mut self) -> Result<()> {
+        self.in_atomic = false;
+        // A deferred constraint can still fail here; the server then rolls everything back.
+        self.client
+            .batch_execute("COMMIT")
+            .map_err(|e| self.db_error("cannot commit the migrations", e))
+    }
+
+    fn rollback_atomic(&mut self) -> Result<()> {
+        self.in_atomic = false;
+        self.client
+            .batch_execute("ROLLBACK")
+            .map_err(|e| self.db_error("cannot roll back the migrations", e))
+    }
+
+    fn commits_before_unlock(&self) -> bool {
+        true
     }
 
     fn execute(&mut self, sql: &str) -> Result<()> {

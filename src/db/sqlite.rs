@@ -24,6 +24,8 @@ pub struct SqliteDriver {
     /// The file, for messages.
     path: String,
     locked: bool,
+    /// Inside `begin_atomic`: the savepoint `plantdb_atomic` holds the steps applied since.
+    in_atomic: bool,
 }
 
 impl SqliteDriver {
@@ -65,6 +67,7 @@ impl SqliteDriver {
             conn,
             path,
             locked: false,
+            in_atomic: false,
         })
     }
 
@@ -122,6 +125,22 @@ impl SqliteDriver {
             self.record(step)
                 .map_err(|e| self.db_error("cannot write the history row", e))
         });
+        if self.conn.is_autocommit() {
+            // SQLite ended the run's transaction itself (`INSERT OR ROLLBACK`, a trigger's
+            // `RAISE(ROLLBACK, …)`): the steps before this one are gone with it.
+            let cause = outcome.err().unwrap_or_else(|| Error::MigrationFailed {
+                version: step.version,
+                file: step.file.to_string(),
+                message: "the script ended the transaction it ran in".into(),
+                position: None,
+                hint: None,
+            });
+            return Err(Error::RolledBack {
+                cause: Box::new(cause),
+                note: "nothing of this run was applied: SQLite rolled back the run's whole transaction"
+                    .into(),
+            });
+        }
         let end = match outcome {
             Ok(()) => "RELEASE plantdb_step",
             Err(_) => "ROLLBACK TO plantdb_step; RELEASE plantdb_step",
@@ -342,12 +361,57 @@ impl Driver for SqliteDriver {
     }
 
     fn apply(&mut self, step: &Step) -> Result<Vec<String>> {
-        if step.transactional && !step.foreign_keys_off && self.locked {
+        let joins_transaction = step.transactional && !step.foreign_keys_off;
+        if self.in_atomic && !joins_transaction && !step.fake {
+            return Err(super::cannot_join_atomic(step));
+        }
+        if (joins_transaction || self.in_atomic) && self.locked {
             self.apply_in_savepoint(step)?;
         } else {
             self.apply_outside(step)?;
         }
         Ok(Vec::new())
+    }
+
+    /// A savepoint inside the run's write transaction (the lock), around the steps' own ones.
+    fn begin_atomic(&mut self) -> Result<()> {
+        if !self.locked {
+            return Err(Error::Database {
+                context: format!("cannot start the transaction (SQLite `{}`)", self.path),
+                message: "the run lock is not held".into(),
+            });
+        }
+        self.conn
+            .execute_batch("SAVEPOINT plantdb_atomic")
+            .map_err(|e| self.db_error("cannot start a savepoint", e))?;
+        self.in_atomic = true;
+        Ok(())
+    }
+
+    fn commit_atomic(&mut self) -> Result<()> {
+        self.in_atomic = false;
+        self.conn
+            .execute_batch("RELEASE plantdb_atomic")
+            .map_err(|e| self.db_error("cannot end the savepoint", e))
+    }
+
+    fn rollback_atomic(&mut self) -> Result<()> {
+        self.in_atomic = false;
+        // Some errors make SQLite roll back the whole transaction itself: nothing is left.
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("ROLLBACK TO plantdb_atomic; RELEASE plantdb_atomic")
+            .map_err(|e| {
+                // Releasing the lock would commit what is left: roll the whole run back.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.db_error("cannot roll back the savepoint", e)
+            })
+    }
+
+    fn commits_before_unlock(&self) -> bool {
+        false
     }
 
     fn execute(&mut self, sql: &str) -> Result<()> {

@@ -2,6 +2,8 @@
 
 pub mod adopt;
 pub mod adopt_manifest;
+pub mod atomicity;
+pub mod lexer;
 pub mod new;
 pub mod plan;
 pub mod run;

@@ -4,8 +4,8 @@ use std::time::Instant;
 
 use super::plan::{self, PlanOptions, PlannedStep, Request};
 use super::source::{MigrationSet, Script};
-use crate::db::{Direction, Driver, Locked, Step};
-use crate::error::{DriftItem, Result, Version};
+use crate::db::{Dialect, Direction, Driver, Locked, Step};
+use crate::error::{DriftItem, Error, Result, Version};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
@@ -15,6 +15,8 @@ pub struct RunOptions {
     pub fake: bool,
     pub allow_drift: bool,
     pub allow_out_of_order: bool,
+    /// Run the whole plan in one transaction: every step or none (`psql -1`).
+    pub single_transaction: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -55,7 +57,10 @@ pub trait Observer {
         _direction: Direction,
     ) {
     }
-    fn step_finished(&mut self, _report: &StepReport) {}
+    /// The step is committed: a crash from here on keeps it. Steps are told in order, and only
+    /// steps that are committed; on SQLite (whose run is one write transaction) and in a
+    /// one-transaction run that is when the run commits, not when the step ran.
+    fn step_committed(&mut self, _report: &StepReport) {}
 }
 
 /// An observer that ignores everything.
@@ -73,11 +78,15 @@ pub fn migrate(
         allow_drift: options.allow_drift,
         allow_out_of_order: options.allow_out_of_order,
     };
+    let scope = OneTransaction::of(request, options);
     if options.dry_run {
         // No lock and no history table: a dry run must leave the database exactly as it was.
         let applied = driver.applied()?;
         let gaps = super::adopt::gaps(driver)?;
         let steps = plan::plan_with_gaps(set, &applied, request, plan_options, &gaps)?;
+        if let Some(scope) = scope {
+            scope.check(set, &steps, options.fake)?;
+        }
         let (mut drift, missing) = plan::drift(set, &applied);
         drift.extend(missing);
         return Ok(RunReport {
@@ -92,15 +101,109 @@ pub fn migrate(
     }
 
     let mut locked = Locked::new(driver)?;
-    locked.ensure_history()?;
+    // Planned and checked before the history table is created: a refused run changes nothing.
     let applied = locked.applied()?;
     let gaps = super::adopt::gaps(&mut *locked)?;
     let planned = plan::plan_with_gaps(set, &applied, request, plan_options, &gaps)?;
+    if let Some(scope) = scope {
+        scope.check(set, &planned, options.fake)?;
+    }
+    locked.ensure_history()?;
     let (mut drift, missing) = plan::drift(set, &applied);
     drift.extend(missing);
     observer.planned(planned.len());
 
-    let mut reports = Vec::with_capacity(planned.len());
+    let mut progress = Progress {
+        reports: Vec::with_capacity(planned.len()),
+        told: 0,
+    };
+    let outcome = run_steps(
+        &mut locked,
+        set,
+        &planned,
+        options,
+        scope.is_some(),
+        observer,
+        &mut progress,
+    );
+    if let Err(error) = outcome {
+        // The database itself may have rolled back the whole run (SQLite `OR ROLLBACK`).
+        let run_lost = matches!(error, Error::RolledBack { .. });
+        if let Some(scope) = scope {
+            // Nothing of the run is left, so none of its steps is reported. A failure to roll
+            // back or to release the lock would only hide the run's own error.
+            let _ = locked.rollback_atomic();
+            let _ = locked.release();
+            return Err(if run_lost {
+                error
+            } else {
+                Error::RolledBack {
+                    cause: Box::new(error),
+                    note: scope.rolled_back(set, &applied, &planned),
+                }
+            });
+        }
+        // The steps before the failing one stay, as on PostgreSQL where each committed on its
+        // own; on SQLite they commit as the lock is released, and only then are reported.
+        if locked.release().is_ok() && !run_lost {
+            progress.tell(observer);
+        }
+        return Err(error);
+    }
+    locked.release()?;
+    progress.tell(observer);
+
+    // What the history holds now follows from what it held and the steps that ran.
+    let mut versions: std::collections::BTreeSet<Version> =
+        applied.iter().map(|a| a.version).collect();
+    for step in &progress.reports {
+        match step.direction {
+            Direction::Up => versions.insert(step.version),
+            Direction::Down => versions.remove(&step.version),
+        };
+    }
+    let current_version = versions.last().copied();
+    Ok(RunReport {
+        dry_run: false,
+        steps: progress.reports,
+        current_version,
+        drift_allowed: drift,
+    })
+}
+
+/// The steps that ran, and how many of them the observer has been told about (the committed
+/// ones, from the start).
+struct Progress {
+    reports: Vec<StepReport>,
+    told: usize,
+}
+
+impl Progress {
+    /// Everything that ran is committed: tell the observer what it does not know yet.
+    fn tell(&mut self, observer: &mut dyn Observer) {
+        for report in &self.reports[self.told..] {
+            observer.step_committed(report);
+        }
+        self.told = self.reports.len();
+    }
+}
+
+/// Runs the plan's steps under the lock: each in its own transaction, or all of them in one
+/// when `atomic`. Reports each step to `progress` as it runs and tells the observer as soon as
+/// the driver has committed it.
+fn run_steps(
+    locked: &mut Locked<'_, dyn Driver + '_>,
+    set: &MigrationSet,
+    planned: &[PlannedStep],
+    options: RunOptions,
+    atomic: bool,
+    observer: &mut dyn Observer,
+    progress: &mut Progress,
+) -> Result<()> {
+    let commits_each_step = locked.commits_before_unlock() && !atomic;
+    if atomic {
+        locked.begin_atomic()?;
+    }
     for (index, planned_step) in planned.iter().enumerate() {
         let (migration, script) = resolve(set, planned_step);
         observer.step_started(
@@ -124,7 +227,7 @@ pub fn migrate(
         };
         let started = Instant::now();
         let notices = locked.apply(&step)?;
-        let report = StepReport {
+        progress.reports.push(StepReport {
             version: migration.version,
             name: migration.name.clone(),
             direction: planned_step.direction,
@@ -134,27 +237,106 @@ pub fn migrate(
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             notices,
             sql: None,
-        };
-        observer.step_finished(&report);
-        reports.push(report);
+        });
+        if commits_each_step {
+            progress.tell(observer);
+        }
     }
-    // What the history holds now follows from what it held and the steps that ran.
-    let mut versions: std::collections::BTreeSet<Version> =
-        applied.iter().map(|a| a.version).collect();
-    for step in &reports {
-        match step.direction {
-            Direction::Up => versions.insert(step.version),
-            Direction::Down => versions.remove(&step.version),
-        };
+    if atomic {
+        locked.commit_atomic()?;
+        if locked.commits_before_unlock() {
+            progress.tell(observer);
+        }
     }
-    let current_version = versions.last().copied();
-    locked.release()?;
-    Ok(RunReport {
-        dry_run: false,
-        steps: reports,
-        current_version,
-        drift_allowed: drift,
-    })
+    Ok(())
+}
+
+/// A run that must take effect as one transaction: `migrate redo` always, `up` and `down` with
+/// `--single-transaction`.
+#[derive(Debug, Clone, Copy)]
+enum OneTransaction {
+    Redo,
+    SingleTransaction,
+}
+
+impl OneTransaction {
+    fn of(request: Request, options: RunOptions) -> Option<OneTransaction> {
+        match request {
+            Request::Redo => Some(OneTransaction::Redo),
+            _ if options.single_transaction => Some(OneTransaction::SingleTransaction),
+            _ => None,
+        }
+    }
+
+    /// Refuses, before anything runs, a plan with a step that cannot join a transaction:
+    /// a no-transaction script, or on SQLite a foreign-keys-off one (`PRAGMA foreign_keys`
+    /// does nothing inside a transaction, so the script would run with foreign keys on, and
+    /// dropping a parent table would cascade into its children).
+    fn check(self, set: &MigrationSet, planned: &[PlannedStep], fake: bool) -> Result<()> {
+        for step in planned {
+            if fake && step.direction == Direction::Up {
+                // Only the history row is written, which any transaction can hold.
+                continue;
+            }
+            let (migration, script) = resolve(set, step);
+            let reason = if !script.transactional {
+                "it runs outside a transaction (`-- plantdb:no-transaction`)"
+            } else if script.foreign_keys_off && set.dialect == Dialect::Sqlite {
+                "it turns foreign keys off (`-- plantdb:foreign-keys-off`), which SQLite cannot do inside a transaction"
+            } else {
+                continue;
+            };
+            let (scope, hint) = match self {
+                OneTransaction::Redo => (
+                    "`migrate redo`",
+                    "run `plantdb migrate down` and then `plantdb migrate up`: each step then commits on its own",
+                ),
+                OneTransaction::SingleTransaction => (
+                    "--single-transaction",
+                    "run without --single-transaction, or stop before this migration with --to or --count",
+                ),
+            };
+            return Err(Error::NotAtomic {
+                scope: scope.into(),
+                version: migration.version,
+                file: script.file.clone(),
+                reason: reason.into(),
+                hint: hint.into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// What the user must know after a failed one-transaction run.
+    fn rolled_back(
+        self,
+        set: &MigrationSet,
+        applied: &[crate::db::AppliedMigration],
+        planned: &[PlannedStep],
+    ) -> String {
+        let still =
+            applied
+                .last()
+                .map_or("the database still has no migration applied".into(), |a| {
+                    let name = set.get(a.version).map_or(a.name.as_str(), |m| &m.name);
+                    format!("the database is still at {} {name}", a.version)
+                });
+        match self {
+            OneTransaction::Redo => format!(
+                "nothing was changed: redo runs as one transaction, which was rolled back; {still}"
+            ),
+            OneTransaction::SingleTransaction => {
+                let verb = match planned.first().map(|s| s.direction) {
+                    Some(Direction::Down) => "reverted",
+                    _ => "applied",
+                };
+                format!(
+                    "nothing was {verb}: --single-transaction rolled back all {} step(s); {still}",
+                    planned.len()
+                )
+            }
+        }
+    }
 }
 
 /// The migration and the script a planned step runs. The plan only names known versions.

@@ -210,7 +210,13 @@ fn assemble(
                 reason: "not a migration file name: expected V{version}__{snake_case_name}.sql or V{version}__{snake_case_name}.down.sql".into(),
             });
         };
-        let script = script(shown.clone(), &file.sql)?;
+        if version == 0 {
+            return Err(Error::MigrationSource {
+                file: shown,
+                reason: "version 0: versions start at 1 (`migrate down --to 0` means \"revert everything\")".into(),
+            });
+        }
+        let script = script(dialect, shown.clone(), &file.sql)?;
         let slot = match kind {
             Kind::Up => &mut ups,
             Kind::Down => &mut downs,
@@ -256,7 +262,7 @@ fn assemble(
     })
 }
 
-fn script(file: String, sql: &str) -> Result<Script> {
+fn script(dialect: Dialect, file: String, sql: &str) -> Result<Script> {
     let mut script = Script {
         file,
         sql: sql.to_string(),
@@ -287,6 +293,15 @@ fn script(file: String, sql: &str) -> Result<Script> {
                 });
             }
         }
+    }
+    // A script in plantdb's transaction must not end it, nor hold what cannot run in one.
+    if script.transactional
+        && let Some(found) = super::atomicity::first_breach(sql, dialect)
+    {
+        return Err(Error::MigrationSource {
+            file: format!("{}:{}:{}", script.file, found.line, found.column),
+            reason: found.explain(),
+        });
     }
     Ok(script)
 }
@@ -408,6 +423,63 @@ mod tests {
         )])
         .unwrap_err();
         assert!(err.to_string().contains("m/V1__a.sql:2"), "{err}");
+    }
+
+    #[test]
+    fn version_zero_is_refused_naming_the_file() {
+        for name in ["V0__zero.sql", "V000__zero.down.sql"] {
+            let err = set(vec![raw(name, "SELECT 1;")]).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains(&format!("m/{name}")), "{text}");
+            assert!(text.contains("versions start at 1"), "{text}");
+        }
+        assert!(set(vec![raw("V1__one.sql", "SELECT 1;")]).is_ok());
+    }
+
+    #[test]
+    fn transaction_control_is_refused_at_load_with_file_line_and_the_directive() {
+        for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+            let err = assemble(
+                dialect,
+                "test",
+                "m",
+                vec![raw(
+                    "V1__a.sql",
+                    "-- header\nCREATE TABLE a (id int);\n  COMMIT;\nCREATE TABLE b (id int);\nSELECT 1/0;\n",
+                )],
+            )
+            .unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("m/V1__a.sql:3:3"), "{dialect:?}: {text}");
+            assert!(text.contains("`COMMIT`"), "{text}");
+            assert!(text.contains("-- plantdb:no-transaction"), "{text}");
+            // The same script may manage its own transactions when it says so.
+            assemble(
+                dialect,
+                "test",
+                "m",
+                vec![raw(
+                    "V1__a.sql",
+                    "-- plantdb:no-transaction\nBEGIN;\nCREATE TABLE a (id int);\nCOMMIT;\n",
+                )],
+            )
+            .unwrap();
+        }
+        // Down scripts are checked too, and PostgreSQL refuses what cannot run in a transaction.
+        let err = assemble(
+            Dialect::Postgres,
+            "test",
+            "m",
+            vec![
+                raw("V1__a.sql", "CREATE TABLE a (id int);"),
+                raw(
+                    "V1__a.down.sql",
+                    "DROP INDEX CONCURRENTLY i;\nDROP TABLE a;",
+                ),
+            ],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("m/V1__a.down.sql:1:1"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Integration tests: real SQLite files and a real PostgreSQL server.
 
 mod adopt;
+mod atomic;
 mod cli;
 mod harness;
 mod migrate;
