@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::printable::printable;
+
 /// A migration version as written in file names: `YYYYMMDDHHMMSS`.
 pub type Version = i64;
 
@@ -33,10 +35,15 @@ pub enum Error {
     #[error("cannot open SQLite database `{path}`: {reason}")]
     SqliteOpen { path: String, reason: String },
 
-    #[error("{context}: {message}")]
+    #[error("{context}: {}", printable(.message))]
     Database { context: String, message: String },
 
-    #[error("migration {version} ({file}) failed{at}: {message}", at = position_text(.position))]
+    #[error(
+        "migration {version} ({}) failed{at}: {}",
+        printable(.file),
+        printable(.message),
+        at = position_text(.position)
+    )]
     MigrationFailed {
         version: Version,
         file: String,
@@ -65,7 +72,8 @@ pub enum Error {
     Irreversible { version: Version, file: String },
 
     #[error(
-        "applied migration {version} `{name}` is not among the known migrations, so it cannot be reverted"
+        "applied migration {version} `{}` is not among the known migrations, so it cannot be reverted",
+        printable(.name)
     )]
     RevertUnknown { version: Version, name: String },
 
@@ -81,7 +89,7 @@ pub enum Error {
     #[error("{0}")]
     Timescale(String),
 
-    #[error("another plantdb run changed the database while this one waited: {0}")]
+    #[error("another plantdb run changed the database while this one waited: {}", printable(.0))]
     Raced(String),
 
     #[error("{at}: {message}")]
@@ -116,7 +124,7 @@ pub enum Error {
     #[error("no `{table}` table in this database, so there is no {source_name} history to adopt")]
     AdoptNoHistory { table: String, source_name: String },
 
-    #[error("`{table}` names migrations plantdb does not know: {}", ids.join(", "))]
+    #[error("`{table}` names migrations plantdb does not know: {}", printable(&ids.join(", ")))]
     AdoptUnknown {
         table: String,
         ids: Vec<String>,
@@ -141,7 +149,10 @@ pub enum Error {
 }
 
 fn list_text(items: &[String]) -> String {
-    items.iter().map(|item| format!("\n  - {item}")).collect()
+    items
+        .iter()
+        .map(|item| format!("\n  - {}", printable(item)))
+        .collect()
 }
 
 /// Where in a seed file something is: 1-based line and column.
@@ -176,13 +187,18 @@ impl fmt::Display for DriftItem {
         match (&self.file, &self.current) {
             (Some(file), Some(current)) => write!(
                 f,
-                "{} ({file}) changed since it was applied: recorded checksum {}, file checksum {current}",
-                self.version, self.recorded
+                "{} ({}) changed since it was applied: recorded checksum {}, file checksum {}",
+                self.version,
+                printable(file),
+                printable(&self.recorded),
+                printable(current)
             ),
             _ => write!(
                 f,
                 "{} `{}` is applied but missing from the known migrations (recorded checksum {})",
-                self.version, self.name, self.recorded
+                self.version,
+                printable(&self.name),
+                printable(&self.recorded)
             ),
         }
     }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::db::{Dialect, Direction};
 use crate::error::{Error, Version};
 use crate::migrate::{Observer, RunReport, StepReport};
+use crate::printable::{printable, printable_lines};
 use crate::seed::{SeedObserver, SeedReport, TableReport};
 use crate::status::StatusReport;
 
@@ -60,7 +61,7 @@ impl Output {
     /// A line of information for people (stderr keeps stdout clean for results).
     pub fn info(&self, line: &str) {
         if self.mode == Mode::Human {
-            tell!("{line}");
+            tell!("{}", printable_lines(line));
         }
     }
 
@@ -72,9 +73,11 @@ impl Output {
 
     pub fn error(&self, error: &Error) {
         let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "error: {error}");
+        // Values from the database are escaped where the message is composed; this catches
+        // whatever else a message carries (a server's text, a path).
+        let _ = writeln!(stderr, "error: {}", printable_lines(&error.to_string()));
         if let Some(hint) = error.hint() {
-            let _ = writeln!(stderr, "hint: {hint}");
+            let _ = writeln!(stderr, "hint: {}", printable_lines(&hint));
         }
         if self.mode == Mode::Json {
             let doc = serde_json::json!({
@@ -135,9 +138,9 @@ impl Output {
                     say!(
                         "accepted {} ({}): checksum {} -> {}",
                         item.version,
-                        item.file.as_deref().unwrap_or("?"),
-                        item.recorded,
-                        item.current.as_deref().unwrap_or("?")
+                        printable(item.file.as_deref().unwrap_or("?")),
+                        printable(&item.recorded),
+                        printable(item.current.as_deref().unwrap_or("?"))
                     );
                 }
             }
@@ -158,7 +161,7 @@ impl Output {
     /// destroys.
     pub fn notice(&self, line: &str) {
         if self.mode != Mode::Quiet {
-            tell!("{line}");
+            tell!("{}", printable_lines(line));
         }
     }
 
@@ -307,17 +310,19 @@ fn step_lines(report: &StepReport, verbose: bool) -> Vec<String> {
     };
     let mut lines = vec![format!(
         "{action:<8} {} {} ({} ms)",
-        report.version, report.name, report.duration_ms
+        report.version,
+        printable(&report.name),
+        report.duration_ms
     )];
     if verbose {
-        lines.push(format!("  file: {}", report.file));
+        lines.push(format!("  file: {}", printable(&report.file)));
     }
     if !report.atomic {
         lines.push(
             "  note: ran outside a transaction (-- plantdb:no-transaction); not atomic".into(),
         );
     }
-    lines.extend(report.notices.iter().map(|n| format!("  {n}")));
+    lines.extend(report.notices.iter().map(|n| format!("  {}", printable(n))));
     lines
 }
 
@@ -341,7 +346,11 @@ impl Observer for StepPrinter {
 
     fn step_started(&mut self, _index: usize, version: Version, name: &str, direction: Direction) {
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("{} {version} {name}", verb(direction, false)));
+            bar.set_message(format!(
+                "{} {version} {}",
+                verb(direction, false),
+                printable(name)
+            ));
         }
     }
 
@@ -383,7 +392,9 @@ fn print_dry_run(report: &RunReport) {
         let _ = writeln!(
             out,
             "-- {action} {} {} ({})",
-            step.version, step.name, step.file
+            step.version,
+            printable(&step.name),
+            printable(&step.file)
         );
         if !step.atomic {
             let _ = writeln!(out, "-- runs outside a transaction: not atomic");
@@ -391,7 +402,7 @@ fn print_dry_run(report: &RunReport) {
         if !step.faked
             && let Some(sql) = &step.sql
         {
-            let _ = writeln!(out, "{}", sql.trim_end());
+            let _ = writeln!(out, "{}", printable_lines(sql.trim_end()));
         }
         let _ = writeln!(out);
     }
@@ -409,7 +420,7 @@ fn print_status(report: &StatusReport) {
         Dialect::Postgres => "PostgreSQL",
         Dialect::Sqlite => "SQLite",
     };
-    let _ = writeln!(out, "database:  {} ({dialect})", report.url);
+    let _ = writeln!(out, "database:  {} ({dialect})", printable(&report.url));
     let state = if report.up_to_date {
         "up to date".to_string()
     } else {
@@ -457,14 +468,18 @@ fn print_status(report: &StatusReport) {
         let _ = writeln!(
             out,
             "  {flag:<8} {} {:<28} {}",
-            applied.version, applied.name, applied.applied_at
+            applied.version,
+            printable(&applied.name),
+            printable(&applied.applied_at)
         );
     }
     for pending in &report.pending {
         let _ = writeln!(
             out,
             "  {:<8} {} {}",
-            "pending", pending.version, pending.name
+            "pending",
+            pending.version,
+            printable(&pending.name)
         );
     }
     for item in report.drifted.iter().chain(&report.missing) {

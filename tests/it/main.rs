@@ -3,6 +3,7 @@
 mod adopt;
 mod cli;
 mod harness;
+mod messages;
 mod migrate;
 mod new_and_wait;
 mod reset;
