@@ -4,7 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanCount, ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::db::{Dialect, Direction};
@@ -116,11 +116,11 @@ impl Output {
                 for item in &report.drift_allowed {
                     tell!("warning: drift allowed: {item}");
                 }
-                let current = version_text(report.current_version);
+                let current = position_text(report.current_version);
                 if report.steps.is_empty() {
-                    say!("nothing to do: database is at {current}");
+                    say!("nothing to do: {current}");
                 } else {
-                    say!("database is at {current}");
+                    say!("{current}");
                 }
             }
         }
@@ -218,9 +218,10 @@ impl Output {
                     .map(|t| t.inserted + t.updated + t.unchanged)
                     .sum();
                 say!(
-                    "seeded {} table(s), {rows} row(s) in {} ms ({} mode)",
+                    "seeded {} table(s), {} row(s) in {} ms ({} mode)",
                     report.tables.len(),
-                    report.duration_ms,
+                    HumanCount(rows),
+                    HumanCount(report.duration_ms),
                     match report.mode {
                         crate::seed::Mode::Replace => "replace",
                         crate::seed::Mode::Upsert => "upsert",
@@ -263,12 +264,13 @@ impl SeedObserver for SeedPrinter {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        let mut parts = vec![format!("{} inserted", report.inserted)];
+        // Grouped like the progress bar's counts: 302,400.
+        let mut parts = vec![format!("{} inserted", HumanCount(report.inserted))];
         if report.updated > 0 {
-            parts.push(format!("{} updated", report.updated));
+            parts.push(format!("{} updated", HumanCount(report.updated)));
         }
         if report.unchanged > 0 {
-            parts.push(format!("{} unchanged", report.unchanged));
+            parts.push(format!("{} unchanged", HumanCount(report.unchanged)));
         }
         say!("seeded   {:<22} {}", report.table, parts.join(", "));
     }
@@ -289,8 +291,16 @@ fn print_json<T: Serialize>(value: &T) {
     }
 }
 
+/// The version for `status`: `none` when nothing is applied.
 fn version_text(version: Option<Version>) -> String {
-    version.map_or("no migration (empty)".into(), |v| v.to_string())
+    version.map_or("none".into(), |v| v.to_string())
+}
+
+/// Where a run left the database, as a sentence.
+fn position_text(version: Option<Version>) -> String {
+    version.map_or("no migration is applied".into(), |v| {
+        format!("database is at {v}")
+    })
 }
 
 fn verb(direction: Direction, past: bool) -> &'static str {
@@ -408,9 +418,9 @@ fn print_dry_run(report: &RunReport) {
     }
     let _ = writeln!(
         out,
-        "-- dry run: {} step(s), nothing was changed; database is at {}",
+        "-- dry run: {} step(s), nothing was changed; {}",
         report.steps.len(),
-        version_text(report.current_version)
+        position_text(report.current_version)
     );
 }
 
