@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::printable::printable;
+
 /// A migration version as written in file names: `YYYYMMDDHHMMSS`.
 pub type Version = i64;
 
@@ -33,10 +35,26 @@ pub enum Error {
     #[error("cannot open SQLite database `{path}`: {reason}")]
     SqliteOpen { path: String, reason: String },
 
-    #[error("{context}: {message}")]
+    #[error("SQLite database `{path}` does not exist")]
+    SqliteMissing { path: String },
+
+    #[error("`{path}` is not a SQLite database")]
+    SqliteNotADatabase { path: String },
+
+    #[error(
+        "SQLite database `{path}` is read-only for this user (the file, or its directory), and plantdb needs to write to it"
+    )]
+    SqliteReadOnly { path: String },
+
+    #[error("{context}: {}", printable(.message))]
     Database { context: String, message: String },
 
-    #[error("migration {version} ({file}) failed{at}: {message}", at = position_text(.position))]
+    #[error(
+        "migration {version} ({}) failed{at}: {}",
+        printable(.file),
+        printable(.message),
+        at = position_text(.position)
+    )]
     MigrationFailed {
         version: Version,
         file: String,
@@ -80,7 +98,8 @@ pub enum Error {
     Irreversible { version: Version, file: String },
 
     #[error(
-        "applied migration {version} `{name}` is not among the known migrations, so it cannot be reverted"
+        "applied migration {version} `{}` is not among the known migrations, so it cannot be reverted",
+        printable(.name)
     )]
     RevertUnknown { version: Version, name: String },
 
@@ -96,7 +115,7 @@ pub enum Error {
     #[error("{0}")]
     Timescale(String),
 
-    #[error("another plantdb run changed the database while this one waited: {0}")]
+    #[error("another plantdb run changed the database while this one waited: {}", printable(.0))]
     Raced(String),
 
     #[error("{at}: {message}")]
@@ -131,7 +150,7 @@ pub enum Error {
     #[error("no `{table}` table in this database, so there is no {source_name} history to adopt")]
     AdoptNoHistory { table: String, source_name: String },
 
-    #[error("`{table}` names migrations plantdb does not know: {}", ids.join(", "))]
+    #[error("`{table}` names migrations plantdb does not know: {}", printable(&ids.join(", ")))]
     AdoptUnknown {
         table: String,
         ids: Vec<String>,
@@ -156,7 +175,10 @@ pub enum Error {
 }
 
 fn list_text(items: &[String]) -> String {
-    items.iter().map(|item| format!("\n  - {item}")).collect()
+    items
+        .iter()
+        .map(|item| format!("\n  - {}", printable(item)))
+        .collect()
 }
 
 /// Where in a seed file something is: 1-based line and column.
@@ -191,13 +213,18 @@ impl fmt::Display for DriftItem {
         match (&self.file, &self.current) {
             (Some(file), Some(current)) => write!(
                 f,
-                "{} ({file}) changed since it was applied: recorded checksum {}, file checksum {current}",
-                self.version, self.recorded
+                "{} ({}) changed since it was applied: recorded checksum {}, file checksum {}",
+                self.version,
+                printable(file),
+                printable(&self.recorded),
+                printable(current)
             ),
             _ => write!(
                 f,
                 "{} `{}` is applied but missing from the known migrations (recorded checksum {})",
-                self.version, self.name, self.recorded
+                self.version,
+                printable(&self.name),
+                printable(&self.recorded)
             ),
         }
     }
@@ -208,6 +235,32 @@ fn position_text(position: &Option<(usize, usize)>) -> String {
         Some((line, column)) => format!(" at line {line}, column {column}"),
         None => String::new(),
     }
+}
+
+/// What to do depends on the kind of drift: `migrate repair` accepts changed files, but a
+/// missing migration has no file to take a checksum from.
+fn drift_hint(items: &[DriftItem]) -> String {
+    let changed = items.iter().any(|item| item.current.is_some());
+    let missing: Vec<String> = items
+        .iter()
+        .filter(|item| item.current.is_none())
+        .map(|item| item.version.to_string())
+        .collect();
+    let mut ways = Vec::new();
+    if changed {
+        ways.push(
+            "restore the changed files, or run `plantdb migrate repair` to accept their new checksums"
+                .to_string(),
+        );
+    }
+    if !missing.is_empty() {
+        ways.push(format!(
+            "run the plantdb binary (or `--migrations` directory) that has {}",
+            missing.join(", ")
+        ));
+    }
+    ways.push("pass --allow-drift to run anyway".into());
+    ways.join("; or ")
 }
 
 fn drift_text(items: &[DriftItem]) -> String {
@@ -241,6 +294,9 @@ impl Error {
             | Error::Auth { .. }
             | Error::DatabaseMissing { .. }
             | Error::SqliteOpen { .. }
+            | Error::SqliteMissing { .. }
+            | Error::SqliteNotADatabase { .. }
+            | Error::SqliteReadOnly { .. }
             | Error::WaitTimeout { .. } => exit::UNREACHABLE,
             _ => exit::ERROR,
         }
@@ -268,12 +324,19 @@ impl Error {
             Error::SqliteOpen { .. } => {
                 Some("does the directory exist, and may this user write to it?".into())
             }
+            Error::SqliteMissing { .. } => Some(
+                "check the path (a relative one starts at the working directory); `plantdb migrate up` creates the database".into(),
+            ),
+            Error::SqliteNotADatabase { .. } => {
+                Some("check the path in the database URL: it names some other file".into())
+            }
+            Error::SqliteReadOnly { .. } => Some(
+                "SQLite writes the file and a journal beside it: make both the file and its directory writable for this user, or run as a user who may write them".into(),
+            ),
             Error::MigrationFailed { hint, .. } => hint.clone(),
             Error::NotAtomic { hint, .. } => Some(hint.clone()),
             Error::RolledBack { cause, .. } => cause.hint(),
-            Error::Drift(_) => Some(
-                "restore the original files, or pass --allow-drift to run anyway, or `plantdb migrate repair` to accept the new checksums".into(),
-            ),
+            Error::Drift(items) => Some(drift_hint(items)),
             Error::UnknownVersion(_) => Some("`plantdb status` lists the known versions".into()),
             Error::OutOfOrder { .. } => {
                 Some("pass --allow-out-of-order to apply it anyway".into())
@@ -300,3 +363,38 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(version: Version, current: Option<&str>) -> DriftItem {
+        DriftItem {
+            version,
+            name: "m".into(),
+            file: current.map(|_| format!("V{version}__m.sql")),
+            recorded: "old".into(),
+            current: current.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn the_drift_hint_offers_repair_only_for_changed_files() {
+        let hint = |items: Vec<DriftItem>| Error::Drift(items).hint().unwrap_or_default();
+        let changed = hint(vec![item(1, Some("new"))]);
+        assert!(changed.contains("migrate repair"), "{changed}");
+        let missing = hint(vec![item(2, None)]);
+        assert!(
+            !missing.contains("repair") && missing.contains("that has 2"),
+            "{missing}"
+        );
+        let both = hint(vec![item(1, Some("new")), item(2, None)]);
+        assert!(
+            both.contains("migrate repair") && both.contains("that has 2"),
+            "{both}"
+        );
+        for text in [changed, missing, both] {
+            assert!(text.contains("--allow-drift"), "{text}");
+        }
+    }
+}

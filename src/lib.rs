@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod migrate;
 pub mod output;
+pub mod printable;
 pub mod reset;
 pub mod schema;
 pub mod seed;

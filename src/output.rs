@@ -4,12 +4,13 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanCount, ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::db::{Dialect, Direction};
 use crate::error::{Error, Version};
 use crate::migrate::{Observer, RunReport, StepReport};
+use crate::printable::{printable, printable_lines};
 use crate::seed::{SeedObserver, SeedReport, TableReport};
 use crate::status::StatusReport;
 
@@ -60,7 +61,7 @@ impl Output {
     /// A line of information for people (stderr keeps stdout clean for results).
     pub fn info(&self, line: &str) {
         if self.mode == Mode::Human {
-            tell!("{line}");
+            tell!("{}", printable_lines(line));
         }
     }
 
@@ -72,9 +73,11 @@ impl Output {
 
     pub fn error(&self, error: &Error) {
         let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "error: {error}");
+        // Values from the database are escaped where the message is composed; this catches
+        // whatever else a message carries (a server's text, a path).
+        let _ = writeln!(stderr, "error: {}", printable_lines(&error.to_string()));
         if let Some(hint) = error.hint() {
-            let _ = writeln!(stderr, "hint: {hint}");
+            let _ = writeln!(stderr, "hint: {}", printable_lines(&hint));
         }
         if self.mode == Mode::Json {
             let doc = serde_json::json!({
@@ -113,11 +116,11 @@ impl Output {
                 for item in &report.drift_allowed {
                     tell!("warning: drift allowed: {item}");
                 }
-                let current = version_text(report.current_version);
+                let current = position_text(report.current_version);
                 if report.steps.is_empty() {
-                    say!("nothing to do: database is at {current}");
+                    say!("nothing to do: {current}");
                 } else {
-                    say!("database is at {current}");
+                    say!("{current}");
                 }
             }
         }
@@ -135,9 +138,9 @@ impl Output {
                     say!(
                         "accepted {} ({}): checksum {} -> {}",
                         item.version,
-                        item.file.as_deref().unwrap_or("?"),
-                        item.recorded,
-                        item.current.as_deref().unwrap_or("?")
+                        printable(item.file.as_deref().unwrap_or("?")),
+                        printable(&item.recorded),
+                        printable(item.current.as_deref().unwrap_or("?"))
                     );
                 }
             }
@@ -158,7 +161,7 @@ impl Output {
     /// destroys.
     pub fn notice(&self, line: &str) {
         if self.mode != Mode::Quiet {
-            tell!("{line}");
+            tell!("{}", printable_lines(line));
         }
     }
 
@@ -215,9 +218,10 @@ impl Output {
                     .map(|t| t.inserted + t.updated + t.unchanged)
                     .sum();
                 say!(
-                    "seeded {} table(s), {rows} row(s) in {} ms ({} mode)",
+                    "seeded {} table(s), {} row(s) in {} ms ({} mode)",
                     report.tables.len(),
-                    report.duration_ms,
+                    HumanCount(rows),
+                    HumanCount(report.duration_ms),
                     match report.mode {
                         crate::seed::Mode::Replace => "replace",
                         crate::seed::Mode::Upsert => "upsert",
@@ -260,12 +264,13 @@ impl SeedObserver for SeedPrinter {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        let mut parts = vec![format!("{} inserted", report.inserted)];
+        // Grouped like the progress bar's counts: 302,400.
+        let mut parts = vec![format!("{} inserted", HumanCount(report.inserted))];
         if report.updated > 0 {
-            parts.push(format!("{} updated", report.updated));
+            parts.push(format!("{} updated", HumanCount(report.updated)));
         }
         if report.unchanged > 0 {
-            parts.push(format!("{} unchanged", report.unchanged));
+            parts.push(format!("{} unchanged", HumanCount(report.unchanged)));
         }
         say!("seeded   {:<22} {}", report.table, parts.join(", "));
     }
@@ -286,8 +291,16 @@ fn print_json<T: Serialize>(value: &T) {
     }
 }
 
+/// The version for `status`: `none` when nothing is applied.
 fn version_text(version: Option<Version>) -> String {
-    version.map_or("no migration (empty)".into(), |v| v.to_string())
+    version.map_or("none".into(), |v| v.to_string())
+}
+
+/// Where a run left the database, as a sentence.
+fn position_text(version: Option<Version>) -> String {
+    version.map_or("no migration is applied".into(), |v| {
+        format!("database is at {v}")
+    })
 }
 
 fn verb(direction: Direction, past: bool) -> &'static str {
@@ -307,17 +320,19 @@ fn step_lines(report: &StepReport, verbose: bool) -> Vec<String> {
     };
     let mut lines = vec![format!(
         "{action:<8} {} {} ({} ms)",
-        report.version, report.name, report.duration_ms
+        report.version,
+        printable(&report.name),
+        report.duration_ms
     )];
     if verbose {
-        lines.push(format!("  file: {}", report.file));
+        lines.push(format!("  file: {}", printable(&report.file)));
     }
     if !report.atomic {
         lines.push(
             "  note: ran outside a transaction (-- plantdb:no-transaction); not atomic".into(),
         );
     }
-    lines.extend(report.notices.iter().map(|n| format!("  {n}")));
+    lines.extend(report.notices.iter().map(|n| format!("  {}", printable(n))));
     lines
 }
 
@@ -343,7 +358,11 @@ impl Observer for StepPrinter {
         if let Some(bar) = &self.bar {
             // Steps are printed once committed, which can be later than they ran (SQLite).
             bar.set_position(index as u64);
-            bar.set_message(format!("{} {version} {name}", verb(direction, false)));
+            bar.set_message(format!(
+                "{} {version} {}",
+                verb(direction, false),
+                printable(name)
+            ));
         }
     }
 
@@ -384,7 +403,9 @@ fn print_dry_run(report: &RunReport) {
         let _ = writeln!(
             out,
             "-- {action} {} {} ({})",
-            step.version, step.name, step.file
+            step.version,
+            printable(&step.name),
+            printable(&step.file)
         );
         if !step.atomic {
             let _ = writeln!(out, "-- runs outside a transaction: not atomic");
@@ -392,15 +413,15 @@ fn print_dry_run(report: &RunReport) {
         if !step.faked
             && let Some(sql) = &step.sql
         {
-            let _ = writeln!(out, "{}", sql.trim_end());
+            let _ = writeln!(out, "{}", printable_lines(sql.trim_end()));
         }
         let _ = writeln!(out);
     }
     let _ = writeln!(
         out,
-        "-- dry run: {} step(s), nothing was changed; database is at {}",
+        "-- dry run: {} step(s), nothing was changed; {}",
         report.steps.len(),
-        version_text(report.current_version)
+        position_text(report.current_version)
     );
 }
 
@@ -410,7 +431,7 @@ fn print_status(report: &StatusReport) {
         Dialect::Postgres => "PostgreSQL",
         Dialect::Sqlite => "SQLite",
     };
-    let _ = writeln!(out, "database:  {} ({dialect})", report.url);
+    let _ = writeln!(out, "database:  {} ({dialect})", printable(&report.url));
     let state = if report.up_to_date {
         "up to date".to_string()
     } else {
@@ -458,14 +479,18 @@ fn print_status(report: &StatusReport) {
         let _ = writeln!(
             out,
             "  {flag:<8} {} {:<28} {}",
-            applied.version, applied.name, applied.applied_at
+            applied.version,
+            printable(&applied.name),
+            printable(&applied.applied_at)
         );
     }
     for pending in &report.pending {
         let _ = writeln!(
             out,
             "  {:<8} {} {}",
-            "pending", pending.version, pending.name
+            "pending",
+            pending.version,
+            printable(&pending.name)
         );
     }
     for item in report.drifted.iter().chain(&report.missing) {

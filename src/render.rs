@@ -8,6 +8,7 @@ use crate::db::Dialect;
 use crate::migrate::adopt::AdoptReport;
 use crate::migrate::new::NewReport;
 use crate::output::{Mode, Output};
+use crate::printable::printable;
 use crate::verify::VerifyReport;
 
 /// Like every other print, a closed pipe (`| head`) is ignored, not a panic.
@@ -50,14 +51,21 @@ impl Output {
                 let history = if report.foreign_history.is_empty() {
                     "empty".to_string()
                 } else {
-                    report.foreign_history.join(", ")
+                    printable(&report.foreign_history.join(", ")).into_owned()
                 };
-                let _ = writeln!(out, "{url}: `{}` says {history}", report.foreign_table);
+                let _ = writeln!(
+                    out,
+                    "{}: `{}` says {history}",
+                    printable(url),
+                    printable(report.foreign_table)
+                );
                 for adopted in &report.recorded {
                     let _ = writeln!(
                         out,
                         "{verb} {} {} as applied (from `{}`; not run)",
-                        adopted.version, adopted.name, adopted.foreign_id
+                        adopted.version,
+                        printable(&adopted.name),
+                        printable(&adopted.foreign_id)
                     );
                 }
                 for version in &report.already_recorded {
@@ -116,7 +124,7 @@ impl Output {
                 let _ = writeln!(
                     out,
                     "verify {} ({})",
-                    report.url,
+                    printable(&report.url),
                     dialect_name(report.dialect)
                 );
                 if !report.checked.is_empty() {
@@ -145,7 +153,9 @@ impl Output {
                     let _ = writeln!(
                         out,
                         "FAIL {check} {} ({}): {}",
-                        finding.version, finding.file, finding.message
+                        finding.version,
+                        printable(&finding.file),
+                        printable(&finding.message)
                     );
                 }
                 if report.findings.is_empty() {

@@ -103,7 +103,7 @@ pub fn describe(target: &Target) -> String {
             target.display()
         ),
         Target::Sqlite(SqliteTarget::File(path)) => format!(
-            "SQLite database `{}` (with its -wal and -shm files)",
+            "SQLite database `{}` (with its -wal, -shm and -journal files)",
             path.display()
         ),
         Target::Sqlite(SqliteTarget::Memory) => "an in-memory SQLite database".into(),

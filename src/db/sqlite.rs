@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, params};
 
 use super::value::{Kind, Value, from_sqlite_row};
 use super::{Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, Step};
@@ -35,10 +35,7 @@ impl SqliteDriver {
             SqliteTarget::File(path) => {
                 let shown = path.display().to_string();
                 if access == Access::ReadOnly && !path.exists() {
-                    return Err(Error::SqliteOpen {
-                        path: shown,
-                        reason: "the file does not exist (`plantdb migrate up` creates it)".into(),
-                    });
+                    return Err(Error::SqliteMissing { path: shown });
                 }
                 let flags = match access {
                     // Read-only at the file level: a read-only command cannot write by mistake.
@@ -63,6 +60,9 @@ impl SqliteDriver {
             path: path.clone(),
             reason: e.to_string(),
         })?;
+        if let SqliteTarget::File(_) = target {
+            check_file(&conn, &path, access)?;
+        }
         Ok(SqliteDriver {
             conn,
             path,
@@ -77,6 +77,9 @@ impl SqliteDriver {
     }
 
     fn db_error(&self, context: &str, e: rusqlite::Error) -> Error {
+        if let Some(read_only) = self.read_only_error(&e) {
+            return read_only;
+        }
         Error::Database {
             context: format!("{context} (SQLite `{}`)", self.path),
             message: e.to_string(),
@@ -111,9 +114,19 @@ impl SqliteDriver {
         if step.fake {
             return Ok(());
         }
-        self.conn
-            .execute_batch(step.sql)
-            .map_err(|e| migration_error(step, e))
+        self.conn.execute_batch(step.sql).map_err(|e| {
+            self.read_only_error(&e)
+                .unwrap_or_else(|| migration_error(step, e))
+        })
+    }
+
+    /// A write refused because the file or its directory (where the journal goes) is
+    /// read-only: the file's fault, not the statement's. The file itself is checked on
+    /// opening; a read-only directory shows only at the first write.
+    fn read_only_error(&self, e: &rusqlite::Error) -> Option<Error> {
+        (e.sqlite_error_code() == Some(ErrorCode::ReadOnly)).then(|| Error::SqliteReadOnly {
+            path: self.path.clone(),
+        })
     }
 
     /// The usual path: a savepoint inside the run's transaction.
@@ -260,6 +273,33 @@ impl SqliteDriver {
             hint: None,
         })
     }
+}
+
+/// SQLite reads a file only when a statement needs it, and opens a file it may not write
+/// read-only without a word: look now, so a wrong or read-only file is named as such instead
+/// of failing whatever statement comes first (a migration, the lock).
+fn check_file(conn: &Connection, path: &str, access: Access) -> Result<()> {
+    let read = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()));
+    match read {
+        Ok(()) => {}
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
+            return Err(Error::SqliteNotADatabase { path: path.into() });
+        }
+        Err(e) => {
+            return Err(Error::SqliteOpen {
+                path: path.into(),
+                reason: e.to_string(),
+            });
+        }
+    }
+    let read_only = conn.is_readonly(MAIN_DB).map_err(|e| Error::SqliteOpen {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    if access == Access::ReadWrite && read_only {
+        return Err(Error::SqliteReadOnly { path: path.into() });
+    }
+    Ok(())
 }
 
 fn migration_error(step: &Step, e: rusqlite::Error) -> Error {

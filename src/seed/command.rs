@@ -101,5 +101,8 @@ pub fn key_for(
             secrets::KEY_VAR
         ));
     }
+    if let Some(warning) = secrets::exposed_key_warning(&dir) {
+        out.notice(&format!("warning: {warning}"));
+    }
     Ok(Some(key))
 }

@@ -138,27 +138,24 @@ pub fn resolve_key(
             });
         }
     };
-    let mentions_key = existing.lines().any(|line| {
-        let line = line.trim_start();
-        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
-        line.strip_prefix(KEY_VAR)
-            .is_some_and(|rest| rest.trim_start().starts_with('='))
-    });
-    if mentions_key {
+    if mentions_key(&existing) {
         return Err(Error::SecretKey(format!(
             "`{}` sets `{KEY_VAR}` to an empty value; plantdb never replaces a key there: put one in (`plantdb secret-key` prints one)",
             path.display()
         )));
     }
     let key = SecretKey::generate();
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        })?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    // A new `.env` is born readable by its owner only (the mode is part of the call that
+    // creates it, so it is never briefly readable by others); an existing one keeps its mode,
+    // and `exposed_key_warning` speaks up about it.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    })?;
     let separator = if existing.is_empty() || existing.ends_with('\n') {
         ""
     } else {
@@ -169,6 +166,37 @@ pub fn resolve_key(
         source: e,
     })?;
     Ok((key, KeySource::Generated(path.display().to_string())))
+}
+
+/// Whether a `.env` text has a `PLANTDB_SECRET_KEY=` line (with or without a value).
+fn mentions_key(text: &str) -> bool {
+    text.lines().any(|line| {
+        let line = line.trim_start();
+        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+        line.strip_prefix(KEY_VAR)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    })
+}
+
+/// A warning (without the key) when `dir/.env` holds the key and other users may read it.
+pub fn exposed_key_warning(dir: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join(".env");
+        let mode = std::fs::metadata(&path).ok()?.permissions().mode() & 0o777;
+        let readable_by_others = mode & 0o044 != 0;
+        if readable_by_others && mentions_key(&std::fs::read_to_string(&path).ok()?) {
+            let shown = path.display();
+            return Some(format!(
+                "`{shown}` holds {KEY_VAR} and other users can read it (mode {mode:04o}); \
+                 restrict it with `chmod 600 {shown}`"
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    None
 }
 
 #[cfg(test)]

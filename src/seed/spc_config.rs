@@ -46,7 +46,7 @@ impl Checker<'_> {
         fixture_error(
             node_at,
             &format!("characteristic_config `{}`: `{path}` {rule}", self.label),
-            Some("the ManualConfig / TagConfig rules are listed in docs/seeding.md".into()),
+            Some("the ManualConfig / TagConfig rules are listed in README.md, section \"Fixture format\"".into()),
         )
     }
 

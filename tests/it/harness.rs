@@ -8,7 +8,7 @@ use postgres::{Client, NoTls};
 
 use crate::support::postgres::{TEST_PASSWORD, TEST_ROLE};
 use crate::support::{
-    PgDatabase, SqliteFile, TestDb, each_dialect, install_timescale_standin, server_url_for,
+    PgDatabase, SqliteFile, TestDb, TimescaleKind, each_dialect, server_url_for, timescaledb_kind,
 };
 
 fn current(client: &mut Client) -> (String, String) {
@@ -89,9 +89,10 @@ fn postgres_database_is_dropped_on_drop() {
 }
 
 #[test]
-fn timescale_standin_records_hypertables() {
-    install_timescale_standin().expect("install the TimescaleDB stand-in");
-    let db = PgDatabase::new();
+fn test_timescaledb_records_hypertables() {
+    // Real or stand-in, the same statements and catalog views work.
+    println!("TimescaleDB of the tests: {:?}", timescaledb_kind());
+    let db = PgDatabase::with_timescaledb();
     let mut client = db.client();
     client
         .batch_execute(
@@ -103,8 +104,10 @@ fn timescale_standin_records_hypertables() {
     let hypertables = |client: &mut Client| -> Vec<(String, String, String)> {
         client
             .query(
-                "SELECT hypertable_schema::text, hypertable_name::text, time_column::text
-                 FROM timescaledb_information.hypertables",
+                "SELECT h.hypertable_schema::text, h.hypertable_name::text, d.column_name::text
+                 FROM timescaledb_information.hypertables h
+                 JOIN timescaledb_information.dimensions d
+                   USING (hypertable_schema, hypertable_name)",
                 &[],
             )
             .expect("query")
@@ -112,6 +115,18 @@ fn timescale_standin_records_hypertables() {
             .map(|row| (row.get(0), row.get(1), row.get(2)))
             .collect()
     };
+    let version: String = client
+        .query_one(
+            "SELECT extversion::text FROM pg_extension WHERE extname = 'timescaledb'",
+            &[],
+        )
+        .expect("query")
+        .get(0);
+    assert_eq!(
+        version.contains("standin"),
+        timescaledb_kind() == TimescaleKind::StandIn,
+        "{version}"
+    );
     let expected = vec![("public".to_owned(), "t".to_owned(), "time".to_owned())];
     assert_eq!(hypertables(&mut client), expected);
 
@@ -125,6 +140,38 @@ fn timescale_standin_records_hypertables() {
     // The extension's own function is not a user function of the schema.
     let schema = schema::of_postgres(&mut client).expect("schema");
     assert!(schema.functions.is_empty(), "{:?}", schema.functions);
+}
+
+#[test]
+fn the_test_server_runs_from_its_own_installation_in_its_temporary_directory() {
+    // Its share directory (where extensions are found) is the private one beside the data
+    // directory, so adding the TimescaleDB stand-in never touches the system's.
+    let db = PgDatabase::new();
+    let mut client = db.client();
+    let setting = |client: &mut Client, sql: &str| -> String {
+        client.query_one(sql, &[]).expect("query").get(0)
+    };
+    let sharedir = setting(
+        &mut client,
+        "SELECT setting FROM pg_config WHERE name = 'SHAREDIR'",
+    );
+    let data_directory = setting(&mut client, "SHOW data_directory");
+    let base = std::path::Path::new(&data_directory)
+        .parent()
+        .expect("the data directory is in the temporary directory");
+    assert!(
+        std::path::Path::new(&sharedir).starts_with(base),
+        "SHAREDIR {sharedir} is outside {}",
+        base.display()
+    );
+    let available: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'",
+            &[],
+        )
+        .expect("query")
+        .get(0);
+    assert_eq!(available, 1, "the timescaledb extension is offered");
 }
 
 const PG_DESIGN: &str = "

@@ -4,6 +4,7 @@ mod adopt;
 mod atomic;
 mod cli;
 mod harness;
+mod messages;
 mod migrate;
 mod new_and_wait;
 mod reset;

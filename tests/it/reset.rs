@@ -158,3 +158,81 @@ fn reset_json_is_one_document_with_the_migration_run_and_the_seed() {
     assert_eq!(doc["migrate"]["steps"].as_array().map(Vec::len), Some(13));
     assert_eq!(doc["seed"]["mode"], "replace");
 }
+
+/// The value of `PLANTDB_SECRET_KEY=` in a `.env` text.
+fn key_in(dotenv: &str) -> String {
+    dotenv
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{}=", secrets::KEY_VAR)))
+        .expect("a key line")
+        .to_owned()
+}
+
+#[test]
+fn reset_writes_a_generated_key_to_a_new_dotenv_only_its_owner_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let file = SqliteFile::new();
+    let dir = tempfile::tempdir().expect("dir");
+    let output = plantdb(dir.path(), &file.url())
+        .args(["reset", "--yes"])
+        .output()
+        .expect("run");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{printed}");
+    let dotenv = dir.path().join(".env");
+    let mode = std::fs::metadata(&dotenv)
+        .expect(".env")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "mode {mode:04o}");
+    let key = key_in(&std::fs::read_to_string(&dotenv).expect("read .env"));
+    assert!(!printed.contains(&key), "the key was printed:\n{printed}");
+    assert!(
+        !printed.contains("chmod"),
+        "no warning for its own file:\n{printed}"
+    );
+}
+
+#[test]
+fn a_key_in_a_dotenv_others_can_read_is_warned_about_without_showing_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let dotenv = dir.path().join(".env");
+    let key = test_key().to_base64();
+    std::fs::write(&dotenv, format!("{}={key}\n", secrets::KEY_VAR)).expect("write");
+    for (mode, warned) in [(0o644, true), (0o640, true), (0o600, false)] {
+        std::fs::set_permissions(&dotenv, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        let file = SqliteFile::new();
+        let output = plantdb(dir.path(), &file.url())
+            .args(["reset", "--yes"])
+            .output()
+            .expect("run");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        let warning = format!("restrict it with `chmod 600 {}`", dotenv.display());
+        assert_eq!(
+            stderr.contains(&warning),
+            warned,
+            "mode {mode:04o}:\n{stderr}"
+        );
+        assert!(
+            !stdout.contains(&key) && !stderr.contains(&key),
+            "the key was printed"
+        );
+        let unchanged = std::fs::metadata(&dotenv)
+            .expect(".env")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(
+            unchanged, mode,
+            "plantdb leaves an existing file's mode alone"
+        );
+    }
+}

@@ -10,7 +10,7 @@ use plantdb::error::Error;
 use plantdb::migrate::{self, MigrationSet, Request, RunOptions, Silent};
 
 use crate::migrate::{LATEST, connect, connect_with, up_all};
-use crate::support::{PgDatabase, SqliteFile, TestDb, each_dialect, install_timescale_standin};
+use crate::support::{PgDatabase, SqliteFile, TestDb, each_dialect};
 
 const UP: Request = Request::Up {
     to: None,
@@ -423,10 +423,9 @@ fn timescale_require_on_sqlite_is_refused_by_the_cli() {
 }
 
 #[test]
-fn timescale_installed_makes_telemetry_a_hypertable_with_a_stand_in_extension() {
-    install_timescale_standin().expect("install the TimescaleDB stand-in");
+fn timescale_installed_makes_telemetry_a_hypertable() {
     for policy in [TimescalePolicy::Auto, TimescalePolicy::Require] {
-        let pg = PgDatabase::new();
+        let pg = PgDatabase::with_timescaledb();
         pg.client()
             .batch_execute("CREATE EXTENSION timescaledb")
             .unwrap();
@@ -442,7 +441,7 @@ fn timescale_installed_makes_telemetry_a_hypertable_with_a_stand_in_extension() 
         assert!(state.installed && state.telemetry_hypertable, "{state:?}");
     }
     // off ignores even an installed extension.
-    let pg = PgDatabase::new();
+    let pg = PgDatabase::with_timescaledb();
     pg.client()
         .batch_execute("CREATE EXTENSION timescaledb")
         .unwrap();

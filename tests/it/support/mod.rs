@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use plantdb::schema::{self, Schema};
 
 pub use self::postgres::{
-    PgDatabase, install_timescale_standin, server_url_for, tls_server_url_for,
+    PgDatabase, TimescaleKind, server_url_for, timescaledb_kind, tls_server_url_for,
 };
 
 /// A fresh SQLite database file (not created yet) in its own temporary directory, which is

@@ -14,6 +14,15 @@
 //! so a Ctrl-C on `cargo test` reaches the test binary but not the server, which is then shut
 //! down by the same path.
 //!
+//! Nothing is written outside that temporary directory: the server runs from a private
+//! "shadow installation" there (see [`build_shadow_installation`]), which offers the
+//! `timescaledb` extension: the real one when this machine has it (or when
+//! `PLANTDB_TEST_TIMESCALEDB_DIR` names a TimescaleDB staged with `DESTDIR`), otherwise the
+//! stand-in of `support/timescale_standin/`. A real TimescaleDB has to be preloaded, so
+//! [`PgDatabase::with_timescaledb`] databases then live on a second server that preloads it;
+//! the shared server never preloads it, so `--timescale auto` finds the extension unusable
+//! there on every machine.
+//!
 //! No server, no tests: when none can be had, every test that asks for one panics with the
 //! reason (and how to install PostgreSQL); with `CI` set the message says so, and never skips.
 
@@ -32,6 +41,9 @@ pub const TEST_PASSWORD: &str = "s3cret-test-pw";
 
 /// Superuser URL of an existing server to use instead of starting one.
 const URL_VARIABLE: &str = "PLANTDB_TEST_DATABASE_URL";
+/// The root a TimescaleDB was installed into with `make install DESTDIR=...`, to test against
+/// it without installing it system-wide.
+const TIMESCALEDB_DIR_VARIABLE: &str = "PLANTDB_TEST_TIMESCALEDB_DIR";
 const STANDIN_MARKER: &str = "plantdb test stand-in for TimescaleDB";
 const STANDIN_CONTROL: &str = include_str!("timescale_standin/timescaledb.control");
 const STANDIN_SQL: &str = include_str!("timescale_standin/timescaledb--0.0.0-standin.sql");
@@ -44,12 +56,25 @@ pub struct PgDatabase {
     /// `PLANTDB_TEST_DATABASE_URL`, with that URL's credentials).
     pub url: String,
     pub name: String,
+    server: &'static Server,
 }
 
 impl PgDatabase {
     pub fn new() -> PgDatabase {
+        PgDatabase::on(server())
+    }
+
+    /// A fresh database where `CREATE EXTENSION timescaledb` works: the real TimescaleDB
+    /// when there is one, else the stand-in ([`timescaledb_kind`] tells which).
+    pub fn with_timescaledb() -> PgDatabase {
+        match timescale_server_and_kind() {
+            Ok((server, _)) => PgDatabase::on(server),
+            Err(reason) => panic!("no TimescaleDB for the tests: {reason}"),
+        }
+    }
+
+    fn on(server: &'static Server) -> PgDatabase {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let server = server();
         let name = format!(
             "plantdb_t_{}_{}",
             std::process::id(),
@@ -62,13 +87,14 @@ impl PgDatabase {
         PgDatabase {
             url: server.tcp_url(&name),
             name,
+            server,
         }
     }
 
     /// URL of the same database over the server's unix socket, as `postgres` (trusted):
     /// `postgresql:///NAME?host=/socket/dir&port=PORT&user=postgres`.
     pub fn socket_url(&self) -> String {
-        server().socket_url(&self.name)
+        self.server.socket_url(&self.name)
     }
 
     /// A connection over TCP with the password.
@@ -81,7 +107,7 @@ impl PgDatabase {
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let note = if server().external {
+            let note = if self.server.external {
                 ""
             } else {
                 " (the throwaway server goes away when the test binary exits; \
@@ -95,7 +121,7 @@ impl Drop for PgDatabase {
         }
         // WITH (FORCE) ends connections a test leaked (an open Client, a killed CLI).
         let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        if let Err(e) = server().admin().batch_execute(&drop) {
+        if let Err(e) = self.server.admin().batch_execute(&drop) {
             eprintln!("cannot drop test database `{}`: {e}", self.name);
         }
     }
@@ -106,54 +132,266 @@ pub fn server_url_for(db: &str) -> String {
     server().tcp_url(db)
 }
 
-/// Installs the TimescaleDB stand-in (`support/timescale_standin/`) into the extension
-/// directory of the shared server, so `CREATE EXTENSION timescaledb` works on it. Refuses to
-/// replace a real TimescaleDB. Writing there needs root (as in CI).
-///
-/// PostgreSQL 15 has a single extension directory, so once installed the stand-in is
-/// available to every database of that installation, and stays installed.
-pub fn install_timescale_standin() -> Result<(), String> {
-    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    INSTALLED
-        .get_or_init(|| {
-            let sharedir: String = server()
-                .admin()
-                .query_one("SELECT setting FROM pg_config WHERE name = 'SHAREDIR'", &[])
-                .map_err(|e| format!("cannot ask the server for its SHAREDIR: {e}"))?
-                .get(0);
-            copy_standin(&Path::new(&sharedir).join("extension"))
-        })
-        .clone()
+/// Which TimescaleDB the test servers offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimescaleKind {
+    /// A real TimescaleDB, installed on this machine or staged (`PLANTDB_TEST_TIMESCALEDB_DIR`).
+    Real,
+    /// `support/timescale_standin/`: records `create_hypertable` calls, nothing more.
+    StandIn,
 }
 
-fn copy_standin(extension_dir: &Path) -> Result<(), String> {
-    let control = extension_dir.join("timescaledb.control");
-    if let Ok(existing) = std::fs::read_to_string(&control)
-        && !existing.contains(STANDIN_MARKER)
-    {
+/// The TimescaleDB that [`PgDatabase::with_timescaledb`] databases can `CREATE EXTENSION`.
+pub fn timescaledb_kind() -> TimescaleKind {
+    match timescale_server_and_kind() {
+        Ok((_, kind)) => *kind,
+        Err(reason) => panic!("no TimescaleDB for the tests: {reason}"),
+    }
+}
+
+fn timescale_server_and_kind() -> &'static Result<(&'static Server, TimescaleKind), String> {
+    static TIMESCALE: OnceLock<Result<(&'static Server, TimescaleKind), String>> = OnceLock::new();
+    TIMESCALE.get_or_init(|| {
+        let shared = server();
+        if shared.external {
+            return external_timescale_kind(shared).map(|kind| (shared, kind));
+        }
+        match installation()?.timescaledb {
+            // The stand-in needs no preloading: the shared server offers it to every database.
+            None => Ok((shared, TimescaleKind::StandIn)),
+            // A real TimescaleDB must be in shared_preload_libraries before CREATE EXTENSION,
+            // and preloading it on the shared server would change what `--timescale auto`
+            // finds there; so it gets a server of its own.
+            Some(_) => {
+                let options = ServerOptions {
+                    tls: false,
+                    preload_timescaledb: true,
+                };
+                let server = start_with_retries(options)
+                    .map_err(|e| format!("cannot start the TimescaleDB test server: {e}"))?;
+                Ok((&*Box::leak(Box::new(server)), TimescaleKind::Real))
+            }
+        }
+    })
+}
+
+fn external_timescale_kind(server: &Server) -> Result<TimescaleKind, String> {
+    let row = server
+        .admin()
+        .query_opt(
+            "SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'",
+            &[],
+        )
+        .map_err(|e| format!("cannot ask {URL_VARIABLE} for its extensions: {e}"))?;
+    match row.map(|row| row.get::<_, String>(0)) {
+        None => Err(format!(
+            "the server of {URL_VARIABLE} offers no `timescaledb` extension (install \
+             TimescaleDB there, or the stand-in of tests/it/support/timescale_standin/)"
+        )),
+        Some(version) if version.contains("standin") => Ok(TimescaleKind::StandIn),
+        Some(_) => Ok(TimescaleKind::Real),
+    }
+}
+
+/// The PostgreSQL installation the throwaway servers run from, as `pg_config` describes it.
+struct Installation {
+    bindir: PathBuf,
+    sharedir: PathBuf,
+    pkglibdir: PathBuf,
+    /// `None`: no real TimescaleDB, the shadow installations get the stand-in.
+    timescaledb: Option<RealTimescale>,
+}
+
+enum RealTimescale {
+    /// In the installation's own extension and library directories.
+    Installed,
+    /// Staged elsewhere: extension files (control, SQL) and libraries to add.
+    Staged {
+        extension: Vec<PathBuf>,
+        libraries: Vec<PathBuf>,
+    },
+}
+
+fn installation() -> Result<&'static Installation, String> {
+    static INSTALLATION: OnceLock<Result<Installation, String>> = OnceLock::new();
+    INSTALLATION
+        .get_or_init(find_installation)
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn find_installation() -> Result<Installation, String> {
+    let bindir = find_bindir()?;
+    let pg_config = |flag: &str| -> Result<PathBuf, String> {
+        let output = Command::new(bindir.join("pg_config"))
+            .arg(flag)
+            .output()
+            .map_err(|e| format!("cannot run {}/pg_config: {e}", bindir.display()))?;
+        if !output.status.success() {
+            return Err(format!("{}/pg_config {flag} failed", bindir.display()));
+        }
+        Ok(PathBuf::from(
+            String::from_utf8_lossy(&output.stdout).trim(),
+        ))
+    };
+    let sharedir = pg_config("--sharedir")?;
+    let pkglibdir = pg_config("--pkglibdir")?;
+    let timescaledb = match std::env::var_os(TIMESCALEDB_DIR_VARIABLE) {
+        Some(root) if !root.is_empty() => {
+            Some(staged_timescaledb(Path::new(&root), &sharedir, &pkglibdir)?)
+        }
+        _ => {
+            let control = sharedir.join("extension").join("timescaledb.control");
+            let real = std::fs::read_to_string(&control)
+                .is_ok_and(|text| !text.contains(STANDIN_MARKER))
+                && pkglibdir.join("timescaledb.so").is_file();
+            real.then_some(RealTimescale::Installed)
+        }
+    };
+    Ok(Installation {
+        bindir,
+        sharedir,
+        pkglibdir,
+        timescaledb,
+    })
+}
+
+/// A TimescaleDB installed with `DESTDIR=root`: its files sit under `root` at the paths of the
+/// installation's own directories.
+fn staged_timescaledb(
+    root: &Path,
+    sharedir: &Path,
+    pkglibdir: &Path,
+) -> Result<RealTimescale, String> {
+    let timescale_files = |dir: &Path, suffix: &str| -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.starts_with("timescaledb") && name.ends_with(suffix))
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let extension_dir = under(root, &sharedir.join("extension"));
+    let extension = timescale_files(&extension_dir, "");
+    let libraries = timescale_files(&under(root, pkglibdir), ".so");
+    if !extension.iter().any(|f| f.ends_with("timescaledb.control")) || libraries.is_empty() {
         return Err(format!(
-            "a real TimescaleDB is installed ({}); not replacing it with the test stand-in",
-            control.display()
+            "{TIMESCALEDB_DIR_VARIABLE} names `{}`, which holds no TimescaleDB installed with \
+             DESTDIR (looked for {}/timescaledb.control and timescaledb*.so under {})",
+            root.display(),
+            extension_dir.display(),
+            under(root, pkglibdir).display()
         ));
     }
-    for (file, text) in [
-        ("timescaledb.control", STANDIN_CONTROL),
-        (STANDIN_SQL_FILE, STANDIN_SQL),
-    ] {
-        // Written aside and renamed, so a concurrent test binary never reads half a file.
-        let target = extension_dir.join(file);
-        let partial = extension_dir.join(format!("{file}.{}.partial", std::process::id()));
-        std::fs::write(&partial, text)
-            .and_then(|()| std::fs::rename(&partial, &target))
-            .map_err(|e| {
-                format!(
-                    "cannot install the TimescaleDB stand-in as {}: {e} \
-                     (run the tests as root, as CI does)",
-                    target.display()
-                )
-            })?;
+    Ok(RealTimescale::Staged {
+        extension,
+        libraries,
+    })
+}
+
+/// `absolute` re-rooted at `root`.
+fn under(root: &Path, absolute: &Path) -> PathBuf {
+    root.join(absolute.strip_prefix("/").unwrap_or(absolute))
+}
+
+/// Builds a private copy of the installation under `root`, so the test server can load
+/// extensions the system does not have without anything being written to system
+/// directories.
+///
+/// PostgreSQL finds its share and library directories relative to the real path of the
+/// running `postgres` executable (symbolic links resolved). So the executable is copied, and
+/// the share and library trees are rebuilt beside it at the same relative places, made of
+/// symbolic links to the real entries; only the extension directory gets files of its own:
+/// the TimescaleDB stand-in, or a staged real TimescaleDB. Returns the copied `postgres`.
+fn build_shadow_installation(installation: &Installation, root: &Path) -> Result<PathBuf, String> {
+    let bindir = under(root, &installation.bindir);
+    let sharedir = under(root, &installation.sharedir);
+    let extension_dir = sharedir.join("extension");
+    let pkglibdir = under(root, &installation.pkglibdir);
+    for dir in [&bindir, &extension_dir, &pkglibdir] {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let postgres = bindir.join("postgres");
+    std::fs::copy(installation.bindir.join("postgres"), &postgres)
+        .map_err(|e| format!("cannot copy `postgres` to {}: {e}", postgres.display()))?;
+    link_entries(&installation.sharedir, &sharedir, |name| {
+        name != "extension"
+    })?;
+    link_entries(
+        &installation.sharedir.join("extension"),
+        &extension_dir,
+        |name| !is_standin_leftover(&installation.sharedir.join("extension"), name),
+    )?;
+    link_entries(&installation.pkglibdir, &pkglibdir, |_| true)?;
+    match &installation.timescaledb {
+        Some(RealTimescale::Installed) => {}
+        Some(RealTimescale::Staged {
+            extension,
+            libraries,
+        }) => {
+            for (files, dir) in [(extension, &extension_dir), (libraries, &pkglibdir)] {
+                for file in files {
+                    let link = dir.join(file.file_name().unwrap_or_default());
+                    // A staged file replaces the installation's own copy, if any.
+                    let _ = std::fs::remove_file(&link);
+                    symlink(file, &link)?;
+                }
+            }
+        }
+        None => {
+            for (file, text) in [
+                ("timescaledb.control", STANDIN_CONTROL),
+                (STANDIN_SQL_FILE, STANDIN_SQL),
+            ] {
+                let path = extension_dir.join(file);
+                let _ = std::fs::remove_file(&path);
+                std::fs::write(&path, text)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
+        }
+    }
+    Ok(postgres)
+}
+
+/// Files an older version of this harness copied into the system's extension directory; they
+/// are never offered to the test server, which gets its own stand-in.
+fn is_standin_leftover(extension_dir: &Path, name: &str) -> bool {
+    name == STANDIN_SQL_FILE
+        || (name == "timescaledb.control"
+            && std::fs::read_to_string(extension_dir.join(name))
+                .is_ok_and(|text| text.contains(STANDIN_MARKER)))
+}
+
+/// Symbolic links in `to` to each entry of `from` that `keep` accepts.
+fn link_entries(from: &Path, to: &Path, keep: impl Fn(&str) -> bool) -> Result<(), String> {
+    let entries =
+        std::fs::read_dir(from).map_err(|e| format!("cannot list {}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot list {}: {e}", from.display()))?;
+        let name = entry.file_name();
+        if keep(&name.to_string_lossy()) {
+            symlink(&entry.path(), &to.join(&name))?;
+        }
     }
     Ok(())
+}
+
+fn symlink(target: &Path, link: &Path) -> Result<(), String> {
+    std::os::unix::fs::symlink(target, link).map_err(|e| {
+        format!(
+            "cannot link {} to {}: {e}",
+            link.display(),
+            target.display()
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -214,16 +452,25 @@ fn server() -> &'static Server {
 fn obtain_server() -> Result<Server, String> {
     match std::env::var(URL_VARIABLE) {
         Ok(url) if !url.is_empty() => external_server(&url),
-        _ => start_with_retries(false),
+        _ => start_with_retries(ServerOptions::default()),
     }
 }
 
-fn start_with_retries(tls: bool) -> Result<Server, String> {
+/// What a throwaway server is started with.
+#[derive(Debug, Clone, Copy, Default)]
+struct ServerOptions {
+    /// TLS with a self-signed certificate.
+    tls: bool,
+    /// `shared_preload_libraries = 'timescaledb'` (a real TimescaleDB needs it).
+    preload_timescaledb: bool,
+}
+
+fn start_with_retries(options: ServerOptions) -> Result<Server, String> {
     // A free port can be taken by someone else between choosing and binding it; a fresh
     // attempt picks another.
     let mut last_error = String::new();
     for _ in 0..3 {
-        match start_server(tls) {
+        match start_server(options) {
             Ok(server) => return Ok(server),
             Err(e) => last_error = e,
         }
@@ -236,7 +483,11 @@ fn start_with_retries(tls: bool) -> Result<Server, String> {
 /// stays without TLS so most tests do not pay for TLS set-up.
 pub fn tls_server_url_for(db: &str) -> String {
     static TLS_SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
-    match TLS_SERVER.get_or_init(|| start_with_retries(true)) {
+    let options = ServerOptions {
+        tls: true,
+        ..ServerOptions::default()
+    };
+    match TLS_SERVER.get_or_init(|| start_with_retries(options)) {
         Ok(server) => server.tcp_url(db),
         Err(reason) => panic!("cannot start the TLS test server: {reason}"),
     }
@@ -280,8 +531,8 @@ fn external_server(url: &str) -> Result<Server, String> {
     })
 }
 
-fn start_server(tls: bool) -> Result<Server, String> {
-    let bindir = find_bindir()?;
+fn start_server(options: ServerOptions) -> Result<Server, String> {
+    let installation = installation()?;
     let as_root = is_root()?;
     // In /tmp, not $TMPDIR: a unix socket path must stay under ~100 bytes.
     let base = tempfile::Builder::new()
@@ -290,24 +541,33 @@ fn start_server(tls: bool) -> Result<Server, String> {
         .map_err(|e| format!("cannot create a temporary directory: {e}"))?
         .keep();
     // Until the watchdog owns it, a failure removes the directory here.
-    let result = start_in(&bindir, &base, as_root, tls);
+    let result = start_in(installation, &base, as_root, options);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&base);
     }
     result
 }
 
-fn start_in(bindir: &Path, base: &Path, as_root: bool, tls: bool) -> Result<Server, String> {
+fn start_in(
+    installation: &Installation,
+    base: &Path,
+    as_root: bool,
+    options: ServerOptions,
+) -> Result<Server, String> {
     let data = base.join("data");
     let log = base.join("server.log");
+    let postgres = build_shadow_installation(installation, &base.join("install"))?;
     if as_root {
-        // initdb and postgres refuse to run as root.
-        run(Command::new("chown").arg("postgres:").arg(base))
-            .map_err(|e| format!("{e} (is there a `postgres` user? `.ci/run` creates one)"))?;
+        // initdb and postgres refuse to run as root; the watchdog, as `postgres`, removes it
+        // all at the end. `-h`: the links themselves, never what they point to.
+        run(Command::new("chown")
+            .args(["-R", "-h", "postgres:"])
+            .arg(base))
+        .map_err(|e| format!("{e} (is there a `postgres` user? `.ci/run` creates one)"))?;
     }
 
     let initdb = shell_words(&[
-        &bindir.join("initdb").to_string_lossy(),
+        &installation.bindir.join("initdb").to_string_lossy(),
         "-D",
         &data.to_string_lossy(),
         "-A",
@@ -334,7 +594,14 @@ fn start_in(bindir: &Path, base: &Path, as_root: bool, tls: bool) -> Result<Serv
         base.display()
     );
     append(&data.join("postgresql.conf"), &settings)?;
-    if tls {
+    if options.preload_timescaledb {
+        // Telemetry off: the tests must not talk to anything beyond this machine.
+        append(
+            &data.join("postgresql.conf"),
+            "shared_preload_libraries = 'timescaledb'\ntimescaledb.telemetry_level = off\n",
+        )?;
+    }
+    if options.tls {
         // A self-signed certificate: enough for sslmode=prefer/require, and exactly what
         // verify-full must refuse.
         let make_cert = format!(
@@ -360,7 +627,7 @@ fn start_in(bindir: &Path, base: &Path, as_root: bool, tls: bool) -> Result<Serv
          kill -INT \"$pid\" 2>/dev/null\n\
          wait \"$pid\"\n\
          rm -rf {base}\n",
-        postgres = shell_words(&[&bindir.join("postgres").to_string_lossy()]),
+        postgres = shell_words(&[&postgres.to_string_lossy()]),
         data = shell_words(&[&data.to_string_lossy()]),
         log = shell_words(&[&log.to_string_lossy()]),
         base = shell_words(&[&base.to_string_lossy()]),

@@ -1,6 +1,7 @@
 -- plantdb test stand-in for TimescaleDB: NOT TimescaleDB.
--- It only records create_hypertable calls in timescaledb_information.hypertables, so tests
--- can check that plantdb asked for a hypertable. Installed by tests/it/support/postgres.rs.
+-- It only records create_hypertable calls in timescaledb_information.hypertables and
+-- .dimensions (the columns TimescaleDB's own views have), so tests can check that plantdb
+-- asked for a hypertable. Offered to the test servers by tests/it/support/postgres.rs.
 
 \echo Use "CREATE EXTENSION timescaledb" to load this file. \quit
 
@@ -9,8 +10,15 @@ CREATE SCHEMA timescaledb_information;
 CREATE TABLE timescaledb_information.hypertables (
     hypertable_schema name NOT NULL,
     hypertable_name name NOT NULL,
-    time_column name NOT NULL,
     PRIMARY KEY (hypertable_schema, hypertable_name)
+);
+
+CREATE TABLE timescaledb_information.dimensions (
+    hypertable_schema name NOT NULL,
+    hypertable_name name NOT NULL,
+    column_name name NOT NULL,
+    FOREIGN KEY (hypertable_schema, hypertable_name)
+        REFERENCES timescaledb_information.hypertables
 );
 
 CREATE FUNCTION public.create_hypertable(
@@ -51,7 +59,9 @@ BEGIN
             USING ERRCODE = 'duplicate_object';
     END IF;
 
-    INSERT INTO timescaledb_information.hypertables (hypertable_schema, hypertable_name, time_column)
+    INSERT INTO timescaledb_information.hypertables (hypertable_schema, hypertable_name)
+    VALUES (table_schema, table_name);
+    INSERT INTO timescaledb_information.dimensions (hypertable_schema, hypertable_name, column_name)
     VALUES (table_schema, table_name, time_column_name);
 END
 $$;
