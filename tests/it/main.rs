@@ -9,6 +9,7 @@ mod reset;
 mod safety;
 mod schema_spec;
 mod seed;
+mod seed_replace;
 mod support;
 mod tls;
 mod verify;
