@@ -36,7 +36,8 @@ pub enum Mode {
     /// The tables the fixtures write end up holding exactly the fixtures' rows.
     Replace,
     /// Insert rows, or update the row with the same key; keep other rows. Generated telemetry
-    /// has no key: the readings of the devices it is generated for are replaced.
+    /// has no key: the readings of the devices it is generated for are replaced, unless they
+    /// are exactly what would be generated.
     Upsert,
 }
 
