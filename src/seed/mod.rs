@@ -246,13 +246,9 @@ pub fn seed(
 /// The telemetry the fixtures generate, one series per device. Devices and plants have text
 /// keys the fixtures state, so no database lookup is needed.
 fn telemetry_series(fixtures: &Fixtures) -> Vec<telemetry::Series> {
-    let text_key = |table: &str, label: &str| -> Option<String> {
-        let row = fixtures.rows_of(table).find(|r| r.label == label)?;
-        let pk = row.table.pk_column()?;
-        match row.cell(pk) {
-            Some(Cell::Value(Value::Text(t))) => Some(t.clone()),
-            _ => None,
-        }
+    let text_key = |table: &str, label: &str| match fixture_key(fixtures, table, label) {
+        Some(Value::Text(t)) => Some(t),
+        _ => None,
     };
     fixtures
         .telemetry
@@ -271,6 +267,19 @@ fn telemetry_series(fixtures: &Fixtures) -> Vec<telemetry::Series> {
             }
         })
         .collect()
+}
+
+/// The key of a fixture row whose key does not come from the database (text and UUID keys).
+fn fixture_key(fixtures: &Fixtures, table: &str, label: &str) -> Option<Value> {
+    let row = fixtures.rows_of(table).find(|r| r.label == label)?;
+    let pk = match row.table.pk {
+        Pk::Text(pk) | Pk::Uuid(pk) => pk,
+        Pk::Identity(_) | Pk::None => return None,
+    };
+    match row.cell(pk) {
+        Some(Cell::Value(v)) => Some(v.clone()),
+        _ => None,
+    }
 }
 
 /// The seed's one transaction. PostgreSQL also holds plantdb's advisory lock, so a seed never
@@ -375,7 +384,7 @@ impl Seeder<'_, '_> {
             };
             let mut kept = Vec::new();
             for row in fixtures.rows_of(table.name) {
-                let Some(values) = self.resolve_existing(row) else {
+                let Some(values) = self.resolve_existing(fixtures, row) else {
                     continue;
                 };
                 match (table.pk_column(), self.find(table, &values)?) {
@@ -409,16 +418,27 @@ impl Seeder<'_, '_> {
         Ok(())
     }
 
-    /// A row's values for matching against what is stored, or `None` when a parent it
-    /// references is not stored (then it cannot be stored either).
-    fn resolve_existing(&self, row: &Row) -> Option<Vec<(&'static str, Value)>> {
+    /// A row's values for finding it among the stored rows, or `None` when it cannot be
+    /// stored: a key column references a row with a generated key that is not stored. A
+    /// reference outside the key does not matter for finding the row (it is updated later),
+    /// and a text or UUID key is known from the fixtures whether or not its row is stored:
+    /// a device whose plant was deleted is still the same device.
+    fn resolve_existing(
+        &self,
+        fixtures: &Fixtures,
+        row: &Row,
+    ) -> Option<Vec<(&'static str, Value)>> {
         row.cells
             .iter()
             .map(|(column, cell, _)| {
                 let value = match cell {
                     Cell::Value(v) => v.clone(),
                     Cell::Plain(_) => Value::Null,
-                    Cell::Label { table, label } => self.ids.get(&(*table, label.clone()))?.clone(),
+                    Cell::Label { table, label } => match self.ids.get(&(*table, label.clone())) {
+                        Some(id) => id.clone(),
+                        None if !row.table.key.contains(&column.name) => Value::Null,
+                        None => fixture_key(fixtures, table, label)?,
+                    },
                 };
                 Some((column.name, value))
             })

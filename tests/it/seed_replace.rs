@@ -174,6 +174,15 @@ fn replace_with_only_plants_keeps_every_device_and_reports_what_the_rules_did() 
             "{report}"
         );
         assert!(alerts_left > 0, "the monstera's alert stays");
+
+        // Seeding every plant again gives the devices their plants back, in place: a device
+        // whose plant was deleted is still the same device.
+        let again = seed_json(dir.path(), &url, &["seed", "--now", NOW]);
+        assert_eq!(
+            table_counts(&again, "devices"),
+            [0, 2, 1, 2, 0, 0],
+            "{again}"
+        );
     });
 }
 
