@@ -269,6 +269,10 @@ fn telemetry_series(fixtures: &Fixtures) -> Vec<telemetry::Series> {
         .collect()
 }
 
+/// Said with a database's refusal: the seed's results are never printed, so say what became
+/// of them.
+const ROLLED_BACK: &str = "the seed was rolled back: nothing was written";
+
 /// The key of a fixture row whose key does not come from the database (text and UUID keys).
 fn fixture_key(fixtures: &Fixtures, table: &str, label: &str) -> Option<Value> {
     let row = fixtures.rows_of(table).find(|r| r.label == label)?;
@@ -458,7 +462,7 @@ impl Seeder<'_, '_> {
                         "the database refused row `{}` of `{}`: {message}",
                         row.label, table.name
                     ),
-                    None,
+                    Some(ROLLED_BACK.into()),
                 ),
                 // Pointed at the value itself when the fixture states it.
                 Error::Bind {
@@ -478,7 +482,7 @@ impl Seeder<'_, '_> {
                             "the database refused row `{}` of `{}`: the value of `{column}` does not fit PostgreSQL type {pg_type} ({reason})",
                             row.label, table.name
                         ),
-                        None,
+                        Some(ROLLED_BACK.into()),
                     )
                 }
                 other => other,

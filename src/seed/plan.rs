@@ -325,4 +325,15 @@ mod tests {
                 .is_none()
         );
     }
+
+    #[test]
+    fn a_refusal_counts_the_rows_it_does_not_show() {
+        let e = Error::SeedBlocked {
+            rows: vec!["`sample` id=1 references deleted `characteristic` id=2".into()],
+            more: 7,
+        };
+        let text = e.to_string();
+        assert!(text.contains("\n  - `sample` id=1"), "{text}");
+        assert!(text.ends_with("… and 7 more"), "{text}");
+    }
 }

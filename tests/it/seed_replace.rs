@@ -114,6 +114,7 @@ fn replace_with_only_plants_keeps_every_device_and_reports_what_the_rules_did() 
             count(&db, "telemetry WHERE plant_id IN ('snake-plant', 'basil')");
         assert!(alerts_of_gone_plants > 0 && readings_of_gone_plants > 0);
         let devices = count(&db, "devices");
+        let alerts = count(&db, "alerts");
         let telemetry = count(&db, "telemetry");
         let dir = tempfile::tempdir().expect("dir");
         std::fs::write(
@@ -174,6 +175,8 @@ fn replace_with_only_plants_keeps_every_device_and_reports_what_the_rules_did() 
             "{report}"
         );
         assert!(alerts_left > 0, "the monstera's alert stays");
+        // The database applied the rules itself (on SQLite too: foreign keys are on).
+        assert_eq!(alerts_left, alerts - alerts_of_gone_plants);
 
         // Seeding every plant again gives the devices their plants back, in place: a device
         // whose plant was deleted is still the same device.
@@ -384,6 +387,10 @@ fn a_failed_seed_prints_no_results() {
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert!(
             stderr.starts_with("error: dup.yaml:2:3: the database refused row `dup` of `gateways`"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("hint: the seed was rolled back: nothing was written"),
             "{stderr}"
         );
         assert!(
