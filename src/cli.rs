@@ -120,7 +120,8 @@ pub struct SeedArgs {
     /// Fixture files, or directories of *.yaml files [default: the built-in fixtures]
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// replace: the tables the fixtures write end up holding exactly the fixtures' rows;
+    /// replace: the tables the fixtures write end up holding exactly the fixtures' rows
+    /// (other tables change only through their foreign keys' ON DELETE rules);
     /// upsert: insert or update by key, keep other rows (generated telemetry is regenerated).
     #[arg(long, value_enum, default_value = "replace")]
     pub mode: crate::seed::Mode,
