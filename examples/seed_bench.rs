@@ -83,6 +83,7 @@ fn main() -> Result<(), Error> {
         scale,
         now,
         key: None,
+        dry_run: false,
     };
     let started = Instant::now();
     let report = seed::seed(driver.as_mut(), &set, &fixtures, &options, &mut seed::Quiet)?;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, SubsecRound, Utc};
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::TimescalePolicy;
@@ -119,13 +120,43 @@ pub struct SeedArgs {
     /// Fixture files, or directories of *.yaml files [default: the built-in fixtures]
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// replace: the tables the fixtures write end up holding exactly the fixtures' rows;
+    /// replace: the tables the fixtures write end up holding exactly the fixtures' rows
+    /// (other tables change only through their foreign keys' ON DELETE rules);
     /// upsert: insert or update by key, keep other rows (generated telemetry is regenerated).
     #[arg(long, value_enum, default_value = "replace")]
     pub mode: crate::seed::Mode,
     /// Generate N times the telemetry the fixtures describe (load testing).
     #[arg(long, value_name = "N", default_value = "1", value_parser = clap::value_parser!(u32).range(1..))]
     pub scale: u32,
+    /// Print what the seed would insert, update and delete in each table, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub now: NowArg,
+}
+
+/// `--now`: pins the clock that relative times (`now-2m`) and generated telemetry use, so
+/// that seeding again with the same value changes nothing.
+#[derive(Debug, Args)]
+pub struct NowArg {
+    /// Use TIME (RFC 3339, e.g. 2026-02-07T12:00:00Z) as "now" for relative times and
+    /// generated telemetry [default: the current time]
+    #[arg(long = "now", value_name = "TIME", env = "PLANTDB_NOW", value_parser = parse_now)]
+    pub time: Option<DateTime<Utc>>,
+}
+
+impl NowArg {
+    /// The pinned time, or the clock. Milliseconds: what SQLite keeps, so both dialects
+    /// store the same times.
+    pub fn resolve(&self) -> DateTime<Utc> {
+        self.time.unwrap_or_else(Utc::now).trunc_subsecs(3)
+    }
+}
+
+fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e}; expected an RFC 3339 time such as 2026-02-07T12:00:00Z"))
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +176,8 @@ pub struct ResetArgs {
     /// Generate N times the telemetry the fixtures describe.
     #[arg(long, value_name = "N", default_value = "1", value_parser = clap::value_parser!(u32).range(1..))]
     pub scale: u32,
+    #[command(flatten)]
+    pub now: NowArg,
 }
 
 #[derive(Debug, Subcommand)]

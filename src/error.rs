@@ -131,6 +131,23 @@ pub enum Error {
     #[error("cannot seed: the database is not fully migrated; pending: {}", .0.join(", "))]
     SeedPending(Vec<String>),
 
+    #[error(
+        "cannot replace: foreign keys forbid deleting rows the fixtures do not name; in the way:{}{}",
+        list_text(rows),
+        if *more > 0 { format!("\n  … and {more} more") } else { String::new() }
+    )]
+    SeedBlocked { rows: Vec<String>, more: u64 },
+
+    /// A value PostgreSQL cannot take for a statement's parameter (1-based `index`), found
+    /// before sending it; `column` once the caller knows which column the parameter fills.
+    #[error("{} does not fit PostgreSQL type {pg_type}: {reason}", column.clone().unwrap_or_else(|| format!("parameter ${index}")))]
+    Bind {
+        index: usize,
+        column: Option<String>,
+        pg_type: String,
+        reason: String,
+    },
+
     #[error("{0}")]
     SecretKey(String),
 
@@ -354,6 +371,9 @@ impl Error {
             ),
             Error::Fixture { hint, .. } => hint.clone(),
             Error::SeedPending(_) => Some("run `plantdb migrate up` first".into()),
+            Error::SeedBlocked { .. } => Some(
+                "name those rows (or the rows they reference) in the fixtures, delete them first, or seed with `--mode upsert`".into(),
+            ),
             Error::ResetRemote { .. } => Some(
                 "reset drops the whole database; pass --force if you really mean this server".into(),
             ),

@@ -172,8 +172,8 @@ impl Output {
         }
     }
 
-    /// Reports tables as they are seeded: a bar for large tables on a terminal, a line per
-    /// table otherwise.
+    /// Shows a bar while a large table is seeded, on a terminal; the results come from
+    /// `seed_report` once committed.
     pub fn seed_observer(&self) -> Box<dyn SeedObserver> {
         match self.mode {
             Mode::Json | Mode::Quiet => Box::new(crate::seed::Quiet),
@@ -207,29 +207,69 @@ impl Output {
         }
     }
 
+    /// A seed's results, printed once they are committed (or rolled back, for a dry run):
+    /// nothing about a seed is printed while its transaction is open.
     pub fn seed_report(&self, report: &SeedReport) {
         match self.mode {
             Mode::Quiet => {}
             Mode::Json => print_json(report),
             Mode::Human => {
-                let rows: u64 = report
-                    .tables
-                    .iter()
-                    .map(|t| t.inserted + t.updated + t.unchanged)
-                    .sum();
-                say!(
-                    "seeded {} table(s), {} row(s) in {} ms ({} mode)",
-                    report.tables.len(),
-                    HumanCount(rows),
-                    HumanCount(report.duration_ms),
-                    match report.mode {
-                        crate::seed::Mode::Replace => "replace",
-                        crate::seed::Mode::Upsert => "upsert",
-                    }
-                );
+                let mut out = std::io::stdout().lock();
+                for table in &report.tables {
+                    let _ = writeln!(out, "{}", table_line(table, report.dry_run));
+                }
+                let mode = match report.mode {
+                    crate::seed::Mode::Replace => "replace",
+                    crate::seed::Mode::Upsert => "upsert",
+                };
+                let touched = report.tables.len();
+                let _ = if report.dry_run {
+                    writeln!(
+                        out,
+                        "dry run ({mode} mode): {touched} table(s) would change as above; nothing was written"
+                    )
+                } else {
+                    let changed = report.tables.iter().filter(|t| t.changed()).count();
+                    writeln!(
+                        out,
+                        "seeded {touched} table(s), {changed} changed, in {} ms ({mode} mode)",
+                        HumanCount(report.duration_ms)
+                    )
+                };
             }
         }
     }
+}
+
+/// Counts are grouped like the progress bar's (302,400).
+/// `seeded   plants   1 inserted, 0 updated, 2 deleted, 5 unchanged; 3 deleted by ON DELETE
+/// CASCADE`: the four counts for a table the fixtures write, the rules' effects where any.
+fn table_line(table: &TableReport, dry_run: bool) -> String {
+    let written = table.inserted + table.updated + table.deleted + table.unchanged > 0;
+    let mut parts = Vec::new();
+    if written || (table.cascade_deleted == 0 && table.set_null == 0) {
+        parts.push(format!(
+            "{} inserted, {} updated, {} deleted, {} unchanged",
+            HumanCount(table.inserted),
+            HumanCount(table.updated),
+            HumanCount(table.deleted),
+            HumanCount(table.unchanged)
+        ));
+    }
+    if table.cascade_deleted > 0 {
+        parts.push(format!(
+            "{} deleted by ON DELETE CASCADE",
+            HumanCount(table.cascade_deleted)
+        ));
+    }
+    if table.set_null > 0 {
+        parts.push(format!(
+            "{} set to NULL by ON DELETE SET NULL",
+            HumanCount(table.set_null)
+        ));
+    }
+    let verb = if dry_run { "would" } else { "seeded" };
+    format!("{verb:<8} {:<22} {}", table.table, parts.join("; "))
 }
 
 struct SeedPrinter {
@@ -260,19 +300,10 @@ impl SeedObserver for SeedPrinter {
         }
     }
 
-    fn table_finished(&mut self, report: &TableReport) {
+    fn table_finished(&mut self, _report: &TableReport) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        // Grouped like the progress bar's counts: 302,400.
-        let mut parts = vec![format!("{} inserted", HumanCount(report.inserted))];
-        if report.updated > 0 {
-            parts.push(format!("{} updated", HumanCount(report.updated)));
-        }
-        if report.unchanged > 0 {
-            parts.push(format!("{} unchanged", HumanCount(report.unchanged)));
-        }
-        say!("seeded   {:<22} {}", report.table, parts.join(", "));
     }
 }
 

@@ -6,8 +6,6 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{SubsecRound, Utc};
-
 use crate::cli::{Cli, ResetArgs};
 use crate::config::{PostgresTarget, SqliteTarget, Target};
 use crate::db::{self, Access};
@@ -18,8 +16,7 @@ use crate::seed::{self, SeedOptions, fixture};
 
 pub fn reset_command(cli: &Cli, out: &Output, target: &Target, args: &ResetArgs) -> Result<i32> {
     refuse_remote(target, args.force)?;
-    // Milliseconds: what SQLite keeps, so both dialects store the same times.
-    let now = Utc::now().trunc_subsecs(3);
+    let now = args.now.resolve();
     let fixtures = if args.no_seed {
         None
     } else {
@@ -61,6 +58,7 @@ pub fn reset_command(cli: &Cli, out: &Output, target: &Target, args: &ResetArgs)
                 scale: args.scale,
                 now,
                 key,
+                dry_run: false,
             };
             Some(seed::command::run_seed(
                 driver.as_mut(),

@@ -268,6 +268,26 @@ fn describe(e: &postgres::Error) -> String {
     }
 }
 
+/// Encodes each parameter as the server's type for it before sending, so a value that does
+/// not fit (3000000000 for an `integer`) is reported by its position, which the seeder turns
+/// into the column's name, rather than as the driver's "error serializing parameter 2".
+fn check_parameters(statement: &postgres::Statement, params: &[Value]) -> Result<()> {
+    use postgres::types::ToSql;
+    let mut buffer = bytes::BytesMut::new();
+    for (index, (value, ty)) in params.iter().zip(statement.params()).enumerate() {
+        buffer.clear();
+        if let Err(e) = value.to_sql_checked(ty, &mut buffer) {
+            return Err(Error::Bind {
+                index: index + 1,
+                column: None,
+                pg_type: ty.name().to_string(),
+                reason: e.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn db_message(db: &DbError) -> String {
     let mut text = db.message().to_string();
     if let Some(detail) = db.detail() {
@@ -542,9 +562,14 @@ impl Driver for PostgresDriver {
             .iter()
             .map(|p| p as &(dyn postgres::types::ToSql + Sync))
             .collect();
+        let statement = self
+            .client
+            .prepare(sql)
+            .map_err(|e| self.db_error("seed statement failed", e))?;
+        check_parameters(&statement, params)?;
         let rows = self
             .client
-            .query(sql, &refs)
+            .query(&statement, &refs)
             .map_err(|e| self.db_error("seed statement failed", e))?;
         rows.iter()
             .map(|row| {

@@ -30,6 +30,35 @@ pub enum Secret {
     Hashed,
 }
 
+/// A foreign key's `ON DELETE` rule, as the migrations declare it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    /// The default: the delete fails while the row still references it.
+    NoAction,
+    Restrict,
+    /// The database deletes the referencing row too.
+    Cascade,
+    /// The database sets the referencing column to NULL.
+    SetNull,
+}
+
+impl OnDelete {
+    /// The rule as SQL spells it (and as schema introspection reports it).
+    pub fn sql(self) -> &'static str {
+        match self {
+            OnDelete::NoAction => "NO ACTION",
+            OnDelete::Restrict => "RESTRICT",
+            OnDelete::Cascade => "CASCADE",
+            OnDelete::SetNull => "SET NULL",
+        }
+    }
+
+    /// Whether a delete of the referenced row fails while this row references it.
+    pub fn blocks(self) -> bool {
+        matches!(self, OnDelete::NoAction | OnDelete::Restrict)
+    }
+}
+
 #[derive(Debug)]
 pub struct Column {
     pub name: &'static str,
@@ -38,6 +67,8 @@ pub struct Column {
     pub required: bool,
     /// `Some(table)` for a foreign key, written in fixtures as the referenced row's label.
     pub references: Option<&'static str>,
+    /// What the database does to this row when the referenced row is deleted (foreign keys).
+    pub on_delete: OnDelete,
     /// The name a fixture uses for a foreign key or a secret (`organization`, `password`).
     pub alias: Option<&'static str>,
     pub secret: Option<Secret>,
@@ -118,6 +149,7 @@ const fn c(name: &'static str, kind: Kind) -> Column {
         kind,
         required: false,
         references: None,
+        on_delete: OnDelete::NoAction,
         alias: None,
         secret: None,
         max_chars: None,
@@ -137,12 +169,14 @@ const fn fk(
     table: &'static str,
     kind: Kind,
     required: bool,
+    on_delete: OnDelete,
 ) -> Column {
     Column {
         name,
         kind,
         required,
         references: Some(table),
+        on_delete,
         alias: Some(alias),
         secret: None,
         max_chars: None,
@@ -155,6 +189,7 @@ const fn secret(name: &'static str, alias: &'static str, secret: Secret) -> Colu
         kind: Kind::Text,
         required: true,
         references: None,
+        on_delete: OnDelete::NoAction,
         alias: Some(alias),
         secret: Some(secret),
         max_chars: None,
@@ -162,6 +197,7 @@ const fn secret(name: &'static str, alias: &'static str, secret: Secret) -> Colu
 }
 
 use Kind::*;
+use OnDelete::{Cascade, NoAction, SetNull};
 
 pub static TABLES: &[Table] = &[
     // SPC
@@ -185,10 +221,10 @@ pub static TABLES: &[Table] = &[
         key: &["plant_id", "parent_id", "name"],
         columns: &[
             c("id", Int),
-            fk("parent_id", "parent", "hierarchy", Int, false),
+            fk("parent_id", "parent", "hierarchy", Int, false, NoAction),
             req("name", Text).chars(255),
             req("type", Text).chars(255),
-            fk("plant_id", "plant", "plant", Int, false),
+            fk("plant_id", "plant", "plant", Int, false, Cascade),
         ],
     },
     Table {
@@ -209,7 +245,7 @@ pub static TABLES: &[Table] = &[
             c("is_active", Bool),
             c("created_at", Time),
             c("updated_at", Time),
-            fk("plant_id", "plant", "plant", Int, false),
+            fk("plant_id", "plant", "plant", Int, false, Cascade),
         ],
     },
     Table {
@@ -218,7 +254,14 @@ pub static TABLES: &[Table] = &[
         key: &["hierarchy_id", "name"],
         columns: &[
             c("id", Int),
-            fk("hierarchy_id", "hierarchy", "hierarchy", Int, true),
+            fk(
+                "hierarchy_id",
+                "hierarchy",
+                "hierarchy",
+                Int,
+                true,
+                NoAction,
+            ),
             req("name", Text).chars(255),
             c("description", Text),
             req("subgroup_size", Int),
@@ -237,7 +280,14 @@ pub static TABLES: &[Table] = &[
         pk: Pk::None,
         key: &["char_id", "rule_id"],
         columns: &[
-            fk("char_id", "characteristic", "characteristic", Int, true),
+            fk(
+                "char_id",
+                "characteristic",
+                "characteristic",
+                Int,
+                true,
+                NoAction,
+            ),
             req("rule_id", Int),
             c("is_enabled", Bool),
         ],
@@ -254,6 +304,7 @@ pub static TABLES: &[Table] = &[
                 "characteristic",
                 Int,
                 true,
+                Cascade,
             ),
             req("config_json", JsonText),
             c("is_active", Bool),
@@ -267,7 +318,14 @@ pub static TABLES: &[Table] = &[
         key: &["char_id", "timestamp"],
         columns: &[
             c("id", Int),
-            fk("char_id", "characteristic", "characteristic", Int, true),
+            fk(
+                "char_id",
+                "characteristic",
+                "characteristic",
+                Int,
+                true,
+                NoAction,
+            ),
             c("timestamp", Time),
             c("batch_number", Text).chars(255),
             c("operator_id", Text).chars(255),
@@ -280,7 +338,7 @@ pub static TABLES: &[Table] = &[
         key: &["sample_id", "value"],
         columns: &[
             c("id", Int),
-            fk("sample_id", "sample", "sample", Int, true),
+            fk("sample_id", "sample", "sample", Int, true, NoAction),
             req("value", Float),
         ],
     },
@@ -290,7 +348,7 @@ pub static TABLES: &[Table] = &[
         key: &["sample_id", "rule_id"],
         columns: &[
             c("id", Int),
-            fk("sample_id", "sample", "sample", Int, true),
+            fk("sample_id", "sample", "sample", Int, true, NoAction),
             req("rule_id", Int),
             c("rule_name", Text).chars(255),
             req("severity", Text).chars(255),
@@ -326,6 +384,7 @@ pub static TABLES: &[Table] = &[
                 "organizations",
                 Uuid,
                 true,
+                Cascade,
             ),
             req("name", Text).chars(255),
             c("location", Text).chars(500),
@@ -342,7 +401,7 @@ pub static TABLES: &[Table] = &[
         key: &["id"],
         columns: &[
             c("id", Uuid),
-            fk("factory_id", "factory", "factories", Uuid, true),
+            fk("factory_id", "factory", "factories", Uuid, true, Cascade),
             req("gateway_id", Text).chars(255),
             req("name", Text).chars(255),
             req("url", Text).chars(500),
@@ -379,7 +438,7 @@ pub static TABLES: &[Table] = &[
             c("mac_address", Text),
             c("mqtt_username", Text),
             secret("mqtt_password_hash", "mqtt_password", Secret::Hashed),
-            fk("plant_id", "plant", "plants", Text, false),
+            fk("plant_id", "plant", "plants", Text, false, SetNull),
             c("status", Text),
             c("firmware_version", Text),
             c("sensor_types", Json),
@@ -393,8 +452,8 @@ pub static TABLES: &[Table] = &[
         key: &[],
         columns: &[
             req("time", Time),
-            fk("device_id", "device", "devices", Text, false),
-            fk("plant_id", "plant", "plants", Text, false),
+            fk("device_id", "device", "devices", Text, false, Cascade),
+            fk("plant_id", "plant", "plants", Text, false, SetNull),
             c("soil_moisture", Float),
             c("temperature", Float),
             c("humidity", Float),
@@ -407,8 +466,8 @@ pub static TABLES: &[Table] = &[
         key: &["device_id", "metric", "direction", "value"],
         columns: &[
             c("id", Int),
-            fk("plant_id", "plant", "plants", Text, false),
-            fk("device_id", "device", "devices", Text, false),
+            fk("plant_id", "plant", "plants", Text, false, Cascade),
+            fk("device_id", "device", "devices", Text, false, Cascade),
             req("metric", Text),
             req("value", Float),
             req("threshold", Float),
@@ -428,7 +487,7 @@ pub static TABLES: &[Table] = &[
         key: &["plant_id"],
         columns: &[
             c("id", Int),
-            fk("plant_id", "plant", "plants", Text, false),
+            fk("plant_id", "plant", "plants", Text, false, Cascade),
             req("plan_data", Json),
             c("generated_at", Time),
         ],
@@ -460,23 +519,6 @@ pub fn parent_first() -> Vec<&'static Table> {
     done
 }
 
-/// `tables` plus every table that references one of them, directly or not: emptying a table
-/// means emptying those first.
-pub fn with_dependents(tables: &[&'static str]) -> Vec<&'static str> {
-    let mut all: Vec<&'static str> = tables.to_vec();
-    loop {
-        let before = all.len();
-        for table in TABLES {
-            if !all.contains(&table.name) && table.parents().any(|p| all.contains(&p)) {
-                all.push(table.name);
-            }
-        }
-        if all.len() == before {
-            return all;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,14 +547,5 @@ mod tests {
                 assert!(t.column(k).is_some(), "{}: key {k}", t.name);
             }
         }
-    }
-
-    #[test]
-    fn dependents_include_indirect_children() {
-        let all = with_dependents(&["plants"]);
-        for t in ["devices", "telemetry", "alerts", "care_plans"] {
-            assert!(all.contains(&t), "{t} missing from {all:?}");
-        }
-        assert!(!all.contains(&"plant"));
     }
 }

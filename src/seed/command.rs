@@ -1,7 +1,5 @@
 //! `plantdb seed` on the command line: read the fixtures, find the key, run the engine.
 
-use chrono::{SubsecRound, Utc};
-
 use super::secrets::{self, KeySource, SecretKey};
 use super::{Fixtures, SeedOptions, SeedReport, fixture};
 use crate::cli::{Cli, SeedArgs};
@@ -12,8 +10,7 @@ use crate::migrate::MigrationSet;
 use crate::output::Output;
 
 pub fn seed_command(cli: &Cli, out: &Output, target: &Target, args: &SeedArgs) -> Result<i32> {
-    // Milliseconds: what SQLite keeps, so both dialects store the same times.
-    let now = Utc::now().trunc_subsecs(3);
+    let now = args.now.resolve();
     let fixtures = fixture::load(&super::sources(&args.files)?, now)?;
     let configured = configured_key()?;
     refuse_remote_without_key(&fixtures, configured.as_deref(), target)?;
@@ -31,6 +28,7 @@ pub fn seed_command(cli: &Cli, out: &Output, target: &Target, args: &SeedArgs) -
         scale: args.scale,
         now,
         key,
+        dry_run: args.dry_run,
     };
     let report = run_seed(driver.as_mut(), &set, &fixtures, &options, out)?;
     out.seed_report(&report);

@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod command;
 pub mod fixture;
+pub mod plan;
 pub mod secrets;
 pub mod spc_config;
 pub mod telemetry;
@@ -27,16 +28,17 @@ use fixture::{Cell, Row};
 use secrets::SecretKey;
 
 /// How `seed` treats rows already in the tables it writes. Replace deletes the rows the
-/// fixtures do not name (with the rows referencing them) and matches the others by key,
-/// updating them in place, so the migration's DEFAULT plant keeps its id and a second run
-/// changes nothing.
+/// fixtures do not name and matches the others by key, updating them in place, so the
+/// migration's DEFAULT plant keeps its id and a second run changes nothing. Rows of other
+/// tables change only through the foreign keys' own `ON DELETE` rules (plan.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// The tables the fixtures write end up holding exactly the fixtures' rows.
     Replace,
     /// Insert rows, or update the row with the same key; keep other rows. Generated telemetry
-    /// has no key: the readings of the devices it is generated for are replaced.
+    /// has no key: the readings of the devices it is generated for are replaced, unless they
+    /// are exactly what would be generated.
     Upsert,
 }
 
@@ -45,30 +47,48 @@ pub struct SeedOptions {
     pub mode: Mode,
     /// Multiplies the telemetry span (load testing).
     pub scale: u32,
-    /// What `now` in relative times means; fixed by tests so two runs compare equal.
+    /// What `now` in relative times and generated telemetry means: the clock, or `--now`.
     pub now: DateTime<Utc>,
     /// Needed when the fixtures hold gateway passwords.
     pub key: Option<SecretKey>,
+    /// Work everything out in the transaction, then roll it back.
+    pub dry_run: bool,
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+/// What a seed did to one table. `inserted`, `updated`, `deleted` and `unchanged` count the
+/// rows of a table the fixtures write; `cascade_deleted` and `set_null` count what the
+/// database's `ON DELETE CASCADE` / `SET NULL` rules did because of those deletes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TableReport {
     pub table: String,
     pub inserted: u64,
     pub updated: u64,
+    pub deleted: u64,
     pub unchanged: u64,
+    pub cascade_deleted: u64,
+    pub set_null: u64,
+}
+
+impl TableReport {
+    /// Whether the seed changed a row of this table.
+    pub fn changed(&self) -> bool {
+        self.inserted + self.updated + self.deleted + self.cascade_deleted + self.set_null > 0
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SeedReport {
     pub mode: Mode,
-    /// Tables emptied before inserting (replace mode), including tables that reference them.
-    pub emptied: Vec<String>,
+    /// True when nothing was written: the report is what the seed would do.
+    pub dry_run: bool,
+    /// The tables the seed touched, parents first: the tables the fixtures write, and the
+    /// tables their deletes changed through `ON DELETE` rules.
     pub tables: Vec<TableReport>,
     pub duration_ms: u64,
 }
 
-/// Told about progress, for a terminal's progress bar. Never used for results.
+/// Told about progress, for a terminal's progress bar. Never used for results: those are
+/// printed from the report, once committed.
 pub trait SeedObserver {
     fn table_started(&mut self, _table: &str, _rows: u64) {}
     fn progress(&mut self, _table: &str, _done: u64) {}
@@ -174,7 +194,8 @@ pub fn check_migrated(driver: &mut dyn Driver, set: &MigrationSet) -> Result<()>
     }
 }
 
-/// Loads `fixtures` into the database: the CLI and the tests call this.
+/// Loads `fixtures` into the database: the CLI and the tests call this. Nothing is printed
+/// here; the report describes a committed seed (or, with `dry_run`, a rolled-back one).
 pub fn seed(
     driver: &mut dyn Driver,
     set: &MigrationSet,
@@ -197,29 +218,105 @@ pub fn seed(
         options,
         ids: HashMap::new(),
     };
-    let emptied = match options.mode {
-        Mode::Replace => seeder.empty(fixtures)?,
-        Mode::Upsert => Vec::new(),
+    let series = telemetry_series(fixtures);
+    // Generated readings already stored exactly as they would be generated are kept.
+    let mut same_series = Vec::new();
+    for s in &series {
+        if seeder.stored_series_matches(s)? {
+            same_series.push(s.device_id.clone());
+        }
+    }
+    // Everything replace mode deletes is worked out (and refused when a foreign key forbids
+    // it) before the first write.
+    let (effects, named) = match options.mode {
+        Mode::Replace => {
+            let named = seeder.named_rows(fixtures, &same_series)?;
+            (plan::effects(seeder.driver, &named)?, Some(named))
+        }
+        Mode::Upsert => (Vec::new(), None),
     };
-    let mut tables = Vec::new();
+    if let Some(named) = &named {
+        seeder.delete_unnamed(fixtures, named)?;
+    }
+    let mut reports: HashMap<&'static str, TableReport> = HashMap::new();
     for table in fixtures.tables() {
         let report = if table.name == "telemetry" {
-            seeder.telemetry(fixtures, observer)?
+            seeder.telemetry(&series, &same_series, observer)?
         } else {
             let rows: Vec<&Row> = fixtures.rows_of(table.name).collect();
             observer.table_started(table.name, rows.len() as u64);
             seeder.table(table, &rows)?
         };
         observer.table_finished(&report);
-        tables.push(report);
+        reports.insert(table.name, report);
     }
-    tx.commit()?;
+    for (table, effect) in effects {
+        let report = reports.entry(table).or_insert_with(|| TableReport {
+            table: table.to_string(),
+            ..TableReport::default()
+        });
+        report.deleted += effect.deleted;
+        report.cascade_deleted += effect.cascade_deleted;
+        report.set_null += effect.set_null;
+    }
+    if options.dry_run {
+        tx.roll_back()?;
+    } else {
+        tx.commit()?;
+    }
+    let tables = catalog::parent_first()
+        .into_iter()
+        .filter_map(|t| reports.remove(t.name))
+        .collect();
     Ok(SeedReport {
         mode: options.mode,
-        emptied: emptied.into_iter().map(str::to_string).collect(),
+        dry_run: options.dry_run,
         tables,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
+}
+
+/// The telemetry the fixtures generate, one series per device. Devices and plants have text
+/// keys the fixtures state, so no database lookup is needed.
+fn telemetry_series(fixtures: &Fixtures) -> Vec<telemetry::Series> {
+    let text_key = |table: &str, label: &str| match fixture_key(fixtures, table, label) {
+        Some(Value::Text(t)) => Some(t),
+        _ => None,
+    };
+    fixtures
+        .telemetry
+        .iter()
+        .map(|spec| {
+            let device = fixtures.rows_of("devices").find(|r| r.label == spec.device);
+            let plant_id = device.and_then(|r| match r.cell("plant_id") {
+                Some(Cell::Label { table, label }) => text_key(table, label),
+                _ => None,
+            });
+            telemetry::Series {
+                device_id: text_key("devices", &spec.device).unwrap_or(spec.device.clone()),
+                plant_id,
+                interval: spec.interval,
+                span: spec.span,
+            }
+        })
+        .collect()
+}
+
+/// Said with a database's refusal: the seed's results are never printed, so say what became
+/// of them.
+const ROLLED_BACK: &str = "the seed was rolled back: nothing was written";
+
+/// The key of a fixture row whose key does not come from the database (text and UUID keys).
+fn fixture_key(fixtures: &Fixtures, table: &str, label: &str) -> Option<Value> {
+    let row = fixtures.rows_of(table).find(|r| r.label == label)?;
+    let pk = match row.table.pk {
+        Pk::Text(pk) | Pk::Uuid(pk) => pk,
+        Pk::Identity(_) | Pk::None => return None,
+    };
+    match row.cell(pk) {
+        Some(Cell::Value(v)) => Some(v.clone()),
+        _ => None,
+    }
 }
 
 /// The seed's one transaction. PostgreSQL also holds plantdb's advisory lock, so a seed never
@@ -247,6 +344,14 @@ impl<'a> Transaction<'a> {
 
     fn driver(&mut self) -> &mut dyn Driver {
         &mut *self.driver
+    }
+
+    /// Ends a dry run: nothing it did stays.
+    fn roll_back(mut self) -> Result<()> {
+        self.open = false;
+        let rolled_back = self.driver.execute("ROLLBACK");
+        let unlocked = self.driver.unlock();
+        rolled_back.and(unlocked)
     }
 
     fn commit(mut self) -> Result<()> {
@@ -297,20 +402,17 @@ impl Seeder<'_, '_> {
         }
     }
 
-    /// Replace mode: removes every row of the tables the fixtures write (and of the tables
-    /// referencing them) that the fixtures do not name, children first. Rows the fixtures
-    /// name are found by key first and kept, so they keep their ids and timestamps and a
-    /// second run changes nothing; `table` then updates them in place.
-    fn empty(&mut self, fixtures: &Fixtures) -> Result<Vec<&'static str>> {
-        let written: Vec<&'static str> = fixtures.tables().iter().map(|t| t.name).collect();
-        let emptied = catalog::with_dependents(&written);
-        // Which existing rows the fixtures name, parents first (a child can only match
-        // when its parent did).
-        // Kept rows are identified by their primary key, or by their natural key in tables
-        // without one (characteristic_rules), so neither kind is deleted and re-inserted.
-        let mut keep: HashMap<&'static str, (Vec<&'static str>, Vec<Vec<Value>>)> = HashMap::new();
+    /// Replace mode: the existing rows the fixtures name, per table they write, found by
+    /// key, parents first (a child can only match when its parent did). They are kept, so
+    /// they keep their ids and timestamps and a second run changes nothing; `table` then
+    /// updates them in place. Kept rows are identified by their primary key, or by their
+    /// natural key in tables without one (characteristic_rules); kept telemetry by device.
+    fn named_rows(&mut self, fixtures: &Fixtures, same_series: &[String]) -> Result<plan::Named> {
+        let mut named = plan::Named::default();
         for table in fixtures.tables() {
-            if table.key.is_empty() {
+            if table.name == "telemetry" {
+                let devices = same_series.iter().map(|d| vec![Value::Text(d.clone())]);
+                named.insert(table.name, vec!["device_id"], devices.collect());
                 continue;
             }
             let columns = match table.pk_column() {
@@ -319,7 +421,7 @@ impl Seeder<'_, '_> {
             };
             let mut kept = Vec::new();
             for row in fixtures.rows_of(table.name) {
-                let Some(values) = self.resolve_existing(row) else {
+                let Some(values) = self.resolve_existing(fixtures, row) else {
                     continue;
                 };
                 match (table.pk_column(), self.find(table, &values)?) {
@@ -331,57 +433,49 @@ impl Seeder<'_, '_> {
                     _ => {}
                 }
             }
-            keep.insert(table.name, (columns, kept));
+            named.insert(table.name, columns, kept);
         }
         self.ids.clear();
-        let mut order = catalog::parent_first();
-        order.reverse();
-        for table in order.into_iter().filter(|t| emptied.contains(&t.name)) {
-            let (sql, params) = match keep.get(table.name) {
-                Some((columns, kept)) if !kept.is_empty() => {
-                    let mut n = 0;
-                    let rows: Vec<String> = kept
-                        .iter()
-                        .map(|_| {
-                            let same: Vec<String> = columns
-                                .iter()
-                                .map(|c| {
-                                    n += 1;
-                                    self.same(c, n)
-                                })
-                                .collect();
-                            format!("({})", same.join(" AND "))
-                        })
-                        .collect();
-                    (
-                        format!(
-                            "DELETE FROM {} WHERE NOT ({})",
-                            quote_ident(table.name),
-                            rows.join(" OR ")
-                        ),
-                        kept.concat(),
-                    )
-                }
-                _ => (
-                    format!("DELETE FROM {}", quote_ident(table.name)),
-                    Vec::new(),
-                ),
-            };
-            self.driver.query(&sql, &params, &[])?;
-        }
-        Ok(emptied)
+        Ok(named)
     }
 
-    /// A row's values for matching against what is stored, or `None` when a parent it
-    /// references is not stored (then it cannot be stored either).
-    fn resolve_existing(&self, row: &Row) -> Option<Vec<(&'static str, Value)>> {
+    /// Replace mode: deletes the rows the fixtures do not name, children first; the database
+    /// applies the foreign keys' `ON DELETE` rules to the rows referencing them.
+    fn delete_unnamed(&mut self, fixtures: &Fixtures, named: &plan::Named) -> Result<()> {
+        let mut tables = fixtures.tables();
+        tables.reverse();
+        for table in tables {
+            let mut conditions = plan::Conditions::new(self.driver.dialect(), named);
+            let Some(unnamed) = conditions.unnamed(table.name) else {
+                continue;
+            };
+            let sql = format!("DELETE FROM {} WHERE {unnamed}", quote_ident(table.name));
+            self.driver.query(&sql, &conditions.params, &[])?;
+        }
+        Ok(())
+    }
+
+    /// A row's values for finding it among the stored rows, or `None` when it cannot be
+    /// stored: a key column references a row with a generated key that is not stored. A
+    /// reference outside the key does not matter for finding the row (it is updated later),
+    /// and a text or UUID key is known from the fixtures whether or not its row is stored:
+    /// a device whose plant was deleted is still the same device.
+    fn resolve_existing(
+        &self,
+        fixtures: &Fixtures,
+        row: &Row,
+    ) -> Option<Vec<(&'static str, Value)>> {
         row.cells
             .iter()
             .map(|(column, cell, _)| {
                 let value = match cell {
                     Cell::Value(v) => v.clone(),
                     Cell::Plain(_) => Value::Null,
-                    Cell::Label { table, label } => self.ids.get(&(*table, label.clone()))?.clone(),
+                    Cell::Label { table, label } => match self.ids.get(&(*table, label.clone())) {
+                        Some(id) => id.clone(),
+                        None if !row.table.key.contains(&column.name) => Value::Null,
+                        None => fixture_key(fixtures, table, label)?,
+                    },
                 };
                 Some((column.name, value))
             })
@@ -401,8 +495,29 @@ impl Seeder<'_, '_> {
                         "the database refused row `{}` of `{}`: {message}",
                         row.label, table.name
                     ),
-                    None,
+                    Some(ROLLED_BACK.into()),
                 ),
+                // Pointed at the value itself when the fixture states it.
+                Error::Bind {
+                    column: Some(column),
+                    pg_type,
+                    reason,
+                    ..
+                } => {
+                    let at = row
+                        .cells
+                        .iter()
+                        .find(|(c, _, _)| c.name == column)
+                        .map_or(row.at.clone(), |(_, _, at)| at.clone());
+                    fixture::fixture_error(
+                        at,
+                        &format!(
+                            "the database refused row `{}` of `{}`: the value of `{column}` does not fit PostgreSQL type {pg_type} ({reason})",
+                            row.label, table.name
+                        ),
+                        Some(ROLLED_BACK.into()),
+                    )
+                }
                 other => other,
             })?;
         }
@@ -437,6 +552,11 @@ impl Seeder<'_, '_> {
                 self.insert(table, &values)?
             }
         };
+        if let Pk::Identity(pk) = table.pk
+            && values.iter().any(|(c, v)| *c == pk && *v != Value::Null)
+        {
+            self.catch_up_sequence(table, pk)?;
+        }
         if let Some(id) = id {
             self.ids.insert((table.name, row.label.clone()), id);
         }
@@ -558,7 +678,8 @@ impl Seeder<'_, '_> {
         );
         let rows = self
             .driver
-            .query(&sql, &Self::key_values(table, values), &kinds)?;
+            .query(&sql, &Self::key_values(table, values), &kinds)
+            .map_err(|e| name_parameter(e, table.key))?;
         let Some(row) = rows.into_iter().next() else {
             return Ok(None);
         };
@@ -599,7 +720,14 @@ impl Seeder<'_, '_> {
             sets.join(", "),
             conditions.join(" AND ")
         );
-        self.driver.query(&sql, &params, &[])?;
+        let filled: Vec<&str> = changed
+            .iter()
+            .map(|(c, _)| *c)
+            .chain(table.key.iter().copied())
+            .collect();
+        self.driver
+            .query(&sql, &params, &[])
+            .map_err(|e| name_parameter(e, &filled))?;
         Ok(())
     }
 
@@ -618,92 +746,161 @@ impl Seeder<'_, '_> {
             columns.join(", "),
             placeholders.join(", ")
         );
+        let filled: Vec<&str> = values.iter().map(|(c, _)| *c).collect();
         match table.pk {
             Pk::Identity(pk) => {
                 sql.push_str(&format!(" RETURNING {}", quote_ident(pk)));
-                let rows = self.driver.query(&sql, &params, &[Kind::Int])?;
+                let rows = self
+                    .driver
+                    .query(&sql, &params, &[Kind::Int])
+                    .map_err(|e| name_parameter(e, &filled))?;
                 Ok(rows.into_iter().next().and_then(|r| r.into_iter().next()))
             }
             Pk::Uuid(pk) | Pk::Text(pk) => {
-                self.driver.query(&sql, &params, &[])?;
+                self.driver
+                    .query(&sql, &params, &[])
+                    .map_err(|e| name_parameter(e, &filled))?;
                 Ok(values
                     .iter()
                     .find(|(c, _)| *c == pk)
                     .map(|(_, v)| v.clone()))
             }
             Pk::None => {
-                self.driver.query(&sql, &params, &[])?;
+                self.driver
+                    .query(&sql, &params, &[])
+                    .map_err(|e| name_parameter(e, &filled))?;
                 Ok(None)
             }
         }
     }
 
+    /// After a fixture gave an identity key explicitly (`alerts: {a: {id: 5, …}}`), moves the
+    /// column's PostgreSQL sequence up to the table's largest key, so that the seed's next
+    /// rows and the application's inserts do not draw a key that is taken. Never moves a
+    /// sequence back. SQLite needs nothing: a new rowid is always above the largest one.
+    fn catch_up_sequence(&mut self, table: &Table, pk: &str) -> Result<()> {
+        if self.driver.dialect() != Dialect::Postgres {
+            return Ok(());
+        }
+        let sql = format!(
+            "SELECT setval(s.seq::regclass, m.top) FROM
+               (SELECT pg_get_serial_sequence($1, $2) AS seq) s,
+               (SELECT max({}) AS top FROM {}) m
+             WHERE s.seq IS NOT NULL AND m.top IS NOT NULL
+               AND m.top > coalesce(pg_sequence_last_value(s.seq::regclass), 0)",
+            quote_ident(pk),
+            quote_ident(table.name)
+        );
+        let params = [
+            Value::Text(quote_ident(table.name)),
+            Value::Text(pk.to_string()),
+        ];
+        self.driver.query(&sql, &params, &[])?;
+        Ok(())
+    }
+
+    /// Whether the readings stored for a series' device are exactly those it generates (same
+    /// times, plant and values): then they are kept, and a re-run with the same `now`
+    /// changes nothing.
+    fn stored_series_matches(&mut self, series: &telemetry::Series) -> Result<bool> {
+        let columns: Vec<String> = telemetry::COLUMNS.iter().map(|c| quote_ident(c)).collect();
+        let sql = format!(
+            "SELECT {} FROM \"telemetry\" WHERE \"device_id\" = {} ORDER BY \"time\" DESC",
+            columns.join(", "),
+            self.placeholder(1)
+        );
+        let kinds = [
+            Kind::Time,
+            Kind::Text,
+            Kind::Text,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+            Kind::Float,
+        ];
+        let stored = self
+            .driver
+            .query(&sql, &[Value::Text(series.device_id.clone())], &kinds)?;
+        let generated =
+            telemetry::Generator::new(vec![series.clone()], self.options.scale, self.options.now);
+        if generated.total() != stored.len() as u64 {
+            return Ok(false);
+        }
+        Ok(generated.zip(&stored).all(|(new, old)| &new == old))
+    }
+
+    /// Generated telemetry: series whose readings are stored already are kept (`unchanged`);
+    /// the others are (re)generated. Replace mode has deleted every other reading already;
+    /// upsert mode replaces the readings of the devices it regenerates.
     fn telemetry(
         &mut self,
-        fixtures: &Fixtures,
+        series: &[telemetry::Series],
+        same_series: &[String],
         observer: &mut dyn SeedObserver,
     ) -> Result<TableReport> {
-        let mut series = Vec::new();
-        for spec in &fixtures.telemetry {
-            let device = self
-                .ids
-                .get(&("devices", spec.device.clone()))
-                .cloned()
-                .unwrap_or(Value::Text(spec.device.clone()));
-            let Value::Text(device_id) = device else {
-                continue;
-            };
-            let plant_id = fixtures
-                .rows_of("devices")
-                .find(|r| r.label == spec.device)
-                .and_then(|r| match r.cell("plant_id") {
-                    Some(Cell::Label { table, label }) => {
-                        self.ids.get(&(*table, label.clone())).cloned()
-                    }
-                    _ => None,
-                })
-                .and_then(|v| match v {
-                    Value::Text(t) => Some(t),
-                    _ => None,
-                });
-            series.push(telemetry::Series {
-                device_id,
-                plant_id,
-                interval: spec.interval,
-                span: spec.span,
-            });
-        }
-        if self.options.mode == Mode::Upsert {
-            // Readings have no key to match: the generated devices' readings are replaced.
-            let devices: Vec<Value> = series
+        let mut report = TableReport {
+            table: "telemetry".into(),
+            ..TableReport::default()
+        };
+        let (kept, regenerated): (Vec<_>, Vec<_>) = series
+            .iter()
+            .cloned()
+            .partition(|s| same_series.contains(&s.device_id));
+        report.unchanged = kept.iter().map(|s| s.steps(self.options.scale)).sum();
+        if self.options.mode == Mode::Upsert && !regenerated.is_empty() {
+            // Readings have no key to match: the regenerated devices' readings are replaced.
+            let devices: Vec<Value> = regenerated
                 .iter()
                 .map(|s| Value::Text(s.device_id.clone()))
                 .collect();
             let list: Vec<String> = (1..=devices.len()).map(|n| self.placeholder(n)).collect();
-            if !devices.is_empty() {
-                self.driver.query(
-                    &format!(
-                        "DELETE FROM \"telemetry\" WHERE \"device_id\" IN ({})",
-                        list.join(", ")
-                    ),
-                    &devices,
-                    &[],
-                )?;
+            let condition = format!("\"device_id\" IN ({})", list.join(", "));
+            let counted = self.driver.query(
+                &format!("SELECT count(*) FROM \"telemetry\" WHERE {condition}"),
+                &devices,
+                &[Kind::Int],
+            )?;
+            if let Some(Value::Int(n)) = counted.first().and_then(|r| r.first()) {
+                report.deleted = u64::try_from(*n).unwrap_or(0);
             }
+            self.driver.query(
+                &format!("DELETE FROM \"telemetry\" WHERE {condition}"),
+                &devices,
+                &[],
+            )?;
         }
-        let mut generator = telemetry::Generator::new(series, self.options.scale, self.options.now);
+        let mut generator =
+            telemetry::Generator::new(regenerated, self.options.scale, self.options.now);
         observer.table_started("telemetry", generator.total());
-        let inserted = self.driver.insert_rows(
+        report.inserted = self.driver.insert_rows(
             "telemetry",
             &telemetry::COLUMNS,
             &mut generator,
             &mut |done| observer.progress("telemetry", done),
         )?;
-        Ok(TableReport {
-            table: "telemetry".into(),
-            inserted,
-            ..TableReport::default()
-        })
+        Ok(report)
+    }
+}
+
+/// Names the column a parameter that PostgreSQL could not take was for: `filled[i]` is the
+/// column of parameter `i + 1`.
+fn name_parameter(e: Error, filled: &[&str]) -> Error {
+    match e {
+        Error::Bind {
+            index,
+            column: None,
+            pg_type,
+            reason,
+        } => Error::Bind {
+            column: index
+                .checked_sub(1)
+                .and_then(|i| filled.get(i))
+                .map(|c| c.to_string()),
+            index,
+            pg_type,
+            reason,
+        },
+        other => other,
     }
 }
 

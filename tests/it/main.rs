@@ -12,6 +12,7 @@ mod safety;
 mod schema_spec;
 mod seed;
 mod seed_input;
+mod seed_replace;
 mod support;
 mod tls;
 mod verify;

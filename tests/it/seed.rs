@@ -39,6 +39,7 @@ pub fn seed_sources(
         scale: 1,
         now: now(),
         key: Some(test_key()),
+        dry_run: false,
     };
     seed::seed(driver.as_mut(), &set, &fixtures, &options, &mut seed::Quiet)
 }
@@ -528,6 +529,7 @@ fn scale_multiplies_telemetry() {
         scale: 3,
         now: now(),
         key: Some(test_key()),
+        dry_run: false,
     };
     seed::seed(driver.as_mut(), &set, &fixtures, &options, &mut seed::Quiet).expect("seed");
     let db = TestDb::Sqlite(file);
@@ -740,10 +742,13 @@ fn the_catalog_matches_the_migrated_schema() {
                     assert!(
                         live.foreign_keys
                             .iter()
-                            .any(|fk| fk.columns == [column.name] && fk.ref_table == parent),
-                        "{}.{} -> {parent}",
+                            .any(|fk| fk.columns == [column.name]
+                                && fk.ref_table == parent
+                                && fk.on_delete == column.on_delete.sql()),
+                        "{}.{} -> {parent} ON DELETE {}",
                         table.name,
-                        column.name
+                        column.name,
+                        column.on_delete.sql()
                     );
                 }
             }

@@ -1,0 +1,339 @@
+//! What replace mode deletes, worked out before anything is written.
+//!
+//! Replace mode deletes, in each table the fixtures write, the rows the fixtures do not name.
+//! Rows of other tables change only through the foreign keys' own `ON DELETE` rules, which
+//! the database applies: CASCADE deletes the referencing rows, SET NULL clears the
+//! reference, NO ACTION and RESTRICT make the delete fail. This module turns those rules into
+//! SQL conditions ("the rows that will be deleted"), so that the counts can be reported and a
+//! delete that a rule forbids is refused, naming the rows in the way, before the first write.
+
+use std::collections::HashMap;
+
+use super::catalog::{self, Column, OnDelete, Table};
+use crate::db::value::{Kind, Value};
+use crate::db::{Dialect, Driver, quote_ident};
+use crate::error::{Error, Result};
+
+/// How many of the rows in the way an error names; the rest are counted.
+const BLOCKERS_SHOWN: usize = 5;
+
+/// The existing rows the fixtures name, per table the fixtures write: every other row of
+/// those tables is deleted.
+#[derive(Debug, Default)]
+pub struct Named {
+    tables: HashMap<&'static str, (Vec<&'static str>, Vec<Vec<Value>>)>,
+}
+
+impl Named {
+    /// `table` is written by the fixtures; the rows whose `columns` hold one of `rows` stay.
+    pub fn insert(
+        &mut self,
+        table: &'static str,
+        columns: Vec<&'static str>,
+        rows: Vec<Vec<Value>>,
+    ) {
+        self.tables.insert(table, (columns, rows));
+    }
+
+    pub fn writes(&self, table: &str) -> bool {
+        self.tables.contains_key(table)
+    }
+}
+
+/// Rows that replace mode removes or changes in one table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Effect {
+    /// Rows of a table the fixtures write that the fixtures do not name.
+    pub deleted: u64,
+    /// Rows the database deletes through `ON DELETE CASCADE`.
+    pub cascade_deleted: u64,
+    /// Rows whose reference the database sets to NULL through `ON DELETE SET NULL`.
+    pub set_null: u64,
+}
+
+/// SQL conditions over the catalog's tables, with their parameters numbered as they are
+/// added.
+pub struct Conditions<'a> {
+    dialect: Dialect,
+    named: &'a Named,
+    pub params: Vec<Value>,
+}
+
+impl<'a> Conditions<'a> {
+    pub fn new(dialect: Dialect, named: &'a Named) -> Conditions<'a> {
+        Conditions {
+            dialect,
+            named,
+            params: Vec::new(),
+        }
+    }
+
+    fn bind(&mut self, value: Value) -> String {
+        self.params.push(value);
+        let n = self.params.len();
+        match self.dialect {
+            Dialect::Postgres => format!("${n}"),
+            Dialect::Sqlite => format!("?{n}"),
+        }
+    }
+
+    /// `column = value` that is never NULL itself (NULL matches NULL), so that conditions
+    /// combine with NOT and OR as two-valued logic.
+    fn same(&mut self, column: &str, value: Value) -> String {
+        let placeholder = self.bind(value);
+        match self.dialect {
+            Dialect::Postgres => {
+                format!("{} IS NOT DISTINCT FROM {placeholder}", quote_ident(column))
+            }
+            Dialect::Sqlite => format!("{} IS {placeholder}", quote_ident(column)),
+        }
+    }
+
+    /// The rows of a table the fixtures write that they do not name; `None` for other tables.
+    pub fn unnamed(&mut self, table: &str) -> Option<String> {
+        let (columns, rows) = self.named.tables.get(table)?;
+        if rows.is_empty() {
+            return Some("1 = 1".into());
+        }
+        let mut alternatives = Vec::new();
+        for row in rows {
+            let parts: Vec<String> = columns
+                .iter()
+                .zip(row)
+                .map(|(column, value)| self.same(column, value.clone()))
+                .collect();
+            alternatives.push(format!("({})", parts.join(" AND ")));
+        }
+        Some(format!("NOT ({})", alternatives.join(" OR ")))
+    }
+
+    /// The rows of `table` that replace mode deletes, by its own delete or by a cascade;
+    /// `None` when it deletes none.
+    pub fn doomed(&mut self, table: &'static Table) -> Option<String> {
+        let mut parts: Vec<String> = self.unnamed(table.name).into_iter().collect();
+        // A self-reference with CASCADE would need a recursive query; the catalog has none
+        // (a unit test keeps it that way).
+        for column in table
+            .columns
+            .iter()
+            .filter(|c| c.on_delete == OnDelete::Cascade)
+        {
+            if let Some(reference) = self.references_doomed(table, column) {
+                parts.push(reference);
+            }
+        }
+        if parts.is_empty() {
+            None
+        } else {
+            Some(format!("({})", parts.join(" OR ")))
+        }
+    }
+
+    /// The rows whose `column` references a row replace mode deletes.
+    pub fn references_doomed(&mut self, table: &Table, column: &Column) -> Option<String> {
+        let parent = catalog::table(column.references?)?;
+        if parent.name == table.name && column.on_delete == OnDelete::Cascade {
+            return None;
+        }
+        let doomed = self.doomed(parent)?;
+        let key = quote_ident(parent.pk_column().unwrap_or("id"));
+        let name = quote_ident(column.name);
+        Some(format!(
+            "({name} IS NOT NULL AND {name} IN (SELECT {key} FROM {} WHERE {doomed}))",
+            quote_ident(parent.name)
+        ))
+    }
+}
+
+fn count(driver: &mut dyn Driver, table: &str, condition: &str, params: &[Value]) -> Result<u64> {
+    let sql = format!(
+        "SELECT count(*) FROM {} WHERE {condition}",
+        quote_ident(table)
+    );
+    let rows = driver.query(&sql, params, &[Kind::Int])?;
+    Ok(match rows.first().and_then(|r| r.first()) {
+        Some(Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+        _ => 0,
+    })
+}
+
+/// What replace mode will do to each table, or an error naming the rows a foreign key keeps
+/// from being deleted. Reads only.
+pub fn effects(driver: &mut dyn Driver, named: &Named) -> Result<Vec<(&'static str, Effect)>> {
+    let dialect = driver.dialect();
+    let mut effects = Vec::new();
+    let mut blocked: Vec<String> = Vec::new();
+    let mut blocked_total = 0u64;
+    for table in catalog::parent_first() {
+        let mut effect = Effect::default();
+        let mut conditions = Conditions::new(dialect, named);
+        if let Some(unnamed) = conditions.unnamed(table.name) {
+            effect.deleted = count(driver, table.name, &unnamed, &conditions.params)?;
+        }
+        let mut conditions = Conditions::new(dialect, named);
+        let doomed = conditions.doomed(table);
+        if let Some(doomed) = &doomed {
+            let all = count(driver, table.name, doomed, &conditions.params)?;
+            effect.cascade_deleted = all.saturating_sub(effect.deleted);
+        }
+        // Rows that stay but reference a deleted row: set to NULL, or in the way.
+        for rule in [OnDelete::SetNull, OnDelete::NoAction] {
+            for column in table.columns.iter().filter(|c| {
+                if rule == OnDelete::SetNull {
+                    c.on_delete == OnDelete::SetNull
+                } else {
+                    c.on_delete.blocks()
+                }
+            }) {
+                let mut conditions = Conditions::new(dialect, named);
+                let Some(reference) = conditions.references_doomed(table, column) else {
+                    continue;
+                };
+                let stays = match conditions.doomed(table) {
+                    Some(doomed) => format!("NOT {doomed}"),
+                    None => "1 = 1".into(),
+                };
+                let condition = format!("{reference} AND {stays}");
+                let n = count(driver, table.name, &condition, &conditions.params)?;
+                if n == 0 {
+                    continue;
+                }
+                if rule == OnDelete::SetNull {
+                    effect.set_null += n;
+                } else {
+                    blocked_total += n;
+                    let shown = BLOCKERS_SHOWN.saturating_sub(blocked.len());
+                    blocked.extend(blocking_rows(
+                        driver,
+                        table,
+                        column,
+                        &condition,
+                        &conditions.params,
+                        shown,
+                    )?);
+                }
+            }
+        }
+        if effect != Effect::default() {
+            effects.push((table.name, effect));
+        }
+    }
+    if blocked_total > 0 {
+        return Err(Error::SeedBlocked {
+            rows: blocked,
+            more: blocked_total.saturating_sub(BLOCKERS_SHOWN as u64),
+        });
+    }
+    Ok(effects)
+}
+
+/// Up to `limit` rows in the way, as `table` key=value … -> parent key=value.
+fn blocking_rows(
+    driver: &mut dyn Driver,
+    table: &Table,
+    column: &Column,
+    condition: &str,
+    params: &[Value],
+    limit: usize,
+) -> Result<Vec<String>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let key: Vec<&str> = match table.pk_column() {
+        Some(pk) => vec![pk],
+        None => table.key.to_vec(),
+    };
+    let selected: Vec<String> = key
+        .iter()
+        .chain(std::iter::once(&column.name))
+        .map(|c| format!("CAST({} AS TEXT)", quote_ident(c)))
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {condition} ORDER BY 1 LIMIT {limit}",
+        selected.join(", "),
+        quote_ident(table.name)
+    );
+    let kinds = vec![Kind::Text; selected.len()];
+    let rows = driver.query(&sql, params, &kinds)?;
+    let text = |v: &Value| match v {
+        Value::Text(t) => t.clone(),
+        _ => "NULL".into(),
+    };
+    let parent = column.references.unwrap_or("?");
+    let parent_key = catalog::table(parent)
+        .and_then(|t| t.pk_column())
+        .unwrap_or("id");
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let own: Vec<String> = key
+                .iter()
+                .zip(row)
+                .map(|(k, v)| format!("{k}={}", text(v)))
+                .collect();
+            format!(
+                "`{}` {} references deleted `{parent}` {parent_key}={} (`{}` is ON DELETE {})",
+                table.name,
+                own.join(", "),
+                row.last().map(text).unwrap_or_default(),
+                column.name,
+                column.on_delete.sql()
+            )
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_table_cascades_into_itself() {
+        for table in catalog::TABLES {
+            for column in table.columns {
+                assert!(
+                    !(column.references == Some(table.name)
+                        && column.on_delete == OnDelete::Cascade),
+                    "{}.{} cascades into its own table",
+                    table.name,
+                    column.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn conditions_number_their_parameters_in_order_and_follow_cascades() {
+        let mut named = Named::default();
+        named.insert("plants", vec!["id"], vec![vec![Value::Text("fern".into())]]);
+        let mut conditions = Conditions::new(Dialect::Postgres, &named);
+        let alerts = catalog::table("alerts").unwrap();
+        let doomed = conditions
+            .doomed(alerts)
+            .expect("alerts cascade from plants");
+        assert!(
+            doomed.contains("\"plant_id\" IN (SELECT \"id\" FROM \"plants\" WHERE"),
+            "{doomed}"
+        );
+        // Devices only lose their plant (SET NULL): their alerts stay.
+        assert!(!doomed.contains("\"devices\""), "{doomed}");
+        assert_eq!(conditions.params, vec![Value::Text("fern".into())]);
+        let mut conditions = Conditions::new(Dialect::Postgres, &named);
+        assert!(
+            conditions
+                .doomed(catalog::table("organizations").unwrap())
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_refusal_counts_the_rows_it_does_not_show() {
+        let e = Error::SeedBlocked {
+            rows: vec!["`sample` id=1 references deleted `characteristic` id=2".into()],
+            more: 7,
+        };
+        let text = e.to_string();
+        assert!(text.contains("\n  - `sample` id=1"), "{text}");
+        assert!(text.ends_with("… and 7 more"), "{text}");
+    }
+}
