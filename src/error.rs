@@ -132,12 +132,26 @@ pub enum Error {
     #[error("cannot create migration `{name}`: {reason}")]
     NewMigration { name: String, reason: String },
 
+    #[error("gave up after {seconds} s waiting for {lock}{}", holder_text(.holder))]
+    LockTimeout {
+        lock: String,
+        seconds: u64,
+        holder: Option<String>,
+    },
+
     #[error("gave up waiting for PostgreSQL at `{host}` after {seconds} s: {reason}")]
     WaitTimeout {
         host: String,
         seconds: u64,
         reason: String,
     },
+}
+
+fn holder_text(holder: &Option<String>) -> String {
+    holder
+        .as_ref()
+        .map(|holder| format!(", held by {holder}"))
+        .unwrap_or_default()
 }
 
 fn list_text(items: &[String]) -> String {
@@ -215,12 +229,15 @@ pub mod exit {
     pub const DRIFT: i32 = 4;
     /// The database could not be reached or opened.
     pub const UNREACHABLE: i32 = 5;
+    /// `--lock-timeout`: another run held the lock for longer.
+    pub const LOCK_TIMEOUT: i32 = 6;
 }
 
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Drift(_) => exit::DRIFT,
+            Error::LockTimeout { .. } => exit::LOCK_TIMEOUT,
             Error::Connect { .. }
             | Error::Auth { .. }
             | Error::DatabaseMissing { .. }
@@ -267,6 +284,9 @@ impl Error {
             Error::AdoptUnknown { known, .. } => Some(format!("plantdb knows: {known}")),
             Error::AdoptMismatch { .. } => Some(
                 "fix the database or the old tool's history first; `plantdb migrate adopt --dry-run` shows what would be recorded".into(),
+            ),
+            Error::LockTimeout { .. } => Some(
+                "another plantdb run (or whoever holds the lock) is still working; try again later, or raise --lock-timeout".into(),
             ),
             Error::WaitTimeout { .. } => Some(
                 "is the server starting at that address? `--wait-timeout SECONDS` waits longer".into(),

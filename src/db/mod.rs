@@ -4,8 +4,11 @@ pub mod postgres;
 pub mod sqlite;
 pub mod value;
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use crate::config::{Target, TimescalePolicy};
-use crate::error::{Result, Version};
+use crate::error::{Error, Result, Version};
 use crate::schema::Schema;
 use value::{Kind, Value};
 
@@ -86,7 +89,9 @@ pub trait Driver {
     fn dialect(&self) -> Dialect;
 
     /// Takes the run lock: blocks concurrent plantdb runs on the same database until `unlock`.
+    /// Waits for another holder as `set_lock_wait` says.
     fn lock(&mut self) -> Result<()>;
+    fn set_lock_wait(&mut self, wait: LockWait);
     fn unlock(&mut self) -> Result<()>;
 
     /// The history, oldest first; empty when the history table does not exist. Never creates it.
@@ -120,6 +125,70 @@ pub trait Driver {
         rows: &mut dyn Iterator<Item = Vec<Value>>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64>;
+}
+
+/// How `lock` waits while someone else holds the lock.
+#[derive(Clone)]
+pub struct LockWait {
+    /// Give up after this long (`--lock-timeout`); `None` waits as long as it takes.
+    pub timeout: Option<Duration>,
+    /// Told once, after [`LOCK_NOTICE_AFTER`], what the run is waiting for.
+    pub notify: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+impl Default for LockWait {
+    /// Waits as long as it takes, and says so on stderr.
+    fn default() -> Self {
+        LockWait {
+            timeout: None,
+            notify: Arc::new(|line| eprintln!("{line}")),
+        }
+    }
+}
+
+/// A lock released within this time is not worth a word; one held longer is.
+pub const LOCK_NOTICE_AFTER: Duration = Duration::from_millis(1500);
+/// How often a waiting run tries the lock again.
+const LOCK_POLL: Duration = Duration::from_millis(50);
+
+/// The waiting loop both drivers share: tries the lock until it is free, tells once what it
+/// waits for (`lock`, and the holder where the database says), gives up at the timeout.
+pub(crate) fn wait_for_lock<D: ?Sized>(
+    driver: &mut D,
+    wait: &LockWait,
+    lock: &str,
+    try_lock: impl Fn(&mut D) -> Result<bool>,
+    holder: impl Fn(&mut D) -> Option<String>,
+) -> Result<()> {
+    let started = Instant::now();
+    let mut told = false;
+    loop {
+        if try_lock(driver)? {
+            return Ok(());
+        }
+        let waited = started.elapsed();
+        if let Some(timeout) = wait.timeout
+            && waited >= timeout
+        {
+            return Err(Error::LockTimeout {
+                lock: lock.to_string(),
+                seconds: timeout.as_secs(),
+                holder: holder(driver),
+            });
+        }
+        if !told && waited >= LOCK_NOTICE_AFTER {
+            told = true;
+            let held_by = holder(driver).unwrap_or_else(|| "someone else".into());
+            let policy = match wait.timeout {
+                Some(timeout) => {
+                    format!("giving up after {} s (--lock-timeout)", timeout.as_secs())
+                }
+                None => "waiting as long as it takes (--lock-timeout SECONDS gives up)".into(),
+            };
+            (wait.notify)(&format!("waiting for {lock}, held by {held_by}; {policy}"));
+        }
+        std::thread::sleep(LOCK_POLL);
+    }
 }
 
 /// Whether a command may change the database. Read-only connections refuse writes at the

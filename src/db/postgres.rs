@@ -9,7 +9,8 @@ use postgres::{Client, GenericClient};
 
 use super::value::{Kind, Value, from_pg_row};
 use super::{
-    Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, Step, TimescaleState,
+    Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, LockWait, Step,
+    TimescaleState,
 };
 use crate::config::{PostgresTarget, TimescalePolicy};
 use crate::error::{Error, Result};
@@ -21,8 +22,10 @@ const COPY_CHUNK: usize = 256 * 1024;
 pub struct PostgresDriver {
     client: Client,
     host: String,
+    dbname: String,
     lock_key: i64,
     locked: bool,
+    lock_wait: LockWait,
     /// Filled by the connection's notice callback (RAISE NOTICE from migrations).
     notices: Arc<Mutex<Vec<String>>>,
 }
@@ -38,8 +41,10 @@ impl PostgresDriver {
         let mut driver = PostgresDriver {
             client,
             host: target.host_display(),
+            dbname: target.dbname(),
             lock_key: lock_key(&target.dbname()),
             locked: false,
+            lock_wait: LockWait::default(),
             notices,
         };
         // The telemetry migration reads the policy from this setting and decides in SQL.
@@ -57,6 +62,57 @@ impl PostgresDriver {
                 .map_err(|e| driver.db_error("cannot configure the session", e))?;
         }
         Ok(driver)
+    }
+
+    /// Who holds the advisory lock, as `pg_locks` and `pg_stat_activity` tell (a role without
+    /// `pg_read_all_stats` sees only the pid of other users' sessions).
+    fn lock_holder(&mut self) -> Option<String> {
+        // A bigint advisory key is stored as two 32-bit halves, with objsubid 1.
+        let row = self
+            .client
+            .query_opt(
+                "SELECT l.pid, a.application_name, a.usename::text, host(a.client_addr),
+                        to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                        to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                        a.state
+                 FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND l.classid = (($1::bigint >> 32) & 4294967295)::oid
+                   AND l.objid = ($1::bigint & 4294967295)::oid
+                 LIMIT 1",
+                &[&self.lock_key],
+            )
+            .ok()??;
+        let text = |i: usize| -> Option<String> {
+            row.get::<_, Option<String>>(i)
+                .map(|value| value.escape_debug().to_string())
+        };
+        let pid: Option<i32> = row.get(0);
+        let mut parts = Vec::new();
+        if let Some(name) = text(1) {
+            parts.push(format!("application_name `{name}`"));
+        }
+        if let Some(user) = text(2) {
+            parts.push(format!("user `{user}`"));
+        }
+        if let Some(client) = text(3) {
+            parts.push(format!("from {client}"));
+        }
+        if let Some(started) = text(4) {
+            parts.push(format!("connected since {started}"));
+        }
+        match (text(5), text(6)) {
+            (Some(xact), _) => parts.push(format!("transaction open since {xact}")),
+            (None, Some(state)) => parts.push(format!("state {state}")),
+            (None, None) => {}
+        }
+        let pid = pid.map_or("?".to_string(), |pid| pid.to_string());
+        Some(if parts.is_empty() {
+            format!("server process {pid}")
+        } else {
+            format!("server process {pid} ({})", parts.join(", "))
+        })
     }
 
     /// The underlying client, for seeding and tests.
@@ -275,7 +331,7 @@ fn db_message(db: &DbError) -> String {
 
 /// A stable 64-bit key per database name (FNV-1a), so runs against different databases on one
 /// server do not block each other.
-fn lock_key(dbname: &str) -> i64 {
+pub fn lock_key(dbname: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in "plantdb:".bytes().chain(dbname.bytes()) {
         hash ^= u64::from(byte);
@@ -342,17 +398,31 @@ impl Driver for PostgresDriver {
     fn lock(&mut self) -> Result<()> {
         // Polling keeps the connection usable (no statement stuck waiting) and needs no timeout
         // setting that would then apply to the migrations as well.
-        loop {
-            let row = self
-                .client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&self.lock_key])
-                .map_err(|e| self.db_error("cannot take the advisory lock", e))?;
-            if row.get::<_, bool>(0) {
-                self.locked = true;
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let wait = self.lock_wait.clone();
+        let lock = format!(
+            "plantdb's run lock on database `{}` at `{}` (advisory lock {})",
+            self.dbname, self.host, self.lock_key
+        );
+        super::wait_for_lock(
+            self,
+            &wait,
+            &lock,
+            |driver| {
+                let key = driver.lock_key;
+                driver
+                    .client
+                    .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                    .map(|row| row.get::<_, bool>(0))
+                    .map_err(|e| driver.db_error("cannot take the advisory lock", e))
+            },
+            PostgresDriver::lock_holder,
+        )?;
+        self.locked = true;
+        Ok(())
+    }
+
+    fn set_lock_wait(&mut self, wait: LockWait) {
+        self.lock_wait = wait;
     }
 
     fn unlock(&mut self) -> Result<()> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, params};
 
 use super::value::{Kind, Value, from_sqlite_row};
-use super::{Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, Step};
+use super::{Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, LockWait, Step};
 use crate::config::SqliteTarget;
 use crate::error::{Error, Result};
 use crate::schema::Schema;
@@ -24,6 +24,7 @@ pub struct SqliteDriver {
     /// The file, for messages.
     path: String,
     locked: bool,
+    lock_wait: LockWait,
 }
 
 impl SqliteDriver {
@@ -65,6 +66,7 @@ impl SqliteDriver {
             conn,
             path,
             locked: false,
+            lock_wait: LockWait::default(),
         })
     }
 
@@ -278,11 +280,39 @@ impl Driver for SqliteDriver {
     }
 
     fn lock(&mut self) -> Result<()> {
+        // Tried without SQLite's busy handler, so that the wait can be reported and bounded.
         self.conn
-            .execute_batch("BEGIN IMMEDIATE")
+            .busy_timeout(Duration::ZERO)
             .map_err(|e| self.db_error("cannot lock the database for writing", e))?;
+        let wait = self.lock_wait.clone();
+        let lock = format!("the write lock on SQLite database `{}`", self.path);
+        let taken = super::wait_for_lock(
+            self,
+            &wait,
+            &lock,
+            |driver| match driver.conn.execute_batch("BEGIN IMMEDIATE") {
+                Ok(()) => Ok(true),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(driver.db_error("cannot lock the database for writing", e)),
+            },
+            // SQLite does not say who holds its locks.
+            |_| Some("another connection to that file".into()),
+        );
+        let restored = self
+            .conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| self.db_error("cannot lock the database for writing", e));
+        taken.and(restored)?;
         self.locked = true;
         Ok(())
+    }
+
+    fn set_lock_wait(&mut self, wait: LockWait) {
+        self.lock_wait = wait;
     }
 
     fn unlock(&mut self) -> Result<()> {

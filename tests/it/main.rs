@@ -3,6 +3,7 @@
 mod adopt;
 mod cli;
 mod harness;
+mod lock;
 mod migrate;
 mod new_and_wait;
 mod reset;
