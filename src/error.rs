@@ -20,6 +20,14 @@ pub enum Error {
     #[error("cannot connect to PostgreSQL at `{host}`: {reason}")]
     Connect { host: String, reason: String },
 
+    #[error("cannot use {what} `{path}` for TLS: {reason}")]
+    Tls {
+        what: String,
+        path: String,
+        reason: String,
+        hint: Option<String>,
+    },
+
     #[error("PostgreSQL at `{host}` rejected user `{user}`: {reason}")]
     Auth {
         host: String,
@@ -254,10 +262,16 @@ impl Error {
                 "use postgres://USER:PASSWORD@HOST:PORT/DB, sqlite://PATH or sqlite::memory:"
                     .into(),
             ),
-            Error::Connect { reason, .. } if reason.contains("TLS") => Some(
-                "check `sslmode` in the URL: verify-ca/verify-full need a certificate the system trusts"
+            Error::Connect { reason, .. }
+                if !reason.contains("timed out")
+                    && (reason.contains("TLS") || reason.contains("certificate")) =>
+            {
+                Some(
+                "check `sslmode` and `sslrootcert` in the URL: verify-ca/verify-full need the server's certificate to be signed by that CA (verify-full: for this host)"
                     .into(),
-            ),
+                )
+            }
+            Error::Tls { hint, .. } => hint.clone(),
             Error::Connect { .. } => Some(
                 "is the server running and reachable? `?connect_timeout=SECONDS` sets the wait"
                     .into(),

@@ -2,6 +2,7 @@
 
 pub mod postgres;
 pub mod sqlite;
+pub mod tls;
 pub mod value;
 
 use std::sync::Arc;

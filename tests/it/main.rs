@@ -2,7 +2,9 @@
 
 mod adopt;
 mod cli;
+mod connect;
 mod harness;
+mod local_guard;
 mod lock;
 mod migrate;
 mod new_and_wait;
