@@ -176,15 +176,27 @@ impl PostgresTarget {
     /// `host:port` as the user would recognise it, for messages.
     pub fn host_display(&self) -> String {
         let port = self.config.get_ports().first().copied().unwrap_or(5432);
-        let hosts: Vec<String> = self
+        let addrs = self.config.get_hostaddrs();
+        let mut hosts: Vec<String> = self
             .config
             .get_hosts()
             .iter()
-            .map(|host| match host {
-                postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
-                postgres::config::Host::Unix(path) => format!("{}:{port}", path.display()),
+            .enumerate()
+            .map(|(i, host)| {
+                let name = match host {
+                    postgres::config::Host::Tcp(name) => name.clone(),
+                    postgres::config::Host::Unix(path) => path.display().to_string(),
+                };
+                // hostaddr is where the connection goes: show it with the name.
+                match addrs.get(i) {
+                    Some(addr) => format!("{name}:{port} (address {addr})"),
+                    None => format!("{name}:{port}"),
+                }
             })
             .collect();
+        if hosts.is_empty() {
+            hosts = addrs.iter().map(|addr| format!("{addr}:{port}")).collect();
+        }
         if hosts.is_empty() {
             format!("localhost:{port}")
         } else {

@@ -276,6 +276,10 @@ impl Error {
                 "is the server running and reachable? `?connect_timeout=SECONDS` sets the wait"
                     .into(),
             ),
+            Error::Auth { reason, .. } if reason.contains("certificate") => Some(
+                "this server wants a client certificate: add `sslcert=FILE&sslkey=FILE` to the URL"
+                    .into(),
+            ),
             Error::Auth { .. } => Some("check the user and password in the URL".into()),
             Error::DatabaseMissing { host, name } => Some(format!(
                 "create it with `createdb {name}` on `{host}`, or run `plantdb reset` on a local server"
