@@ -168,15 +168,7 @@ pub(crate) fn wait_for_lock<D: ?Sized>(
             return Ok(());
         }
         let waited = started.elapsed();
-        if let Some(timeout) = wait.timeout
-            && waited >= timeout
-        {
-            return Err(Error::LockTimeout {
-                lock: lock.to_string(),
-                seconds: timeout.as_secs(),
-                holder: holder(driver),
-            });
-        }
+        // The notice comes first, so a timeout longer than the notice delay always has one.
         if !told && waited >= LOCK_NOTICE_AFTER {
             told = true;
             let held_by = holder(driver).unwrap_or_else(|| "someone else".into());
@@ -187,6 +179,15 @@ pub(crate) fn wait_for_lock<D: ?Sized>(
                 None => "waiting as long as it takes (--lock-timeout SECONDS gives up)".into(),
             };
             (wait.notify)(&format!("waiting for {lock}, held by {held_by}; {policy}"));
+        }
+        if let Some(timeout) = wait.timeout
+            && waited >= timeout
+        {
+            return Err(Error::LockTimeout {
+                lock: lock.to_string(),
+                seconds: timeout.as_secs(),
+                holder: holder(driver),
+            });
         }
         std::thread::sleep(LOCK_POLL);
     }
@@ -295,6 +296,43 @@ mod tests {
     fn quotes_identifiers() {
         assert_eq!(quote_ident("plant\"db"), "\"plant\"\"db\"");
         assert_eq!(quote_idents(&["a", "b"]), "\"a\", \"b\"");
+    }
+
+    #[test]
+    fn lock_waits_until_free_and_gives_up_at_the_timeout_naming_the_holder() {
+        let told = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let notes = told.clone();
+        let mut wait = LockWait {
+            timeout: None,
+            notify: Arc::new(move |line| notes.lock().unwrap().push(line.to_string())),
+        };
+        let mut tries = 0;
+        let free_on_third_try = |tries: &mut i32| {
+            *tries += 1;
+            Ok(*tries == 3)
+        };
+        wait_for_lock(&mut tries, &wait, "the lock", free_on_third_try, |_| None).unwrap();
+        assert_eq!(tries, 3);
+        assert!(
+            told.lock().unwrap().is_empty(),
+            "a short wait is not worth a word"
+        );
+
+        wait.timeout = Some(Duration::ZERO);
+        let err = wait_for_lock(
+            &mut (),
+            &wait,
+            "the lock",
+            |_| Ok(false),
+            |_| Some("process 42".into()),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::LockTimeout { .. }));
+        assert_eq!(err.exit_code(), crate::error::exit::LOCK_TIMEOUT);
+        assert_eq!(
+            err.to_string(),
+            "gave up after 0 s waiting for the lock, held by process 42"
+        );
     }
 
     #[test]
