@@ -232,8 +232,8 @@ fn start_with_retries(tls: bool) -> Result<Server, String> {
 }
 
 /// TCP URL (with the test role's password) for database `db` on a second throwaway server
-/// that speaks TLS with a certificate from the tests' own CA (`tls_ca::pki`). Started on first use; the shared server
-/// stays without TLS so most tests do not pay for TLS set-up.
+/// that speaks TLS with a certificate from the tests' own CA ([`tls_pki`]). Started on first
+/// use; the shared server stays without TLS so most tests do not pay for TLS set-up.
 pub fn tls_server_url_for(db: &str) -> String {
     static TLS_SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
     match TLS_SERVER.get_or_init(|| start_with_retries(true)) {

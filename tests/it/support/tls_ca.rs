@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 /// The database whose TCP logins need a client certificate (`hostssl … cert`).
 pub const CERT_ONLY_DATABASE: &str = "plantdb_cert_only";
@@ -23,11 +23,13 @@ pub struct Pki {
     pub client_key: PathBuf,
 }
 
-static PKI: OnceLock<Pki> = OnceLock::new();
+/// The latest PKI made: a start attempt that fails (its directory removed) is followed by
+/// another that replaces it.
+static PKI: Mutex<Option<Pki>> = Mutex::new(None);
 
 /// The PKI made by [`configure`], once it has run.
 pub fn made() -> Option<Pki> {
-    PKI.get().cloned()
+    PKI.lock().ok()?.clone()
 }
 
 /// Makes the PKI under `base/pki` and installs the server's part into `data`: certificate,
@@ -68,12 +70,14 @@ pub fn configure(base: &Path, data: &Path, role: &str) -> Result<String, String>
             .map_err(|e| format!("cannot install {to}: {e}"))?;
     }
     set_mode(&data.join("server.key"), 0o600)?;
-    let _ = PKI.set(Pki {
+    let pki = Pki {
         ca: dir.join("ca.crt"),
         other_ca: dir.join("other-ca.crt"),
         client_cert: dir.join("client.crt"),
         client_key: dir.join("client.key"),
-    });
+    };
+    *PKI.lock()
+        .map_err(|_| "the PKI lock is poisoned".to_string())? = Some(pki);
     Ok(format!(
         "hostssl {CERT_ONLY_DATABASE} all 127.0.0.1/32 cert\n"
     ))
