@@ -10,6 +10,10 @@
 #[path = "../tests/it/support/postgres.rs"]
 #[allow(dead_code)]
 mod pg;
+// The test server's TLS set-up, which `pg` refers to.
+#[path = "../tests/it/support/tls_ca.rs"]
+#[allow(dead_code)]
+mod tls_ca;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -17,7 +17,7 @@ use crate::error::Version;
         With no database configured, plantdb works on the SQLite file plantdb.sqlite3 in the \
         working directory.",
     after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 pending migrations (status --check), \
-        4 drift, 5 database unreachable."
+        4 drift, 5 database unreachable, 6 lock wait timed out (--lock-timeout)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -73,6 +73,16 @@ pub struct GlobalArgs {
         env = "PLANTDB_WAIT_TIMEOUT"
     )]
     pub wait_timeout: u64,
+
+    /// Give up (exit 6) when another run holds plantdb's lock for longer than this, in seconds.
+    /// Without it, plantdb waits as long as it takes, and says what it waits for.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        env = "PLANTDB_LOCK_TIMEOUT"
+    )]
+    pub lock_timeout: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -90,6 +90,7 @@ pub fn adopt(
     // Bad migration files are found before anything is opened.
     let set = MigrationSet::load(cli.global.migrations.as_deref(), target.dialect())?;
     let mut driver = db::connect(target, access, cli.global.timescale)?;
+    driver.set_lock_wait(crate::lock_wait(cli, out));
     let options = AdoptOptions {
         dry_run: args.dry_run,
         drop_foreign: args.drop_foreign_table,

@@ -47,8 +47,38 @@ pub struct PostgresTarget {
     pub config: postgres::Config,
     /// The URL as given, for messages (always shown masked).
     pub url: String,
-    /// Check the server's certificate (`sslmode=verify-ca` / `verify-full`).
-    pub tls_verify: bool,
+    /// The certificate checks and files the URL asks for.
+    pub tls: TlsOptions,
+}
+
+/// How far the server's certificate is checked, as libpq's `sslmode` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateCheck {
+    /// `disable`, `prefer`, `require`: encryption without proof of whom we talk to.
+    None,
+    /// `verify-ca`: the certificate is signed by a trusted CA, whatever host it names.
+    Chain,
+    /// `verify-full`: that, and it names the host of the URL.
+    ChainAndHost,
+}
+
+/// Where the CA certificates that the server's certificate must chain to come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootCertificates {
+    /// `sslrootcert=FILE`: one or more PEM certificates.
+    File(PathBuf),
+    /// `sslrootcert=system`: the operating system's trust store.
+    System,
+}
+
+/// The TLS options of a URL that the driver's own parser does not know (libpq's names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    pub check: CertificateCheck,
+    /// `sslrootcert`; `None` means libpq's default, `~/.postgresql/root.crt`.
+    pub root: Option<RootCertificates>,
+    /// `sslcert` and `sslkey`: a client certificate and its key (PEM; the key in PKCS#8).
+    pub client: Option<(PathBuf, PathBuf)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,31 +99,28 @@ impl Target {
         let scheme = url.split_once("://").map(|(scheme, _)| scheme);
         match scheme {
             Some("postgres" | "postgresql") => {
-                // The driver knows disable/prefer/require; verify-ca and verify-full are
-                // require plus certificate checks, which the TLS connector does.
-                let tls_verify =
-                    url.contains("sslmode=verify-ca") || url.contains("sslmode=verify-full");
-                let parseable = url
-                    .replace("sslmode=verify-ca", "sslmode=require")
-                    .replace("sslmode=verify-full", "sslmode=require");
-                let mut config: postgres::Config =
-                    parseable
-                        .parse()
-                        .map_err(|e: postgres::Error| Error::InvalidUrl {
-                            url: mask_url(url),
-                            reason: e.to_string(),
-                        })?;
+                let invalid = |reason: String| Error::InvalidUrl {
+                    url: mask_url(url),
+                    reason,
+                };
+                let (parseable, tls) = split_libpq_options(url).map_err(invalid)?;
+                let mut config: postgres::Config = parseable
+                    .parse()
+                    .map_err(|e: postgres::Error| invalid(e.to_string()))?;
                 if config.get_connect_timeout().is_none() {
                     config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
                 }
-                config.application_name("plantdb");
-                if config.get_hosts().is_empty() {
-                    default_host(&mut config);
+                // What operators see in pg_stat_activity, unless the URL names the session.
+                if config.get_application_name().is_none() {
+                    config.application_name("plantdb");
+                }
+                if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+                    default_host(&mut config, |name| std::env::var(name).ok());
                 }
                 Ok(Target::Postgres(Box::new(PostgresTarget {
                     config,
                     url: url.to_string(),
-                    tls_verify,
+                    tls,
                 })))
             }
             Some(other) => Err(Error::UnknownScheme {
@@ -149,15 +176,27 @@ impl PostgresTarget {
     /// `host:port` as the user would recognise it, for messages.
     pub fn host_display(&self) -> String {
         let port = self.config.get_ports().first().copied().unwrap_or(5432);
-        let hosts: Vec<String> = self
+        let addrs = self.config.get_hostaddrs();
+        let mut hosts: Vec<String> = self
             .config
             .get_hosts()
             .iter()
-            .map(|host| match host {
-                postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
-                postgres::config::Host::Unix(path) => format!("{}:{port}", path.display()),
+            .enumerate()
+            .map(|(i, host)| {
+                let name = match host {
+                    postgres::config::Host::Tcp(name) => name.clone(),
+                    postgres::config::Host::Unix(path) => path.display().to_string(),
+                };
+                // hostaddr is where the connection goes: show it with the name.
+                match addrs.get(i) {
+                    Some(addr) => format!("{name}:{port} (address {addr})"),
+                    None => format!("{name}:{port}"),
+                }
             })
             .collect();
+        if hosts.is_empty() {
+            hosts = addrs.iter().map(|addr| format!("{addr}:{port}")).collect();
+        }
         if hosts.is_empty() {
             format!("localhost:{port}")
         } else {
@@ -165,23 +204,47 @@ impl PostgresTarget {
         }
     }
 
+    /// True when every address plantdb may connect to is on this machine: each host is a
+    /// unix socket or a loopback address, and so is each `hostaddr` (which, where given, is
+    /// where the connection really goes). Decided from the URL alone, before connecting.
     pub fn is_local(&self) -> bool {
         let hosts = self.config.get_hosts();
-        !hosts.is_empty()
+        let hostaddrs = self.config.get_hostaddrs();
+        !(hosts.is_empty() && hostaddrs.is_empty())
             && hosts.iter().all(|host| match host {
                 postgres::config::Host::Unix(_) => true,
                 postgres::config::Host::Tcp(name) => is_loopback(name),
             })
+            && hostaddrs.iter().all(|ip| is_loopback_ip(*ip))
+    }
+
+    /// The connect timeout in force (the URL's, else the default).
+    pub fn connect_timeout(&self) -> Duration {
+        self.config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT)
     }
 }
 
-/// A URL without a host (`postgresql:///plant`) means what it means to psql: `PGHOST`, else
-/// the local server's unix socket, else localhost.
-fn default_host(config: &mut postgres::Config) {
-    if let Ok(host) = std::env::var("PGHOST")
-        && !host.is_empty()
-    {
-        config.host(&host);
+/// A URL without a host (`postgresql:///plant`) means what it means to psql: `PGHOST` and
+/// `PGHOSTADDR`, else the local server's unix socket, else localhost. `env` reads a variable.
+fn default_host(config: &mut postgres::Config, env: impl Fn(&str) -> Option<String>) {
+    let from_env = |name: &str| env(name).filter(|value| !value.is_empty());
+    let pghost = from_env("PGHOST");
+    let pghostaddr = from_env("PGHOSTADDR");
+    if pghost.is_some() || pghostaddr.is_some() {
+        // Lists, as libpq reads them; `is_local` then sees every entry.
+        for host in pghost.iter().flat_map(|list| list.split(',')) {
+            config.host(host);
+        }
+        for addr in pghostaddr.iter().flat_map(|list| list.split(',')) {
+            match addr.trim().parse() {
+                Ok(ip) => config.hostaddr(ip),
+                // Not an address: kept as a host name, so it is neither lost nor trusted.
+                Err(_) => config.host(addr),
+            };
+        }
         return;
     }
     // Debian's socket directory first, then the upstream default.
@@ -198,10 +261,92 @@ fn default_host(config: &mut postgres::Config) {
 fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
+        || host.parse::<std::net::IpAddr>().is_ok_and(is_loopback_ip)
+}
+
+/// `127.0.0.0/8`, `::1`, and `::ffff:127.x.y.z` (the same IPv4 loopback, written as IPv6).
+fn is_loopback_ip(ip: std::net::IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
+/// Takes out of a PostgreSQL URL what the driver's parser does not understand, as libpq
+/// means it: `sslmode=verify-ca|verify-full` (the driver then sees `require`; the checks are
+/// ours), `sslrootcert`, `sslcert`, `sslkey`; and splits `host=a,b` into one `host` each, so
+/// `host=/tmp,db.example.com` is a socket and a TCP host as in libpq, not one odd path.
+fn split_libpq_options(url: &str) -> std::result::Result<(String, TlsOptions), String> {
+    use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+    let mut tls = TlsOptions {
+        check: CertificateCheck::None,
+        root: None,
+        client: None,
+    };
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), tls));
+    };
+    let decode = |text: &str| {
+        percent_decode_str(text)
+            .decode_utf8()
+            .map(|value| value.into_owned())
+            .map_err(|_| format!("`{text}` is not valid UTF-8 once decoded"))
+    };
+    let mut kept: Vec<String> = Vec::new();
+    let mut sslmode: Option<String> = None;
+    let (mut cert, mut key) = (None, None);
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (raw_key, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = decode(raw_value)?;
+        match decode(raw_key)?.as_str() {
+            "sslmode" => sslmode = Some(value),
+            "sslrootcert" if value == "system" => tls.root = Some(RootCertificates::System),
+            "sslrootcert" => tls.root = Some(RootCertificates::File(PathBuf::from(value))),
+            "sslcert" => cert = Some(PathBuf::from(value)),
+            "sslkey" => key = Some(PathBuf::from(value)),
+            "host" => kept.extend(
+                value
+                    .split(',')
+                    .map(|host| format!("host={}", utf8_percent_encode(host, NON_ALPHANUMERIC))),
+            ),
+            _ => kept.push(pair.to_string()),
+        }
+    }
+    tls.check = match sslmode.as_deref() {
+        Some("verify-ca") => CertificateCheck::Chain,
+        Some("verify-full") => CertificateCheck::ChainAndHost,
+        // libpq: with the system's store, only verify-full is safe (any public certificate
+        // would pass a chain-only check), so it is the default there.
+        None if tls.root == Some(RootCertificates::System) => CertificateCheck::ChainAndHost,
+        // libpq: `require` with a CA file checks the chain, as `verify-ca` does.
+        Some("require") if matches!(tls.root, Some(RootCertificates::File(_))) => {
+            CertificateCheck::Chain
+        }
+        _ => CertificateCheck::None,
+    };
+    if tls.root == Some(RootCertificates::System) && tls.check != CertificateCheck::ChainAndHost {
+        return Err(
+            "`sslrootcert=system` needs `sslmode=verify-full`: the system trusts certificates \
+             of every public host, so checking the chain alone proves nothing"
+                .into(),
+        );
+    }
+    tls.client = match (cert, key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err("`sslcert` needs `sslkey`, the file of its private key".into());
+        }
+        (None, Some(_)) => return Err("`sslkey` needs `sslcert`, the client certificate".into()),
+    };
+    let driver_sslmode = match sslmode.as_deref() {
+        _ if tls.check != CertificateCheck::None => Some("require"),
+        other => other,
+    };
+    if let Some(mode) = driver_sslmode {
+        kept.push(format!("sslmode={mode}"));
+    }
+    if kept.is_empty() {
+        return Ok((base.to_string(), tls));
+    }
+    Ok((format!("{base}?{}", kept.join("&")), tls))
 }
 
 fn parse_sqlite(url: &str, rest: &str) -> Result<SqliteTarget> {
@@ -405,5 +550,133 @@ mod tests {
         assert!(!local("postgres://u@db.example.com/db"));
         assert!(!local("postgres://u@10.0.0.5/db"));
         assert!(local("sqlite://x.db"));
+    }
+
+    #[test]
+    fn every_host_and_hostaddr_must_be_local() {
+        let local = |u: &str| Target::parse(u).map(|t| t.is_local()).unwrap();
+        // hostaddr is where the connection really goes, whatever the host says.
+        assert!(!local("postgres://u@127.0.0.1/db?hostaddr=192.0.2.1"));
+        assert!(!local("postgres://u@localhost/db?hostaddr=192.0.2.1"));
+        assert!(!local("postgres://u@[::1]/db?hostaddr=2001:db8::1"));
+        assert!(!local("postgresql:///db?hostaddr=192.0.2.1"));
+        assert!(local("postgres://u@localhost/db?hostaddr=127.0.0.1"));
+        assert!(local("postgres://u@localhost/db?hostaddr=::1"));
+        // Host lists, in the authority and in the query, with sockets among them.
+        assert!(!local("postgres://u@localhost,192.0.2.1/db"));
+        assert!(!local("postgres://u@[::1],[2001:db8::1]/db"));
+        assert!(!local("postgresql:///db?host=/tmp,192.0.2.1"));
+        assert!(!local("postgresql:///db?host=%2Ftmp,192.0.2.1"));
+        assert!(!local("postgresql:///db?host=/tmp&host=192.0.2.1"));
+        assert!(!local("postgres://u@127.0.0.1/db?host=192.0.2.1"));
+        assert!(local("postgresql:///db?host=/tmp,127.0.0.1,localhost"));
+        // The IPv4 loopback written as IPv6.
+        assert!(local("postgres://u@[::ffff:127.0.0.1]/db"));
+        assert!(!local("postgres://u@[::ffff:192.0.2.1]/db"));
+    }
+
+    #[test]
+    fn a_host_list_in_the_query_is_split_as_libpq_does() {
+        let Ok(Target::Postgres(pg)) = Target::parse("postgresql:///db?host=/tmp,192.0.2.1") else {
+            panic!("not postgres")
+        };
+        assert_eq!(
+            pg.config.get_hosts(),
+            [
+                postgres::config::Host::Unix(PathBuf::from("/tmp")),
+                postgres::config::Host::Tcp("192.0.2.1".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn pghost_and_pghostaddr_count_where_the_url_names_no_host() {
+        let local_with = |vars: &[(&str, &str)]| {
+            let mut config: postgres::Config = "postgresql:///db".parse().unwrap();
+            default_host(&mut config, |name| {
+                vars.iter()
+                    .find(|(var, _)| *var == name)
+                    .map(|(_, value)| value.to_string())
+            });
+            PostgresTarget {
+                config,
+                url: String::new(),
+                tls: split_libpq_options("").unwrap().1,
+            }
+            .is_local()
+        };
+        assert!(local_with(&[("PGHOST", "/var/run/postgresql")]));
+        assert!(local_with(&[("PGHOST", "localhost,127.0.0.1")]));
+        assert!(!local_with(&[("PGHOST", "/tmp,192.0.2.1")]));
+        assert!(!local_with(&[("PGHOSTADDR", "192.0.2.1")]));
+        assert!(!local_with(&[
+            ("PGHOST", "localhost"),
+            ("PGHOSTADDR", "192.0.2.1")
+        ]));
+        assert!(local_with(&[
+            ("PGHOST", "localhost"),
+            ("PGHOSTADDR", "127.0.0.1")
+        ]));
+        assert!(!local_with(&[("PGHOSTADDR", "not-an-address")]));
+        assert!(local_with(&[]));
+    }
+
+    #[test]
+    fn libpq_tls_options_are_understood() {
+        let tls = |u: &str| match Target::parse(u) {
+            Ok(Target::Postgres(pg)) => Ok(pg.tls),
+            Ok(_) => panic!("not postgres"),
+            Err(e) => Err(e.to_string()),
+        };
+        let base = "postgres://u:pw@127.0.0.1/db";
+        assert_eq!(tls(base).unwrap().check, CertificateCheck::None);
+        assert_eq!(
+            tls(&format!("{base}?sslmode=verify-ca")).unwrap().check,
+            CertificateCheck::Chain
+        );
+        let full = tls(&format!(
+            "{base}?sslmode=verify-full&sslrootcert=/etc/ca%20dir/ca.pem&sslcert=c.pem&sslkey=k.pem"
+        ))
+        .unwrap();
+        assert_eq!(full.check, CertificateCheck::ChainAndHost);
+        assert_eq!(
+            full.root,
+            Some(RootCertificates::File(PathBuf::from("/etc/ca dir/ca.pem")))
+        );
+        assert_eq!(
+            full.client,
+            Some((PathBuf::from("c.pem"), PathBuf::from("k.pem")))
+        );
+        // libpq: `system` defaults to verify-full and refuses anything weaker.
+        let system = tls(&format!("{base}?sslrootcert=system")).unwrap();
+        assert_eq!(
+            (system.check, system.root),
+            (
+                CertificateCheck::ChainAndHost,
+                Some(RootCertificates::System)
+            )
+        );
+        let weak = tls(&format!("{base}?sslrootcert=system&sslmode=verify-ca")).unwrap_err();
+        assert!(
+            weak.contains("verify-full") && !weak.contains("pw@"),
+            "{weak}"
+        );
+        // libpq: `require` with a CA file checks the chain.
+        assert_eq!(
+            tls(&format!("{base}?sslmode=require&sslrootcert=ca.pem"))
+                .unwrap()
+                .check,
+            CertificateCheck::Chain
+        );
+        let half = tls(&format!("{base}?sslcert=c.pem")).unwrap_err();
+        assert!(half.contains("`sslcert` needs `sslkey`"), "{half}");
+        // The driver still gets the options it knows.
+        let Ok(Target::Postgres(pg)) = Target::parse(&format!(
+            "{base}?sslmode=verify-full&sslrootcert=ca.pem&connect_timeout=4"
+        )) else {
+            panic!("not postgres")
+        };
+        assert_eq!(pg.config.get_ssl_mode(), postgres::config::SslMode::Require);
+        assert_eq!(pg.connect_timeout(), Duration::from_secs(4));
     }
 }

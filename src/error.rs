@@ -22,6 +22,14 @@ pub enum Error {
     #[error("cannot connect to PostgreSQL at `{host}`: {reason}")]
     Connect { host: String, reason: String },
 
+    #[error("cannot use {what} `{path}` for TLS: {reason}")]
+    Tls {
+        what: String,
+        path: String,
+        reason: String,
+        hint: Option<String>,
+    },
+
     #[error("PostgreSQL at `{host}` rejected user `{user}`: {reason}")]
     Auth {
         host: String,
@@ -183,12 +191,26 @@ pub enum Error {
     #[error("cannot create migration `{name}`: {reason}")]
     NewMigration { name: String, reason: String },
 
+    #[error("gave up after {seconds} s waiting for {lock}{}", holder_text(.holder))]
+    LockTimeout {
+        lock: String,
+        seconds: u64,
+        holder: Option<String>,
+    },
+
     #[error("gave up waiting for PostgreSQL at `{host}` after {seconds} s: {reason}")]
     WaitTimeout {
         host: String,
         seconds: u64,
         reason: String,
     },
+}
+
+fn holder_text(holder: &Option<String>) -> String {
+    holder
+        .as_ref()
+        .map(|holder| format!(", held by {holder}"))
+        .unwrap_or_default()
 }
 
 fn list_text(items: &[String]) -> String {
@@ -300,6 +322,8 @@ pub mod exit {
     pub const DRIFT: i32 = 4;
     /// The database could not be reached or opened.
     pub const UNREACHABLE: i32 = 5;
+    /// `--lock-timeout`: another run held the lock for longer.
+    pub const LOCK_TIMEOUT: i32 = 6;
 }
 
 impl Error {
@@ -307,6 +331,7 @@ impl Error {
         match self {
             Error::RolledBack { cause, .. } => cause.exit_code(),
             Error::Drift(_) => exit::DRIFT,
+            Error::LockTimeout { .. } => exit::LOCK_TIMEOUT,
             Error::Connect { .. }
             | Error::Auth { .. }
             | Error::DatabaseMissing { .. }
@@ -326,12 +351,22 @@ impl Error {
                 "use postgres://USER:PASSWORD@HOST:PORT/DB, sqlite://PATH or sqlite::memory:"
                     .into(),
             ),
-            Error::Connect { reason, .. } if reason.contains("TLS") => Some(
-                "check `sslmode` in the URL: verify-ca/verify-full need a certificate the system trusts"
+            Error::Connect { reason, .. }
+                if !reason.contains("timed out")
+                    && (reason.contains("TLS") || reason.contains("certificate")) =>
+            {
+                Some(
+                "check `sslmode` and `sslrootcert` in the URL: verify-ca/verify-full need the server's certificate to be signed by that CA (verify-full: for this host)"
                     .into(),
-            ),
+                )
+            }
+            Error::Tls { hint, .. } => hint.clone(),
             Error::Connect { .. } => Some(
                 "is the server running and reachable? `?connect_timeout=SECONDS` sets the wait"
+                    .into(),
+            ),
+            Error::Auth { reason, .. } if reason.contains("certificate") => Some(
+                "this server wants a client certificate: add `sslcert=FILE&sslkey=FILE` to the URL"
                     .into(),
             ),
             Error::Auth { .. } => Some("check the user and password in the URL".into()),
@@ -365,6 +400,9 @@ impl Error {
             Error::AdoptUnknown { known, .. } => Some(format!("plantdb knows: {known}")),
             Error::AdoptMismatch { .. } => Some(
                 "fix the database or the old tool's history first; `plantdb migrate adopt --dry-run` shows what would be recorded".into(),
+            ),
+            Error::LockTimeout { .. } => Some(
+                "another plantdb run (or whoever holds the lock) is still working; try again later, or raise --lock-timeout".into(),
             ),
             Error::WaitTimeout { .. } => Some(
                 "is the server starting at that address? `--wait-timeout SECONDS` waits longer".into(),

@@ -127,6 +127,7 @@ fn migrate_command(
         MigrateCommand::Repair => {
             let set = load_set(cli, target.dialect())?;
             let mut driver = db::connect(target, Access::ReadWrite, cli.global.timescale)?;
+            driver.set_lock_wait(lock_wait(cli, out));
             let repaired = migrate::repair(driver.as_mut(), &set)?;
             out.repair_report(&repaired);
             return Ok(0);
@@ -154,6 +155,7 @@ fn migrate_command(
     // Bad migration files are found before anything is opened or created.
     let set = load_set(cli, target.dialect())?;
     let mut driver = db::connect(&target, access, cli.global.timescale)?;
+    driver.set_lock_wait(lock_wait(cli, out));
     let mut observer = out.observer();
     let report = migrate::migrate(driver.as_mut(), &set, request, options, observer.as_mut());
     drop(observer);
@@ -169,6 +171,16 @@ fn run_options(common: &CommonRunArgs, fake: bool, allow_out_of_order: bool) -> 
         allow_drift: common.allow_drift,
         allow_out_of_order,
         single_transaction: false,
+    }
+}
+
+/// How a command that takes plantdb's lock waits for another holder (`--lock-timeout`); the
+/// notice goes to stderr, so `--json` output stays one document.
+pub(crate) fn lock_wait(cli: &Cli, out: &Output) -> db::LockWait {
+    let out = *out;
+    db::LockWait {
+        timeout: cli.global.lock_timeout.map(std::time::Duration::from_secs),
+        notify: std::sync::Arc::new(move |line| out.notice(line)),
     }
 }
 

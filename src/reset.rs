@@ -37,6 +37,7 @@ pub fn reset_command(cli: &Cli, out: &Output, target: &Target, args: &ResetArgs)
     destroy(target)?;
 
     let mut driver = db::connect(target, Access::ReadWrite, cli.global.timescale)?;
+    driver.set_lock_wait(crate::lock_wait(cli, out));
     let set = MigrationSet::load(cli.global.migrations.as_deref(), driver.dialect())?;
     let mut observer = out.observer();
     let report = migrate::migrate(

@@ -2,10 +2,14 @@
 
 pub mod postgres;
 pub mod sqlite;
+pub mod tls;
 pub mod value;
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use crate::config::{Target, TimescalePolicy};
-use crate::error::{Result, Version};
+use crate::error::{Error, Result, Version};
 use crate::schema::Schema;
 use value::{Kind, Value};
 
@@ -86,7 +90,9 @@ pub trait Driver {
     fn dialect(&self) -> Dialect;
 
     /// Takes the run lock: blocks concurrent plantdb runs on the same database until `unlock`.
+    /// Waits for another holder as `set_lock_wait` says.
     fn lock(&mut self) -> Result<()>;
+    fn set_lock_wait(&mut self, wait: LockWait);
     fn unlock(&mut self) -> Result<()>;
 
     /// The history, oldest first; empty when the history table does not exist. Never creates it.
@@ -134,6 +140,71 @@ pub trait Driver {
         rows: &mut dyn Iterator<Item = Vec<Value>>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64>;
+}
+
+/// How `lock` waits while someone else holds the lock.
+#[derive(Clone)]
+pub struct LockWait {
+    /// Give up after this long (`--lock-timeout`); `None` waits as long as it takes.
+    pub timeout: Option<Duration>,
+    /// Told once, after [`LOCK_NOTICE_AFTER`], what the run is waiting for.
+    pub notify: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+impl Default for LockWait {
+    /// Waits as long as it takes, and says so on stderr.
+    fn default() -> Self {
+        LockWait {
+            timeout: None,
+            notify: Arc::new(|line| eprintln!("{line}")),
+        }
+    }
+}
+
+/// A lock released within this time is not worth a word; one held longer is.
+pub const LOCK_NOTICE_AFTER: Duration = Duration::from_millis(1500);
+/// How often a waiting run tries the lock again.
+const LOCK_POLL: Duration = Duration::from_millis(50);
+
+/// The waiting loop both drivers share: tries the lock until it is free, tells once what it
+/// waits for (`lock`, and the holder where the database says), gives up at the timeout.
+pub(crate) fn wait_for_lock<D: ?Sized>(
+    driver: &mut D,
+    wait: &LockWait,
+    lock: &str,
+    try_lock: impl Fn(&mut D) -> Result<bool>,
+    holder: impl Fn(&mut D) -> Option<String>,
+) -> Result<()> {
+    let started = Instant::now();
+    let mut told = false;
+    loop {
+        if try_lock(driver)? {
+            return Ok(());
+        }
+        let waited = started.elapsed();
+        // The notice comes first, so a timeout longer than the notice delay always has one.
+        if !told && waited >= LOCK_NOTICE_AFTER {
+            told = true;
+            let held_by = holder(driver).unwrap_or_else(|| "someone else".into());
+            let policy = match wait.timeout {
+                Some(timeout) => {
+                    format!("giving up after {} s (--lock-timeout)", timeout.as_secs())
+                }
+                None => "waiting as long as it takes (--lock-timeout SECONDS gives up)".into(),
+            };
+            (wait.notify)(&format!("waiting for {lock}, held by {held_by}; {policy}"));
+        }
+        if let Some(timeout) = wait.timeout
+            && waited >= timeout
+        {
+            return Err(Error::LockTimeout {
+                lock: lock.to_string(),
+                seconds: timeout.as_secs(),
+                holder: holder(driver),
+            });
+        }
+        std::thread::sleep(LOCK_POLL);
+    }
 }
 
 /// Whether a command may change the database. Read-only connections refuse writes at the
@@ -251,6 +322,43 @@ mod tests {
     fn quotes_identifiers() {
         assert_eq!(quote_ident("plant\"db"), "\"plant\"\"db\"");
         assert_eq!(quote_idents(&["a", "b"]), "\"a\", \"b\"");
+    }
+
+    #[test]
+    fn lock_waits_until_free_and_gives_up_at_the_timeout_naming_the_holder() {
+        let told = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let notes = told.clone();
+        let mut wait = LockWait {
+            timeout: None,
+            notify: Arc::new(move |line| notes.lock().unwrap().push(line.to_string())),
+        };
+        let mut tries = 0;
+        let free_on_third_try = |tries: &mut i32| {
+            *tries += 1;
+            Ok(*tries == 3)
+        };
+        wait_for_lock(&mut tries, &wait, "the lock", free_on_third_try, |_| None).unwrap();
+        assert_eq!(tries, 3);
+        assert!(
+            told.lock().unwrap().is_empty(),
+            "a short wait is not worth a word"
+        );
+
+        wait.timeout = Some(Duration::ZERO);
+        let err = wait_for_lock(
+            &mut (),
+            &wait,
+            "the lock",
+            |_| Ok(false),
+            |_| Some("process 42".into()),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::LockTimeout { .. }));
+        assert_eq!(err.exit_code(), crate::error::exit::LOCK_TIMEOUT);
+        assert_eq!(
+            err.to_string(),
+            "gave up after 0 s waiting for the lock, held by process 42"
+        );
     }
 
     #[test]

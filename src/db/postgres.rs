@@ -2,14 +2,15 @@
 //! runs in its own transaction together with its history row.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::error::{DbError, ErrorPosition, SqlState};
 use postgres::{Client, GenericClient};
 
 use super::value::{Kind, Value, from_pg_row};
 use super::{
-    Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, Step, TimescaleState,
+    Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, LockWait, Step,
+    TimescaleState,
 };
 use crate::config::{PostgresTarget, TimescalePolicy};
 use crate::error::{Error, Result};
@@ -21,10 +22,12 @@ const COPY_CHUNK: usize = 256 * 1024;
 pub struct PostgresDriver {
     client: Client,
     host: String,
+    dbname: String,
     lock_key: i64,
     locked: bool,
     /// Inside `begin_atomic`: steps join the open transaction instead of opening their own.
     in_atomic: bool,
+    lock_wait: LockWait,
     /// Filled by the connection's notice callback (RAISE NOTICE from migrations).
     notices: Arc<Mutex<Vec<String>>>,
 }
@@ -40,9 +43,11 @@ impl PostgresDriver {
         let mut driver = PostgresDriver {
             client,
             host: target.host_display(),
+            dbname: target.dbname(),
             lock_key: lock_key(&target.dbname()),
             locked: false,
             in_atomic: false,
+            lock_wait: LockWait::default(),
             notices,
         };
         // The telemetry migration reads the policy from this setting and decides in SQL.
@@ -60,6 +65,57 @@ impl PostgresDriver {
                 .map_err(|e| driver.db_error("cannot configure the session", e))?;
         }
         Ok(driver)
+    }
+
+    /// Who holds the advisory lock, as `pg_locks` and `pg_stat_activity` tell (a role without
+    /// `pg_read_all_stats` sees only the pid of other users' sessions).
+    fn lock_holder(&mut self) -> Option<String> {
+        // A bigint advisory key is stored as two 32-bit halves, with objsubid 1.
+        let row = self
+            .client
+            .query_opt(
+                "SELECT l.pid, a.application_name, a.usename::text, host(a.client_addr),
+                        to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                        to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+                        a.state
+                 FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND l.classid = (($1::bigint >> 32) & 4294967295)::oid
+                   AND l.objid = ($1::bigint & 4294967295)::oid
+                 LIMIT 1",
+                &[&self.lock_key],
+            )
+            .ok()??;
+        let text = |i: usize| -> Option<String> {
+            row.get::<_, Option<String>>(i)
+                .map(|value| value.escape_debug().to_string())
+        };
+        let pid: Option<i32> = row.get(0);
+        let mut parts = Vec::new();
+        if let Some(name) = text(1) {
+            parts.push(format!("application_name `{name}`"));
+        }
+        if let Some(user) = text(2) {
+            parts.push(format!("user `{user}`"));
+        }
+        if let Some(client) = text(3) {
+            parts.push(format!("from {client}"));
+        }
+        if let Some(started) = text(4) {
+            parts.push(format!("connected since {started}"));
+        }
+        match (text(5), text(6)) {
+            (Some(xact), _) => parts.push(format!("transaction open since {xact}")),
+            (None, Some(state)) => parts.push(format!("state {state}")),
+            (None, None) => {}
+        }
+        let pid = pid.map_or("?".to_string(), |pid| pid.to_string());
+        Some(if parts.is_empty() {
+            format!("server process {pid}")
+        } else {
+            format!("server process {pid} ({})", parts.join(", "))
+        })
     }
 
     /// The underlying client, for seeding and tests.
@@ -84,10 +140,16 @@ impl PostgresDriver {
 
 /// Opens a connection with TLS as the URL's `sslmode` asks, mapping failures to errors that
 /// name the host. Shared with `reset`, which connects to the maintenance database.
+///
+/// The whole attempt (TCP, the TLS request and handshake, start-up, authentication) must end
+/// within the connect timeout: the driver bounds only the TCP connect by it, so a server that
+/// accepts and then says nothing would otherwise hold plantdb forever.
 pub fn open_client(
     target: &PostgresTarget,
     notices: Option<Arc<Mutex<Vec<String>>>>,
 ) -> Result<Client> {
+    let timeout = target.connect_timeout();
+    let deadline = Instant::now() + timeout;
     let mut config = target.config.clone();
     if let Some(notices) = notices {
         config.notice_callback(move |notice| {
@@ -96,69 +158,123 @@ pub fn open_client(
             }
         });
     }
-    let result = if !wants_tls(target) {
-        config.connect(postgres::NoTls)
+    let attempt: Box<dyn FnOnce() -> std::result::Result<Client, postgres::Error> + Send> =
+        if !wants_tls(target, deadline)? {
+            Box::new(move || config.connect(postgres::NoTls))
+        } else {
+            let connector = super::tls::connector(target)?;
+            Box::new(move || config.connect(postgres_native_tls::MakeTlsConnector::new(connector)))
+        };
+    // The attempt runs on its own thread so that it can be given up at the deadline. An
+    // abandoned attempt ends with the process; should the server answer after all, the thread
+    // finds nobody listening and drops the connection.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("plantdb-connect".into())
+        .spawn(move || {
+            let _ = sender.send(attempt());
+        })
+        .map_err(|e| Error::Connect {
+            host: target.host_display(),
+            reason: format!("cannot start connecting: {e}"),
+        })?;
+    match receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(result) => result.map_err(|e| connect_error(target, e)),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(timed_out(target, timeout)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Connect {
+            host: target.host_display(),
+            reason: "the connection attempt ended without a result".into(),
+        }),
+    }
+}
+
+fn timed_out(target: &PostgresTarget, timeout: Duration) -> Error {
+    let seconds = timeout.as_secs_f64();
+    let shown = if seconds.fract() == 0.0 {
+        format!("{seconds}")
     } else {
-        // libpq's `require` and `prefer` encrypt without verifying the certificate;
-        // `verify-ca`/`verify-full` (mapped to `tls_verify`) check it.
-        let connector = native_tls::TlsConnector::builder()
-            .danger_accept_invalid_certs(!target.tls_verify)
-            .danger_accept_invalid_hostnames(!target.tls_verify)
-            .build()
-            .map_err(|e| Error::Connect {
-                host: target.host_display(),
-                reason: format!("cannot set up TLS: {e}"),
-            })?;
-        config.connect(postgres_native_tls::MakeTlsConnector::new(connector))
+        format!("{seconds:.1}")
     };
-    result.map_err(|e| connect_error(target, e))
+    Error::Connect {
+        host: target.host_display(),
+        reason: format!(
+            "timed out after {shown} s (connect_timeout): the server did not complete \
+             the connection and start-up"
+        ),
+    }
 }
 
 /// Whether to set up TLS at all. Building a TLS connector loads the system's CA store, which
 /// costs more than a whole migration run on a small schema, so it is skipped where TLS cannot
 /// happen: `sslmode=disable`, unix sockets (never encrypted), and `prefer` (the default) when
 /// the server answers the SSL request with "no", exactly what the driver would then do too.
-fn wants_tls(target: &PostgresTarget) -> bool {
+/// A server that does not answer that request before `deadline` is a timeout.
+fn wants_tls(target: &PostgresTarget, deadline: Instant) -> Result<bool> {
     use postgres::config::{Host, SslMode};
     let config = &target.config;
-    match config.get_ssl_mode() {
+    Ok(match config.get_ssl_mode() {
         SslMode::Disable => false,
         _ if config
             .get_hosts()
             .iter()
-            .all(|h| matches!(h, Host::Unix(_))) =>
+            .all(|h| matches!(h, Host::Unix(_)))
+            && config.get_hostaddrs().is_empty() =>
         {
             false
         }
-        SslMode::Prefer => match (config.get_hosts(), config.get_ports()) {
-            ([Host::Tcp(host)], ports) => {
-                let port = ports.first().copied().unwrap_or(5432);
-                let timeout = config
-                    .get_connect_timeout()
-                    .copied()
-                    .unwrap_or(crate::config::DEFAULT_CONNECT_TIMEOUT);
-                // Any failure here: let the real connection attempt decide and report.
-                server_offers_tls(host, port, timeout).unwrap_or(true)
+        SslMode::Prefer => {
+            // Where the connection really goes: `hostaddr` when given, else the host.
+            let address = match (config.get_hosts(), config.get_hostaddrs()) {
+                (_, [ip]) => Some(ip.to_string()),
+                ([Host::Tcp(host)], []) => Some(host.clone()),
+                _ => None,
+            };
+            match address {
+                Some(address) => {
+                    let port = config.get_ports().first().copied().unwrap_or(5432);
+                    match server_offers_tls(&address, port, deadline) {
+                        Ok(offers) => offers,
+                        Err(e)
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                            ) =>
+                        {
+                            return Err(timed_out(target, target.connect_timeout()));
+                        }
+                        // Any other failure: let the real connection attempt decide and report.
+                        Err(_) => true,
+                    }
+                }
+                None => true,
             }
-            _ => true,
-        },
+        }
         _ => true,
-    }
+    })
 }
 
 /// Sends the protocol's SSLRequest and reads the one-byte answer ('S' or 'N').
-fn server_offers_tls(host: &str, port: u16, timeout: Duration) -> std::io::Result<bool> {
+fn server_offers_tls(host: &str, port: u16, deadline: Instant) -> std::io::Result<bool> {
     use std::io::{Read, Write};
     use std::net::ToSocketAddrs;
+    let remaining = || {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            Err(std::io::Error::from(std::io::ErrorKind::TimedOut))
+        } else {
+            Ok(left)
+        }
+    };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let address = (host, port)
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| std::io::Error::other("no address"))?;
-    let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
+    let mut stream = std::net::TcpStream::connect_timeout(&address, remaining()?)?;
+    stream.set_write_timeout(Some(remaining()?))?;
     // Length 8, then the SSLRequest code 80877103.
     stream.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])?;
+    stream.set_read_timeout(Some(remaining()?))?;
     let mut answer = [0u8; 1];
     stream.read_exact(&mut answer)?;
     Ok(answer[0] == b'S')
@@ -298,7 +414,7 @@ fn db_message(db: &DbError) -> String {
 
 /// A stable 64-bit key per database name (FNV-1a), so runs against different databases on one
 /// server do not block each other.
-fn lock_key(dbname: &str) -> i64 {
+pub fn lock_key(dbname: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in "plantdb:".bytes().chain(dbname.bytes()) {
         hash ^= u64::from(byte);
@@ -387,17 +503,31 @@ impl Driver for PostgresDriver {
     fn lock(&mut self) -> Result<()> {
         // Polling keeps the connection usable (no statement stuck waiting) and needs no timeout
         // setting that would then apply to the migrations as well.
-        loop {
-            let row = self
-                .client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&self.lock_key])
-                .map_err(|e| self.db_error("cannot take the advisory lock", e))?;
-            if row.get::<_, bool>(0) {
-                self.locked = true;
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let wait = self.lock_wait.clone();
+        let lock = format!(
+            "plantdb's run lock on database `{}` at `{}` (advisory lock {})",
+            self.dbname, self.host, self.lock_key
+        );
+        super::wait_for_lock(
+            self,
+            &wait,
+            &lock,
+            |driver| {
+                let key = driver.lock_key;
+                driver
+                    .client
+                    .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                    .map(|row| row.get::<_, bool>(0))
+                    .map_err(|e| driver.db_error("cannot take the advisory lock", e))
+            },
+            PostgresDriver::lock_holder,
+        )?;
+        self.locked = true;
+        Ok(())
+    }
+
+    fn set_lock_wait(&mut self, wait: LockWait) {
+        self.lock_wait = wait;
     }
 
     fn unlock(&mut self) -> Result<()> {

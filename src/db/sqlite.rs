@@ -6,7 +6,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, params};
 
 use super::value::{Kind, Value, from_sqlite_row};
-use super::{Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, Step};
+use super::{Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, LockWait, Step};
 use crate::config::SqliteTarget;
 use crate::error::{Error, Result};
 use crate::schema::Schema;
@@ -26,6 +26,7 @@ pub struct SqliteDriver {
     locked: bool,
     /// Inside `begin_atomic`: the savepoint `plantdb_atomic` holds the steps applied since.
     in_atomic: bool,
+    lock_wait: LockWait,
 }
 
 impl SqliteDriver {
@@ -68,6 +69,7 @@ impl SqliteDriver {
             path,
             locked: false,
             in_atomic: false,
+            lock_wait: LockWait::default(),
         })
     }
 
@@ -337,11 +339,39 @@ impl Driver for SqliteDriver {
     }
 
     fn lock(&mut self) -> Result<()> {
+        // Tried without SQLite's busy handler, so that the wait can be reported and bounded.
         self.conn
-            .execute_batch("BEGIN IMMEDIATE")
+            .busy_timeout(Duration::ZERO)
             .map_err(|e| self.db_error("cannot lock the database for writing", e))?;
+        let wait = self.lock_wait.clone();
+        let lock = format!("the write lock on SQLite database `{}`", self.path);
+        let taken = super::wait_for_lock(
+            self,
+            &wait,
+            &lock,
+            |driver| match driver.conn.execute_batch("BEGIN IMMEDIATE") {
+                Ok(()) => Ok(true),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+                {
+                    Ok(false)
+                }
+                Err(e) => Err(driver.db_error("cannot lock the database for writing", e)),
+            },
+            // SQLite does not say who holds its locks.
+            |_| Some("another connection to that file".into()),
+        );
+        let restored = self
+            .conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| self.db_error("cannot lock the database for writing", e));
+        taken.and(restored)?;
         self.locked = true;
         Ok(())
+    }
+
+    fn set_lock_wait(&mut self, wait: LockWait) {
+        self.lock_wait = wait;
     }
 
     fn unlock(&mut self) -> Result<()> {

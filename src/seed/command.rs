@@ -20,6 +20,7 @@ pub fn seed_command(cli: &Cli, out: &Output, target: &Target, args: &SeedArgs) -
         _ => Access::ReadWrite,
     };
     let mut driver = db::connect(target, access, cli.global.timescale)?;
+    driver.set_lock_wait(crate::lock_wait(cli, out));
     let set = MigrationSet::load(cli.global.migrations.as_deref(), driver.dialect())?;
     super::check_migrated(driver.as_mut(), &set)?;
     let key = key_for(&fixtures, configured, target, out)?;

@@ -337,7 +337,8 @@ impl<'a> Transaction<'a> {
                     return Err(e);
                 }
             }
-            Dialect::Sqlite => driver.execute("BEGIN IMMEDIATE")?,
+            // `BEGIN IMMEDIATE`, waiting for other writers as the run lock does.
+            Dialect::Sqlite => driver.lock()?,
         }
         Ok(Transaction { driver, open: true })
     }

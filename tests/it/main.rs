@@ -3,8 +3,11 @@
 mod adopt;
 mod atomic;
 mod cli;
+mod connect;
 mod harness;
 mod messages;
+mod local_guard;
+mod lock;
 mod migrate;
 mod new_and_wait;
 mod reset;

@@ -1,5 +1,10 @@
 //! TLS follows the URL's `sslmode` as libpq does: `prefer` (the default) encrypts when the
-//! server offers it, `require` insists, `verify-full` checks the certificate, `disable` never.
+//! server offers it, `require` insists, `verify-ca` checks the certificate's chain,
+//! `verify-full` its host name too, `disable` never. `sslrootcert` (a file or `system`),
+//! `sslcert` and `sslkey` work as in libpq. The TLS test server has a certificate for IP
+//! 127.0.0.1 from the tests' own CA (`support::tls_ca`).
+
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -8,7 +13,8 @@ use plantdb::config::Target;
 use plantdb::db::postgres::open_client;
 use plantdb::error::Error;
 
-use crate::support::{server_url_for, tls_server_url_for};
+use crate::support::tls_ca::CERT_ONLY_DATABASE;
+use crate::support::{server_url_for, tls_pki as pki, tls_server_url_for};
 
 /// Whether plantdb's connection for `url` is encrypted, as the server sees it.
 fn encrypted(url: &str) -> Result<bool, Error> {
@@ -25,6 +31,23 @@ fn encrypted(url: &str) -> Result<bool, Error> {
     Ok(row.get(0))
 }
 
+/// The TLS server's URL for `postgres`, reached as `host` (name or address) at 127.0.0.1.
+/// A host name other than 127.0.0.1 goes with `hostaddr=127.0.0.1`, so it is only the name
+/// the certificate is checked against: nothing is looked up.
+fn tls_url(host: &str, options: &str) -> String {
+    let url = tls_server_url_for("postgres");
+    let url = url.replacen("@127.0.0.1:", &format!("@{host}:"), 1);
+    if host == "127.0.0.1" {
+        format!("{url}?{options}")
+    } else {
+        format!("{url}?hostaddr=127.0.0.1&{options}")
+    }
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
 #[test]
 fn sslmode_decides_encryption_on_a_server_that_offers_tls() {
     let url = tls_server_url_for("postgres");
@@ -32,13 +55,152 @@ fn sslmode_decides_encryption_on_a_server_that_offers_tls() {
     assert!(encrypted(&format!("{url}?sslmode=prefer")).unwrap());
     assert!(encrypted(&format!("{url}?sslmode=require")).unwrap());
     assert!(!encrypted(&format!("{url}?sslmode=disable")).unwrap());
-    // The certificate is self-signed: verification must refuse it, and say what to look at.
-    let err = encrypted(&format!("{url}?sslmode=verify-full")).unwrap_err();
-    assert!(matches!(err, Error::Connect { .. }), "{err}");
+}
+
+#[test]
+fn verify_ca_checks_the_chain_but_not_the_host_name() {
+    let ca = path(&pki().ca);
+    for host in ["127.0.0.1", "elsewhere.plantdb.test"] {
+        let url = tls_url(host, &format!("sslmode=verify-ca&sslrootcert={ca}"));
+        assert!(encrypted(&url).unwrap(), "{url}");
+    }
+}
+
+#[test]
+fn verify_full_also_checks_the_host_name() {
+    let ca = path(&pki().ca);
+    let matching = tls_url(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
+    assert!(encrypted(&matching).unwrap());
+    let other = tls_url(
+        "elsewhere.plantdb.test",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
+    let err = encrypted(&other).unwrap_err();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
     assert!(
-        err.hint().unwrap_or_default().contains("sslmode"),
+        err.to_string().contains("certificate"),
+        "the error says why: {err}"
+    );
+    assert!(
+        err.hint().unwrap_or_default().contains("sslrootcert"),
         "{err:?}"
     );
+}
+
+#[test]
+fn a_certificate_from_another_ca_is_refused_by_both_verify_modes() {
+    let other_ca = path(&pki().other_ca);
+    for mode in ["verify-ca", "verify-full"] {
+        let url = tls_url(
+            "127.0.0.1",
+            &format!("sslmode={mode}&sslrootcert={other_ca}"),
+        );
+        let err = encrypted(&url).unwrap_err();
+        assert!(matches!(err, Error::Connect { .. }), "{mode}: {err:?}");
+        assert!(err.to_string().contains("certificate"), "{mode}: {err}");
+    }
+    // `require` with a CA file checks the chain, as in libpq.
+    let url = tls_url(
+        "127.0.0.1",
+        &format!("sslmode=require&sslrootcert={other_ca}"),
+    );
+    assert!(encrypted(&url).is_err());
+}
+
+#[test]
+fn sslrootcert_system_uses_the_system_store_and_needs_verify_full() {
+    // The tests' CA is in no system store: the system's roots are used, not some file.
+    let err = encrypted(&tls_url("127.0.0.1", "sslrootcert=system")).unwrap_err();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    let err = encrypted(&tls_url(
+        "127.0.0.1",
+        "sslmode=verify-ca&sslrootcert=system",
+    ))
+    .unwrap_err();
+    assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
+    assert!(err.to_string().contains("verify-full"), "{err}");
+}
+
+/// The client certificate and a copy of its key that this test's user owns, mode `mode`.
+fn client_files(dir: &Path, mode: u32) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let key = dir.join("client.key");
+    std::fs::copy(&pki().client_key, &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+    (pki().client_cert, key)
+}
+
+/// A password-less URL of the database whose logins need a client certificate.
+fn cert_only_url(options: &str) -> String {
+    let url = tls_server_url_for(CERT_ONLY_DATABASE);
+    let (scheme_and_user, rest) = url.split_once(':').unwrap().1.split_once('@').unwrap();
+    let user = scheme_and_user.trim_start_matches('/');
+    format!(
+        "postgres://{user}@{rest}?sslmode=verify-full&sslrootcert={}{options}",
+        path(&pki().ca)
+    )
+}
+
+#[test]
+fn a_client_certificate_logs_in_where_the_server_asks_for_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = client_files(dir.path(), 0o600);
+    let with_cert = cert_only_url(&format!("&sslcert={}&sslkey={}", path(&cert), path(&key)));
+    assert!(encrypted(&with_cert).unwrap());
+    let err = encrypted(&cert_only_url("")).unwrap_err();
+    assert!(
+        matches!(err, Error::Auth { .. }) && err.to_string().contains("certificate"),
+        "refused without a client certificate: {err}"
+    );
+    assert!(
+        err.hint().unwrap_or_default().contains("sslcert"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_private_key_others_can_read_is_refused_as_libpq_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = client_files(dir.path(), 0o644);
+    let url = cert_only_url(&format!("&sslcert={}&sslkey={}", path(&cert), path(&key)));
+    let err = encrypted(&url).unwrap_err();
+    assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("group or world access") && err.to_string().contains("0644"),
+        "{err}"
+    );
+    assert!(
+        err.hint().unwrap_or_default().contains("chmod 600"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn the_verify_modes_default_to_libpqs_root_certificate_file() {
+    let home = tempfile::tempdir().unwrap();
+    let url = tls_url("127.0.0.1", "sslmode=verify-full");
+    let run = || {
+        let mut cmd = Command::cargo_bin("plantdb").unwrap();
+        cmd.current_dir(home.path())
+            .env("HOME", home.path())
+            .env_remove("DATABASE_URL")
+            .args(["--database-url", &url, "status"]);
+        cmd
+    };
+    // No ~/.postgresql/root.crt: refused, naming the file and the ways out.
+    run()
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(".postgresql/root.crt"))
+        .stderr(predicate::str::contains("does not exist"))
+        .stderr(predicate::str::contains("sslrootcert=system"))
+        .stderr(predicate::str::contains("s3cret-test-pw").not());
+    std::fs::create_dir(home.path().join(".postgresql")).unwrap();
+    std::fs::copy(&pki().ca, home.path().join(".postgresql/root.crt")).unwrap();
+    run().assert().success();
 }
 
 #[test]
@@ -51,7 +213,10 @@ fn a_server_without_tls_is_used_plainly_unless_tls_is_required() {
 
 #[test]
 fn the_cli_works_over_tls() {
-    let url = format!("{}?sslmode=require", tls_server_url_for("postgres"));
+    let url = tls_url(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={}", path(&pki().ca)),
+    );
     let dir = tempfile::tempdir().unwrap();
     Command::cargo_bin("plantdb")
         .unwrap()

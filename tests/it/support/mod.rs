@@ -3,13 +3,14 @@
 #![allow(dead_code)]
 
 pub mod postgres;
+pub mod tls_ca;
 
 use std::path::PathBuf;
 
 use plantdb::schema::{self, Schema};
 
 pub use self::postgres::{
-    PgDatabase, TimescaleKind, server_url_for, timescaledb_kind, tls_server_url_for,
+    PgDatabase, TimescaleKind, server_url_for, timescaledb_kind, tls_pki, tls_server_url_for,
 };
 
 /// A fresh SQLite database file (not created yet) in its own temporary directory, which is

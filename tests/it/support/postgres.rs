@@ -479,8 +479,8 @@ fn start_with_retries(options: ServerOptions) -> Result<Server, String> {
 }
 
 /// TCP URL (with the test role's password) for database `db` on a second throwaway server
-/// that speaks TLS with a self-signed certificate. Started on first use; the shared server
-/// stays without TLS so most tests do not pay for TLS set-up.
+/// that speaks TLS with a certificate from the tests' own CA ([`tls_pki`]). Started on first
+/// use; the shared server stays without TLS so most tests do not pay for TLS set-up.
 pub fn tls_server_url_for(db: &str) -> String {
     static TLS_SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
     let options = ServerOptions {
@@ -491,6 +491,12 @@ pub fn tls_server_url_for(db: &str) -> String {
         Ok(server) => server.tcp_url(db),
         Err(reason) => panic!("cannot start the TLS test server: {reason}"),
     }
+}
+
+/// The certificates of the TLS test server (see `tls_ca`); starts that server if needed.
+pub fn tls_pki() -> super::tls_ca::Pki {
+    let _ = tls_server_url_for("postgres");
+    super::tls_ca::made().expect("the TLS test server made its certificates")
 }
 
 fn external_server(url: &str) -> Result<Server, String> {
@@ -601,24 +607,28 @@ fn start_in(
             "shared_preload_libraries = 'timescaledb'\ntimescaledb.telemetry_level = off\n",
         )?;
     }
+    let mut hba = String::from("local all all trust\n");
     if options.tls {
-        // A self-signed certificate: enough for sslmode=prefer/require, and exactly what
-        // verify-full must refuse.
-        let make_cert = format!(
-            "cd {} && openssl req -new -x509 -days 7 -nodes -subj /CN=localhost \
-             -keyout server.key -out server.crt 2>/dev/null && chmod 600 server.key",
-            shell_words(&[&data.to_string_lossy()])
-        );
-        run(&mut as_postgres(as_root, &make_cert))
-            .map_err(|e| format!("{e} (is the `openssl` command installed?)"))?;
-        append(&data.join("postgresql.conf"), "ssl = on\n")?;
+        // Certificates from the tests' own CA (see `tls_ca`), and one database that wants a
+        // client certificate instead of a password.
+        hba.push_str(&super::tls_ca::configure(base, &data, TEST_ROLE)?);
+        if as_root {
+            let owned_by_postgres = ["server.crt", "server.key", "root.crt"]
+                .map(|file| data.join(file).to_string_lossy().into_owned());
+            run(Command::new("chown")
+                .args(["-R", "postgres:"])
+                .args(owned_by_postgres)
+                .arg(base.join("pki")))?;
+        }
+        append(
+            &data.join("postgresql.conf"),
+            "ssl = on\nssl_ca_file = 'root.crt'\n",
+        )?;
     }
     // Password over TCP, so tests can check wrong passwords and masking; trust on the socket.
-    std::fs::write(
-        data.join("pg_hba.conf"),
-        "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
-    )
-    .map_err(|e| format!("cannot write pg_hba.conf: {e}"))?;
+    hba.push_str("host all all 127.0.0.1/32 scram-sha-256\n");
+    std::fs::write(data.join("pg_hba.conf"), hba)
+        .map_err(|e| format!("cannot write pg_hba.conf: {e}"))?;
 
     let watchdog_script = format!(
         "{postgres} -D {data} >>{log} 2>&1 &\n\
@@ -659,6 +669,13 @@ fn start_in(
         .connect(NoTls)
         .and_then(|mut client| client.batch_execute(&create_role))
         .map_err(|e| format!("cannot create role `{TEST_ROLE}`: {e}"))?;
+    if options.tls {
+        let database = super::tls_ca::CERT_ONLY_DATABASE;
+        admin
+            .connect(NoTls)
+            .and_then(|mut client| client.batch_execute(&format!("CREATE DATABASE {database}")))
+            .map_err(|e| format!("cannot create database `{database}`: {e}"))?;
+    }
 
     Ok(Server {
         admin,
