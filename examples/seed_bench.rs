@@ -16,8 +16,8 @@ use chrono::Utc;
 use plantdb::config::{Target, TimescalePolicy};
 use plantdb::db::value::Value;
 use plantdb::db::{self, Access};
-use plantdb::migrate::{self, MigrationSet, Request, RunOptions, Silent};
-use plantdb::seed::{self, Mode, SeedOptions, fixture, telemetry};
+use plantdb::migrate::{self, IgnoreProgress, MigrationSet, Request, RunOptions};
+use plantdb::seed::{self, SeedMode, SeedOptions, fixture, telemetry};
 
 /// 4 devices × 250 one-minute readings = 1,000 rows per unit of `--scale`.
 const FIXTURE: &str = "\
@@ -72,21 +72,27 @@ fn main() -> Result<(), Error> {
         &set,
         up,
         RunOptions::default(),
-        &mut Silent,
+        &mut IgnoreProgress,
     )?;
 
     // 1. The seed engine, as `plantdb seed --scale` runs it.
     let now = Utc::now();
     let fixtures = fixture::load(&[("bench.yaml".into(), FIXTURE.into())], now)?;
     let options = SeedOptions {
-        mode: Mode::Replace,
+        mode: SeedMode::Replace,
         scale,
         now,
         key: None,
         dry_run: false,
     };
     let started = Instant::now();
-    let report = seed::seed(driver.as_mut(), &set, &fixtures, &options, &mut seed::Quiet)?;
+    let report = seed::seed(
+        driver.as_mut(),
+        &set,
+        &fixtures,
+        &options,
+        &mut seed::IgnoreProgress,
+    )?;
     let seed_secs = started.elapsed().as_secs_f64();
     let loaded = report
         .tables

@@ -134,7 +134,7 @@ pub struct SeedArgs {
     /// (other tables change only through their foreign keys' ON DELETE rules);
     /// upsert: insert or update by key, keep other rows (generated telemetry is regenerated).
     #[arg(long, value_enum, default_value = "replace")]
-    pub mode: crate::seed::Mode,
+    pub mode: crate::seed::SeedMode,
     /// Generate N times the telemetry the fixtures describe (load testing).
     #[arg(long, value_name = "N", default_value = "1", value_parser = clap::value_parser!(u32).range(1..))]
     pub scale: u32,

@@ -18,7 +18,6 @@ pub mod verify;
 pub mod wait;
 
 mod commands;
-mod render;
 
 use std::ffi::OsString;
 

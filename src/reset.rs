@@ -55,7 +55,7 @@ pub fn reset_command(cli: &Cli, out: &Output, target: &Target, args: &ResetArgs)
     let seeded = match fixtures {
         Some(fixtures) => {
             let options = SeedOptions {
-                mode: seed::Mode::Replace,
+                mode: seed::SeedMode::Replace,
                 scale: args.scale,
                 now,
                 key,

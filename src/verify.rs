@@ -14,7 +14,9 @@ use std::path::Path;
 use crate::config::{SqliteTarget, Target, TimescalePolicy};
 use crate::db::{self, Access, Dialect, Driver, HISTORY_TABLE};
 use crate::error::{Error, Result, Version};
-use crate::migrate::{self, MigrationSet, Request, RunOptions, Silent, adopt::ADOPTION_TABLE};
+use crate::migrate::{
+    self, IgnoreProgress, MigrationSet, Request, RunOptions, adopt::ADOPTION_TABLE,
+};
 use crate::schema::Schema;
 
 #[derive(Debug, Clone, Copy)]
@@ -189,7 +191,7 @@ fn one_step(driver: &mut dyn Driver, set: &MigrationSet, request: Request) -> Re
         allow_out_of_order: true,
         ..RunOptions::default()
     };
-    migrate::migrate(driver, set, request, options, &mut Silent).map(|_| ())
+    migrate::migrate(driver, set, request, options, &mut IgnoreProgress).map(|_| ())
 }
 
 /// Applies the set in order; every checked version goes up, down and up again.

@@ -10,5 +10,5 @@ pub mod run;
 pub mod source;
 
 pub use plan::Request;
-pub use run::{Observer, RunOptions, RunReport, Silent, StepReport, migrate, repair};
+pub use run::{IgnoreProgress, Observer, RunOptions, RunReport, StepReport, migrate, repair};
 pub use source::{Migration, MigrationSet};

@@ -63,9 +63,9 @@ pub trait Observer {
     fn step_committed(&mut self, _report: &StepReport) {}
 }
 
-/// An observer that ignores everything.
-pub struct Silent;
-impl Observer for Silent {}
+/// An observer for callers that show no progress (tests, `--json`, `--quiet`).
+pub struct IgnoreProgress;
+impl Observer for IgnoreProgress {}
 
 pub fn migrate(
     driver: &mut dyn Driver,

@@ -33,7 +33,7 @@ use secrets::SecretKey;
 /// tables change only through the foreign keys' own `ON DELETE` rules (plan.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Mode {
+pub enum SeedMode {
     /// The tables the fixtures write end up holding exactly the fixtures' rows.
     Replace,
     /// Insert rows, or update the row with the same key; keep other rows. Generated telemetry
@@ -44,7 +44,7 @@ pub enum Mode {
 
 #[derive(Debug, Clone)]
 pub struct SeedOptions {
-    pub mode: Mode,
+    pub mode: SeedMode,
     /// Multiplies the telemetry span (load testing).
     pub scale: u32,
     /// What `now` in relative times and generated telemetry means: the clock, or `--now`.
@@ -78,7 +78,7 @@ impl TableReport {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SeedReport {
-    pub mode: Mode,
+    pub mode: SeedMode,
     /// True when nothing was written: the report is what the seed would do.
     pub dry_run: bool,
     /// The tables the seed touched, parents first: the tables the fixtures write, and the
@@ -95,8 +95,9 @@ pub trait SeedObserver {
     fn table_finished(&mut self, _report: &TableReport) {}
 }
 
-pub struct Quiet;
-impl SeedObserver for Quiet {}
+/// A seed observer for callers that show no progress (tests, `--json`, `--quiet`).
+pub struct IgnoreProgress;
+impl SeedObserver for IgnoreProgress {}
 
 /// The fixtures shipped with plantdb (the same files as `seeds/` in the repository).
 pub fn built_in_sources() -> Vec<(String, String)> {
@@ -229,11 +230,11 @@ pub fn seed(
     // Everything replace mode deletes is worked out (and refused when a foreign key forbids
     // it) before the first write.
     let (effects, named) = match options.mode {
-        Mode::Replace => {
+        SeedMode::Replace => {
             let named = seeder.named_rows(fixtures, &same_series)?;
             (plan::effects(seeder.driver, &named)?, Some(named))
         }
-        Mode::Upsert => (Vec::new(), None),
+        SeedMode::Upsert => (Vec::new(), None),
     };
     if let Some(named) = &named {
         seeder.delete_unnamed(fixtures, named)?;
@@ -848,7 +849,7 @@ impl Seeder<'_, '_> {
             .cloned()
             .partition(|s| same_series.contains(&s.device_id));
         report.unchanged = kept.iter().map(|s| s.steps(self.options.scale)).sum();
-        if self.options.mode == Mode::Upsert && !regenerated.is_empty() {
+        if self.options.mode == SeedMode::Upsert && !regenerated.is_empty() {
             // Readings have no key to match: the regenerated devices' readings are replaced.
             let devices: Vec<Value> = regenerated
                 .iter()

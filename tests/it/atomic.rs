@@ -5,7 +5,9 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use plantdb::error::Error;
-use plantdb::migrate::{self, MigrationSet, Observer, Request, RunOptions, Silent, StepReport};
+use plantdb::migrate::{
+    self, IgnoreProgress, MigrationSet, Observer, Request, RunOptions, StepReport,
+};
 
 use crate::migrate::connect;
 use crate::support::{TestDb, each_dialect};
@@ -148,7 +150,14 @@ fn a_postgres_no_transaction_script_runs_statement_by_statement() {
         "V2__indexes.sql",
         "-- plantdb:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\nCREATE INDEX CONCURRENTLY a_x ON a (x);\n",
     );
-    run_dir(&pg.url, dir.path(), UP, RunOptions::default(), &mut Silent).unwrap();
+    run_dir(
+        &pg.url,
+        dir.path(),
+        UP,
+        RunOptions::default(),
+        &mut IgnoreProgress,
+    )
+    .unwrap();
     let indexes: i64 = pg
         .client()
         .query_one(
@@ -164,7 +173,14 @@ fn a_postgres_no_transaction_script_runs_statement_by_statement() {
         "V3__bad.sql",
         "-- plantdb:no-transaction\nCREATE INDEX CONCURRENTLY a_both ON a (id, x);\nSELECT nope FROM a;\n",
     );
-    let err = run_dir(&pg.url, dir.path(), UP, RunOptions::default(), &mut Silent).unwrap_err();
+    let err = run_dir(
+        &pg.url,
+        dir.path(),
+        UP,
+        RunOptions::default(),
+        &mut IgnoreProgress,
+    )
+    .unwrap_err();
     assert!(
         matches!(
             err,
@@ -199,7 +215,7 @@ fn redo_is_one_transaction_and_a_failing_up_leaves_version_and_schema_unchanged(
             dir.path(),
             UP,
             RunOptions::default(),
-            &mut Silent,
+            &mut IgnoreProgress,
         )
         .unwrap();
         let before = db.schema();
@@ -209,7 +225,7 @@ fn redo_is_one_transaction_and_a_failing_up_leaves_version_and_schema_unchanged(
             dir.path(),
             Request::Redo,
             RunOptions::default(),
-            &mut Silent,
+            &mut IgnoreProgress,
         )
         .unwrap_err();
         let Error::RolledBack { cause, .. } = &err else {
@@ -238,7 +254,7 @@ fn redo_is_one_transaction_and_a_failing_up_leaves_version_and_schema_unchanged(
             dir.path(),
             Request::Redo,
             RunOptions::default(),
-            &mut Silent,
+            &mut IgnoreProgress,
         )
         .unwrap();
         assert_eq!(report.steps.len(), 2);
@@ -265,7 +281,7 @@ fn redo_refuses_a_script_that_cannot_run_in_a_transaction_and_changes_nothing() 
             dir.path(),
             UP,
             RunOptions::default(),
-            &mut Silent,
+            &mut IgnoreProgress,
         )
         .unwrap();
         let err = run_dir(
@@ -273,7 +289,7 @@ fn redo_refuses_a_script_that_cannot_run_in_a_transaction_and_changes_nothing() 
             dir.path(),
             Request::Redo,
             RunOptions::default(),
-            &mut Silent,
+            &mut IgnoreProgress,
         )
         .unwrap_err();
         let Error::NotAtomic { version, file, .. } = &err else {
@@ -292,7 +308,7 @@ fn single_transaction_up_and_down_are_all_or_nothing() {
     each_dialect(|db| {
         let dir = tempfile::tempdir().unwrap();
         three_with_a_broken_third(dir.path());
-        let err = run_dir(&db.url(), dir.path(), UP, SINGLE, &mut Silent).unwrap_err();
+        let err = run_dir(&db.url(), dir.path(), UP, SINGLE, &mut IgnoreProgress).unwrap_err();
         assert!(
             matches!(&err, Error::RolledBack { cause, .. }
                 if matches!(**cause, Error::MigrationFailed { version: 3, .. })),
@@ -316,10 +332,11 @@ fn single_transaction_up_and_down_are_all_or_nothing() {
         );
         write(dir.path(), "V3__third.down.sql", "DROP TABLE third;");
         write(dir.path(), "V1__first.down.sql", "DROP TABLE not_there;");
-        run_dir(&db.url(), dir.path(), UP, SINGLE, &mut Silent).unwrap();
+        run_dir(&db.url(), dir.path(), UP, SINGLE, &mut IgnoreProgress).unwrap();
         assert_eq!(versions(&db.url()), vec![1, 2, 3]);
         let before = db.schema();
-        let err = run_dir(&db.url(), dir.path(), DOWN_ALL, SINGLE, &mut Silent).unwrap_err();
+        let err =
+            run_dir(&db.url(), dir.path(), DOWN_ALL, SINGLE, &mut IgnoreProgress).unwrap_err();
         assert!(err.to_string().contains("nothing was reverted"), "{err}");
         assert_eq!(versions(&db.url()), vec![1, 2, 3], "{}", db.dialect_name());
         assert!(
@@ -344,7 +361,7 @@ fn single_transaction_refuses_a_plan_with_a_no_transaction_step_before_anything_
             "V2__second.sql",
             "-- plantdb:no-transaction\nCREATE TABLE second (id INTEGER);",
         );
-        let err = run_dir(&db.url(), dir.path(), UP, SINGLE, &mut Silent).unwrap_err();
+        let err = run_dir(&db.url(), dir.path(), UP, SINGLE, &mut IgnoreProgress).unwrap_err();
         assert!(
             matches!(&err, Error::NotAtomic { version: 2, .. }),
             "{}: {err}",
@@ -362,7 +379,7 @@ fn single_transaction_refuses_a_plan_with_a_no_transaction_step_before_anything_
             to: Some(1),
             count: None,
         };
-        run_dir(&db.url(), dir.path(), to_first, SINGLE, &mut Silent).unwrap();
+        run_dir(&db.url(), dir.path(), to_first, SINGLE, &mut IgnoreProgress).unwrap();
         assert_eq!(versions(&db.url()), vec![1]);
     });
 }
@@ -381,7 +398,7 @@ fn single_transaction_on_sqlite_refuses_a_foreign_keys_off_step_and_postgres_run
             "V2__rebuild.sql",
             "-- plantdb:foreign-keys-off\nCREATE TABLE second (id INTEGER);",
         );
-        let result = run_dir(&db.url(), dir.path(), UP, SINGLE, &mut Silent);
+        let result = run_dir(&db.url(), dir.path(), UP, SINGLE, &mut IgnoreProgress);
         match db {
             TestDb::Sqlite(_) => {
                 let err = result.unwrap_err();

@@ -3,7 +3,7 @@
 use plantdb::config::{Target, TimescalePolicy};
 use plantdb::db::{self, Access, Driver, HISTORY_TABLE};
 use plantdb::error::Error;
-use plantdb::migrate::{self, MigrationSet, Request, RunOptions, RunReport, Silent};
+use plantdb::migrate::{self, IgnoreProgress, MigrationSet, Request, RunOptions, RunReport};
 
 use crate::schema_spec;
 use crate::support::{TestDb, each_dialect};
@@ -29,7 +29,7 @@ pub fn run(url: &str, request: Request) -> Result<RunReport, Error> {
         &set,
         request,
         RunOptions::default(),
-        &mut Silent,
+        &mut IgnoreProgress,
     )
 }
 

@@ -7,7 +7,7 @@ use std::process::Command;
 use plantdb::config::TimescalePolicy;
 use plantdb::db::HISTORY_TABLE;
 use plantdb::error::Error;
-use plantdb::migrate::{self, MigrationSet, Request, RunOptions, Silent};
+use plantdb::migrate::{self, IgnoreProgress, MigrationSet, Request, RunOptions};
 
 use crate::migrate::{LATEST, connect, connect_with, up_all};
 use crate::support::{PgDatabase, SqliteFile, TestDb, each_dialect};
@@ -29,7 +29,7 @@ fn run_dir(
 ) -> Result<migrate::RunReport, Error> {
     let mut driver = connect(url);
     let set = MigrationSet::from_dir(dir, driver.dialect()).expect("the test set loads");
-    migrate::migrate(driver.as_mut(), &set, request, options, &mut Silent)
+    migrate::migrate(driver.as_mut(), &set, request, options, &mut IgnoreProgress)
 }
 
 fn table_exists(db: &TestDb, table: &str) -> bool {
@@ -194,7 +194,8 @@ fn dry_run_changes_nothing() {
         };
         let mut driver = connect(&db.url());
         let set = MigrationSet::built_in(driver.dialect()).unwrap();
-        let report = migrate::migrate(driver.as_mut(), &set, UP, options, &mut Silent).unwrap();
+        let report =
+            migrate::migrate(driver.as_mut(), &set, UP, options, &mut IgnoreProgress).unwrap();
         drop(driver);
         assert!(report.dry_run);
         assert_eq!(report.steps.len(), 13);
@@ -218,8 +219,14 @@ fn dry_run_changes_nothing() {
             to: Some(0),
             count: None,
         };
-        let report =
-            migrate::migrate(driver.as_mut(), &set, down_all, options, &mut Silent).unwrap();
+        let report = migrate::migrate(
+            driver.as_mut(),
+            &set,
+            down_all,
+            options,
+            &mut IgnoreProgress,
+        )
+        .unwrap();
         assert_eq!(report.steps.len(), 13);
         assert_eq!(driver.applied().unwrap().len(), 13);
         drop(driver);
@@ -343,7 +350,7 @@ fn up_with(url: &str, policy: TimescalePolicy) -> Result<migrate::RunReport, Err
         &set,
         UP,
         RunOptions::default(),
-        &mut Silent,
+        &mut IgnoreProgress,
     )
 }
 
@@ -485,7 +492,8 @@ fn fake_records_migrations_without_running_them() {
             fake: true,
             ..Default::default()
         };
-        let report = migrate::migrate(driver.as_mut(), &set, UP, options, &mut Silent).unwrap();
+        let report =
+            migrate::migrate(driver.as_mut(), &set, UP, options, &mut IgnoreProgress).unwrap();
         assert!(report.steps.iter().all(|s| s.faked));
         assert_eq!(driver.applied().unwrap().len(), 13);
         drop(driver);

@@ -10,7 +10,7 @@ use plantdb::migrate::{MigrationSet, Request};
 use plantdb::seed::catalog::{self, Secret};
 use plantdb::seed::fixture::{self, Cell};
 use plantdb::seed::secrets::{self, SecretKey};
-use plantdb::seed::{self, Mode, SeedOptions, SeedReport};
+use plantdb::seed::{self, SeedMode, SeedOptions, SeedReport};
 
 use crate::migrate::{connect, run, up_all};
 use crate::support::{PgDatabase, SqliteFile, TestDb, each_dialect};
@@ -29,7 +29,7 @@ pub fn test_key() -> SecretKey {
 pub fn seed_sources(
     url: &str,
     sources: &[(String, String)],
-    mode: Mode,
+    mode: SeedMode,
 ) -> Result<SeedReport, Error> {
     let fixtures = fixture::load(sources, now())?;
     let mut driver = connect(url);
@@ -41,10 +41,16 @@ pub fn seed_sources(
         key: Some(test_key()),
         dry_run: false,
     };
-    seed::seed(driver.as_mut(), &set, &fixtures, &options, &mut seed::Quiet)
+    seed::seed(
+        driver.as_mut(),
+        &set,
+        &fixtures,
+        &options,
+        &mut seed::IgnoreProgress,
+    )
 }
 
-pub fn seed_built_in(url: &str, mode: Mode) -> SeedReport {
+pub fn seed_built_in(url: &str, mode: SeedMode) -> SeedReport {
     seed_sources(url, &seed::built_in_sources(), mode).expect("seed the built-in fixtures")
 }
 
@@ -101,7 +107,7 @@ pub fn snapshot(db: &TestDb) -> Vec<(String, Vec<String>)> {
 
 fn migrated_and_seeded(db: &TestDb) {
     up_all(&db.url());
-    seed_built_in(&db.url(), Mode::Replace);
+    seed_built_in(&db.url(), SeedMode::Replace);
 }
 
 /// Seeded, plus rows and a table no fixture knows about.
@@ -347,7 +353,7 @@ fn seeding_twice_changes_nothing_in_either_mode() {
     each_dialect(|db| {
         migrated_and_seeded(&db);
         let first = snapshot(&db);
-        let again = seed_built_in(&db.url(), Mode::Replace);
+        let again = seed_built_in(&db.url(), SeedMode::Replace);
         assert_eq!(snapshot(&db), first, "replace twice");
         // Rows are kept and compared, not deleted and inserted again, also in a table
         // without a primary key of its own.
@@ -357,7 +363,7 @@ fn seeding_twice_changes_nothing_in_either_mode() {
             .find(|t| t.table == "characteristic_rules")
             .expect("characteristic_rules");
         assert_eq!((rules.inserted, rules.updated, rules.unchanged), (0, 0, 3));
-        let report = seed_built_in(&db.url(), Mode::Upsert);
+        let report = seed_built_in(&db.url(), SeedMode::Upsert);
         assert_eq!(snapshot(&db), first, "upsert after replace");
         let gateways = report
             .tables
@@ -381,9 +387,9 @@ fn upsert_keeps_other_rows_and_replace_removes_them() {
             TestDb::Postgres(pg) => pg.client().batch_execute(extra).expect("insert"),
             TestDb::Sqlite(file) => file.connection().execute_batch(extra).expect("insert"),
         }
-        seed_built_in(&url, Mode::Upsert);
+        seed_built_in(&url, SeedMode::Upsert);
         assert_eq!(count(&db, "settings WHERE key = 'mine'"), 1);
-        seed_built_in(&url, Mode::Replace);
+        seed_built_in(&url, SeedMode::Replace);
         assert_eq!(count(&db, "settings WHERE key = 'mine'"), 0);
     });
 }
@@ -481,7 +487,8 @@ fn a_database_error_half_way_rolls_back_everything() {
             "dup.yaml".into(),
             "gateways:\n  dup: {factory: austin, gateway_id: GW-AUS-001, name: Dup, url: ws://x, email: a@b, password: p}\n".into(),
         ));
-        let err = seed_sources(&db.url(), &sources, Mode::Replace).expect_err("a unique violation");
+        let err =
+            seed_sources(&db.url(), &sources, SeedMode::Replace).expect_err("a unique violation");
         let text = err.to_string();
         assert!(
             text.starts_with("dup.yaml:2:3: the database refused row `dup` of `gateways`"),
@@ -502,7 +509,7 @@ fn a_database_with_pending_migrations_is_refused_by_name() {
             },
         )
         .expect("migrate part way");
-        let err = seed_sources(&db.url(), &seed::built_in_sources(), Mode::Replace)
+        let err = seed_sources(&db.url(), &seed::built_in_sources(), SeedMode::Replace)
             .expect_err("pending migrations");
         let text = err.to_string();
         assert!(matches!(err, Error::SeedPending(_)), "{text}");
@@ -525,13 +532,20 @@ fn scale_multiplies_telemetry() {
     let mut driver = connect(&file.url());
     let set = MigrationSet::built_in(driver.dialect()).expect("set");
     let options = SeedOptions {
-        mode: Mode::Replace,
+        mode: SeedMode::Replace,
         scale: 3,
         now: now(),
         key: Some(test_key()),
         dry_run: false,
     };
-    seed::seed(driver.as_mut(), &set, &fixtures, &options, &mut seed::Quiet).expect("seed");
+    seed::seed(
+        driver.as_mut(),
+        &set,
+        &fixtures,
+        &options,
+        &mut seed::IgnoreProgress,
+    )
+    .expect("seed");
     let db = TestDb::Sqlite(file);
     assert_eq!(count(&db, "telemetry"), 3 * 3 * 7 * 288);
 }

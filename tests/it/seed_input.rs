@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use plantdb::seed::{Mode, secrets};
+use plantdb::seed::{SeedMode, secrets};
 
 use crate::migrate::up_all;
 use crate::seed::{plantdb, rows, seed_built_in, seed_sources, snapshot, test_key};
@@ -83,7 +83,7 @@ fn characters_yaml_forbids_are_refused_where_they_are() {
     ];
     each_dialect(|db| {
         up_all(&db.url());
-        seed_built_in(&db.url(), Mode::Replace);
+        seed_built_in(&db.url(), SeedMode::Replace);
         refuses_each(&db, &cases);
     });
 }
@@ -164,7 +164,7 @@ fn deep_nesting_is_refused_without_overflowing_the_stack() {
 fn a_directory_without_seed_files_and_an_empty_file_are_errors() {
     each_dialect(|db| {
         up_all(&db.url());
-        seed_built_in(&db.url(), Mode::Replace);
+        seed_built_in(&db.url(), SeedMode::Replace);
         let before = snapshot(&db);
         let dir = tempfile::tempdir().expect("a directory");
         let fixtures = dir.path().join("fixtures");
@@ -281,12 +281,12 @@ fn both_dialects_refuse_the_same_out_of_range_values_alike() {
     let messages = std::sync::Mutex::new(Vec::new());
     each_dialect(|db| {
         up_all(&db.url());
-        seed_built_in(&db.url(), Mode::Replace);
+        seed_built_in(&db.url(), SeedMode::Replace);
         let before = snapshot(&db);
         let mut seen = Vec::new();
         for (case, text, expected) in out_of_bounds() {
             let sources = [("bad.yaml".to_string(), text.to_string())];
-            let message = match seed_sources(&db.url(), &sources, Mode::Upsert) {
+            let message = match seed_sources(&db.url(), &sources, SeedMode::Upsert) {
                 Ok(_) => format!("accepted by {}", db.dialect_name()),
                 Err(e) => e.to_string(),
             };
@@ -315,7 +315,7 @@ fn values_at_the_bounds_are_stored_alike_on_both_dialects() {
         seed_sources(
             &db.url(),
             &[("edge.yaml".into(), fixture.into())],
-            Mode::Upsert,
+            SeedMode::Upsert,
         )
         .expect("values at the bounds are accepted");
         let mut found = rows(

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use plantdb::seed::Mode;
+use plantdb::seed::SeedMode;
 use plantdb::seed::secrets;
 use serde_json::Value as Json;
 
@@ -104,7 +104,7 @@ fn replace_with_only_plants_keeps_every_device_and_reports_what_the_rules_did() 
     each_dialect(|db| {
         let url = db.url();
         up_all(&url);
-        seed_built_in(&url, Mode::Replace);
+        seed_built_in(&url, SeedMode::Replace);
         execute(
             &db,
             "INSERT INTO devices (id, mqtt_password_hash, status) VALUES ('loose', 'x', 'spare')",
@@ -194,7 +194,7 @@ fn replace_refuses_a_delete_that_a_foreign_key_forbids_and_names_the_rows() {
     each_dialect(|db| {
         let url = db.url();
         up_all(&url);
-        seed_built_in(&url, Mode::Replace);
+        seed_built_in(&url, SeedMode::Replace);
         let before = snapshot(&db);
         let dir = tempfile::tempdir().expect("dir");
         // Deleting the stored plants would cascade to their hierarchy, which characteristics
@@ -231,7 +231,7 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     each_dialect(|db| {
         let url = db.url();
         up_all(&url);
-        seed_built_in(&url, Mode::Replace);
+        seed_built_in(&url, SeedMode::Replace);
         let dir = tempfile::tempdir().expect("dir");
         std::fs::write(
             dir.path().join("plants.yaml"),
@@ -347,8 +347,12 @@ fn explicit_identity_keys_leave_room_for_the_applications_next_insert() {
             \x20 a: {id: 1, metric: temperature, value: 30, threshold: 25, direction: above}\n\
             \x20 b: {id: 2, metric: temperature, value: 31, threshold: 25, direction: above}\n\
             \x20 c: {metric: humidity, value: 20, threshold: 30, direction: below}\n";
-        let report = seed_sources(&url, &[("ids.yaml".into(), fixture.into())], Mode::Replace)
-            .expect("the seed's own row without an id gets a free one");
+        let report = seed_sources(
+            &url,
+            &[("ids.yaml".into(), fixture.into())],
+            SeedMode::Replace,
+        )
+        .expect("the seed's own row without an id gets a free one");
         assert_eq!(report.tables[0].inserted, 3);
         // What the application does: insert without an id.
         execute(
@@ -365,7 +369,7 @@ fn a_failed_seed_prints_no_results() {
     each_dialect(|db| {
         let url = db.url();
         up_all(&url);
-        seed_built_in(&url, Mode::Replace);
+        seed_built_in(&url, SeedMode::Replace);
         let before = snapshot(&db);
         let dir = tempfile::tempdir().expect("dir");
         // Refused by the database (the unique index on active gateway ids) after other
@@ -435,7 +439,7 @@ fn upsert_deletes_nothing_outside_the_regenerated_readings() {
     each_dialect(|db| {
         let url = db.url();
         up_all(&url);
-        seed_built_in(&url, Mode::Replace);
+        seed_built_in(&url, SeedMode::Replace);
         let dir = tempfile::tempdir().expect("dir");
         std::fs::write(
             dir.path().join("plants.yaml"),

@@ -1,18 +1,22 @@
 //! Everything plantdb prints. The engine returns reports; this renders them as text or JSON,
-//! and shows progress on a terminal.
+//! and shows progress on a terminal (progress.rs).
+
+mod progress;
 
 use std::io::{IsTerminal, Write};
-use std::time::Duration;
 
-use indicatif::{HumanCount, ProgressBar, ProgressStyle};
+use indicatif::HumanCount;
 use serde::Serialize;
 
 use crate::db::{Dialect, Direction};
 use crate::error::{Error, Version};
+use crate::migrate::adopt::AdoptReport;
+use crate::migrate::new::NewReport;
 use crate::migrate::{Observer, RunReport, StepReport};
 use crate::printable::{printable, printable_lines};
-use crate::seed::{SeedObserver, SeedReport, TableReport};
+use crate::seed::{SeedMode, SeedObserver, SeedReport, TableReport};
 use crate::status::StatusReport;
+use crate::verify::VerifyReport;
 
 /// `println!`/`eprintln!` that shrug off a closed pipe (`plantdb status | head -1`) instead of
 /// panicking.
@@ -27,16 +31,20 @@ macro_rules! tell {
     }};
 }
 
+/// What the results look like: `--json`, `--quiet` or neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Human,
+pub enum Format {
+    /// Lines for people: results on stdout, information on stderr.
+    Text,
+    /// One JSON document on stdout; nothing else there.
     Json,
+    /// Nothing but errors (and what `notice` must always say).
     Quiet,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
-    pub mode: Mode,
+    pub format: Format,
     pub verbose: bool,
     /// Progress bars only where a person watches: stderr is a terminal.
     pub interactive: bool,
@@ -44,15 +52,15 @@ pub struct Output {
 
 impl Output {
     pub fn new(json: bool, quiet: bool, verbose: bool) -> Output {
-        let mode = if json {
-            Mode::Json
+        let format = if json {
+            Format::Json
         } else if quiet {
-            Mode::Quiet
+            Format::Quiet
         } else {
-            Mode::Human
+            Format::Text
         };
         Output {
-            mode,
+            format,
             verbose,
             interactive: std::io::stderr().is_terminal(),
         }
@@ -60,7 +68,7 @@ impl Output {
 
     /// A line of information for people (stderr keeps stdout clean for results).
     pub fn info(&self, line: &str) {
-        if self.mode == Mode::Human {
+        if self.format == Format::Text {
             tell!("{}", printable_lines(line));
         }
     }
@@ -79,7 +87,7 @@ impl Output {
         if let Some(hint) = error.hint() {
             let _ = writeln!(stderr, "hint: {}", printable_lines(&hint));
         }
-        if self.mode == Mode::Json {
+        if self.format == Format::Json {
             let doc = serde_json::json!({
                 "error": {
                     "message": error.to_string(),
@@ -93,26 +101,22 @@ impl Output {
 
     /// Reports steps as they finish: a bar on a terminal, a line each otherwise.
     pub fn observer(&self) -> Box<dyn Observer> {
-        match self.mode {
-            Mode::Json | Mode::Quiet => Box::new(crate::migrate::Silent),
-            Mode::Human => Box::new(StepPrinter {
-                bar: None,
-                interactive: self.interactive,
-                verbose: self.verbose,
-            }),
+        match self.format {
+            Format::Json | Format::Quiet => Box::new(crate::migrate::IgnoreProgress),
+            Format::Text => Box::new(progress::StepPrinter::new(self.interactive, self.verbose)),
         }
     }
 
     pub fn run_report(&self, dialect: Dialect, url: &str, report: &RunReport) {
-        match self.mode {
-            Mode::Quiet => {}
-            Mode::Json => print_json(&Tagged {
+        match self.format {
+            Format::Quiet => {}
+            Format::Json => print_json(&Tagged {
                 dialect,
                 url,
                 report,
             }),
-            Mode::Human if report.dry_run => print_dry_run(report),
-            Mode::Human => {
+            Format::Text if report.dry_run => print_dry_run(report),
+            Format::Text => {
                 for item in &report.drift_allowed {
                     tell!("warning: drift allowed: {item}");
                 }
@@ -127,13 +131,13 @@ impl Output {
     }
 
     pub fn repair_report(&self, repaired: &[crate::error::DriftItem]) {
-        match self.mode {
-            Mode::Quiet => {}
-            Mode::Json => print_json(&serde_json::json!({ "repaired": repaired })),
-            Mode::Human if repaired.is_empty() => {
+        match self.format {
+            Format::Quiet => {}
+            Format::Json => print_json(&serde_json::json!({ "repaired": repaired })),
+            Format::Text if repaired.is_empty() => {
                 say!("nothing to repair: no applied migration changed")
             }
-            Mode::Human => {
+            Format::Text => {
                 for item in repaired {
                     say!(
                         "accepted {} ({}): checksum {} -> {}",
@@ -148,10 +152,10 @@ impl Output {
     }
 
     pub fn status_report(&self, report: &StatusReport) {
-        match self.mode {
-            Mode::Quiet => {}
-            Mode::Json => print_json(report),
-            Mode::Human => print_status(report),
+        match self.format {
+            Format::Quiet => {}
+            Format::Json => print_json(report),
+            Format::Text => print_status(report),
         }
     }
 }
@@ -160,14 +164,14 @@ impl Output {
     /// A line people need to see even in JSON mode (on stderr): a generated key, what reset
     /// destroys.
     pub fn notice(&self, line: &str) {
-        if self.mode != Mode::Quiet {
+        if self.format != Format::Quiet {
             tell!("{}", printable_lines(line));
         }
     }
 
     pub fn secret_key(&self, key: &str) {
-        match self.mode {
-            Mode::Json => print_json(&serde_json::json!({ "key": key })),
+        match self.format {
+            Format::Json => print_json(&serde_json::json!({ "key": key })),
             _ => say!("{key}"),
         }
     }
@@ -175,12 +179,9 @@ impl Output {
     /// Shows a bar while a large table is seeded, on a terminal; the results come from
     /// `seed_report` once committed.
     pub fn seed_observer(&self) -> Box<dyn SeedObserver> {
-        match self.mode {
-            Mode::Json | Mode::Quiet => Box::new(crate::seed::Quiet),
-            Mode::Human => Box::new(SeedPrinter {
-                bar: None,
-                interactive: self.interactive,
-            }),
+        match self.format {
+            Format::Json | Format::Quiet => Box::new(crate::seed::IgnoreProgress),
+            Format::Text => Box::new(progress::SeedPrinter::new(self.interactive)),
         }
     }
 
@@ -192,7 +193,7 @@ impl Output {
         migrated: &RunReport,
         seeded: Option<&SeedReport>,
     ) {
-        if self.mode == Mode::Json {
+        if self.format == Format::Json {
             print_json(&serde_json::json!({
                 "dialect": dialect,
                 "url": url,
@@ -210,17 +211,17 @@ impl Output {
     /// A seed's results, printed once they are committed (or rolled back, for a dry run):
     /// nothing about a seed is printed while its transaction is open.
     pub fn seed_report(&self, report: &SeedReport) {
-        match self.mode {
-            Mode::Quiet => {}
-            Mode::Json => print_json(report),
-            Mode::Human => {
+        match self.format {
+            Format::Quiet => {}
+            Format::Json => print_json(report),
+            Format::Text => {
                 let mut out = std::io::stdout().lock();
                 for table in &report.tables {
                     let _ = writeln!(out, "{}", table_line(table, report.dry_run));
                 }
                 let mode = match report.mode {
-                    crate::seed::Mode::Replace => "replace",
-                    crate::seed::Mode::Upsert => "upsert",
+                    SeedMode::Replace => "replace",
+                    SeedMode::Upsert => "upsert",
                 };
                 let touched = report.tables.len();
                 let _ = if report.dry_run {
@@ -272,41 +273,6 @@ fn table_line(table: &TableReport, dry_run: bool) -> String {
     format!("{verb:<8} {:<22} {}", table.table, parts.join("; "))
 }
 
-struct SeedPrinter {
-    bar: Option<ProgressBar>,
-    interactive: bool,
-}
-
-/// Tables smaller than this finish too fast for a bar to mean anything.
-const BAR_THRESHOLD: u64 = 10_000;
-
-impl SeedObserver for SeedPrinter {
-    fn table_started(&mut self, table: &str, rows: u64) {
-        if self.interactive && rows >= BAR_THRESHOLD {
-            let bar = ProgressBar::new(rows);
-            if let Ok(style) = ProgressStyle::with_template(
-                "{msg} [{bar:30}] {human_pos}/{human_len} rows, {eta} left",
-            ) {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            bar.set_message(table.to_string());
-            self.bar = Some(bar);
-        }
-    }
-
-    fn progress(&mut self, _table: &str, done: u64) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(done);
-        }
-    }
-
-    fn table_finished(&mut self, _report: &TableReport) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-    }
-}
-
 #[derive(Serialize)]
 struct Tagged<'a> {
     dialect: Dialect,
@@ -315,10 +281,18 @@ struct Tagged<'a> {
     report: &'a RunReport,
 }
 
+/// Like every other print, a closed pipe (`| head`) is ignored, not a panic.
 fn print_json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
         Ok(text) => say!("{text}"),
         Err(e) => tell!("error: cannot render JSON: {e}"),
+    }
+}
+
+fn dialect_name(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => "PostgreSQL",
+        Dialect::Sqlite => "SQLite",
     }
 }
 
@@ -367,62 +341,6 @@ fn step_lines(report: &StepReport, verbose: bool) -> Vec<String> {
     lines
 }
 
-struct StepPrinter {
-    bar: Option<ProgressBar>,
-    interactive: bool,
-    verbose: bool,
-}
-
-impl Observer for StepPrinter {
-    fn planned(&mut self, total: usize) {
-        if self.interactive && total > 0 {
-            let bar = ProgressBar::new(total as u64);
-            if let Ok(style) = ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg}") {
-                bar.set_style(style);
-            }
-            bar.enable_steady_tick(Duration::from_millis(100));
-            self.bar = Some(bar);
-        }
-    }
-
-    fn step_started(&mut self, index: usize, version: Version, name: &str, direction: Direction) {
-        if let Some(bar) = &self.bar {
-            // Steps are printed once committed, which can be later than they ran (SQLite).
-            bar.set_position(index as u64);
-            bar.set_message(format!(
-                "{} {version} {}",
-                verb(direction, false),
-                printable(name)
-            ));
-        }
-    }
-
-    fn step_committed(&mut self, report: &StepReport) {
-        let lines = step_lines(report, self.verbose);
-        match &self.bar {
-            Some(bar) => {
-                for line in lines {
-                    bar.println(line);
-                }
-            }
-            None => {
-                let mut stdout = std::io::stdout().lock();
-                for line in lines {
-                    let _ = writeln!(stdout, "{line}");
-                }
-            }
-        }
-    }
-}
-
-impl Drop for StepPrinter {
-    fn drop(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-    }
-}
-
 fn print_dry_run(report: &RunReport) {
     let mut out = std::io::stdout().lock();
     for step in &report.steps {
@@ -458,11 +376,12 @@ fn print_dry_run(report: &RunReport) {
 
 fn print_status(report: &StatusReport) {
     let mut out = std::io::stdout().lock();
-    let dialect = match report.dialect {
-        Dialect::Postgres => "PostgreSQL",
-        Dialect::Sqlite => "SQLite",
-    };
-    let _ = writeln!(out, "database:  {} ({dialect})", printable(&report.url));
+    let _ = writeln!(
+        out,
+        "database:  {} ({})",
+        printable(&report.url),
+        dialect_name(report.dialect)
+    );
     let state = if report.up_to_date {
         "up to date".to_string()
     } else {
@@ -526,5 +445,141 @@ fn print_status(report: &StatusReport) {
     }
     for item in report.drifted.iter().chain(&report.missing) {
         let _ = writeln!(out, "\n  {item}");
+    }
+}
+
+impl Output {
+    pub fn adopt_report(&self, url: &str, report: &AdoptReport) {
+        #[derive(Serialize)]
+        struct Tagged<'a> {
+            url: &'a str,
+            #[serde(flatten)]
+            report: &'a AdoptReport,
+        }
+        match self.format {
+            Format::Quiet => {}
+            Format::Json => print_json(&Tagged { url, report }),
+            Format::Text => {
+                let mut out = std::io::stdout().lock();
+                let verb = if report.dry_run {
+                    "would record"
+                } else {
+                    "recorded"
+                };
+                let history = if report.foreign_history.is_empty() {
+                    "empty".to_string()
+                } else {
+                    printable(&report.foreign_history.join(", ")).into_owned()
+                };
+                let _ = writeln!(
+                    out,
+                    "{}: `{}` says {history}",
+                    printable(url),
+                    printable(report.foreign_table)
+                );
+                for adopted in &report.recorded {
+                    let _ = writeln!(
+                        out,
+                        "{verb} {} {} as applied (from `{}`; not run)",
+                        adopted.version,
+                        printable(&adopted.name),
+                        printable(&adopted.foreign_id)
+                    );
+                }
+                for version in &report.already_recorded {
+                    let _ = writeln!(out, "already recorded {version}");
+                }
+                if report.recorded.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "nothing to adopt: plantdb's history already has it all"
+                    );
+                }
+                if !report.gaps.is_empty() {
+                    let list: Vec<String> = report.gaps.iter().map(|v| v.to_string()).collect();
+                    let _ = writeln!(
+                        out,
+                        "left for `plantdb migrate up` (older, applied out of order without complaint): {}",
+                        list.join(", ")
+                    );
+                }
+                if report.dropped_foreign_table {
+                    let _ = writeln!(out, "dropped `{}`", report.foreign_table);
+                } else if !report.dry_run {
+                    let _ = writeln!(
+                        out,
+                        "`{}` was left as it was (`--drop-foreign-table` drops it)",
+                        report.foreign_table
+                    );
+                }
+                if report.dry_run {
+                    let _ = writeln!(out, "dry run: nothing was changed");
+                }
+            }
+        }
+    }
+
+    pub fn new_report(&self, report: &NewReport) {
+        match self.format {
+            Format::Quiet => {}
+            Format::Json => print_json(report),
+            Format::Text => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "created migration {} {}", report.version, report.name);
+                for file in &report.files {
+                    let _ = writeln!(out, "  {file}");
+                }
+            }
+        }
+    }
+
+    pub fn verify_report(&self, report: &VerifyReport) {
+        match self.format {
+            Format::Quiet => {}
+            Format::Json => print_json(report),
+            Format::Text => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(
+                    out,
+                    "verify {} ({})",
+                    printable(&report.url),
+                    dialect_name(report.dialect)
+                );
+                if !report.checked.is_empty() {
+                    let dialects: Vec<&str> =
+                        report.round_trip.iter().map(|d| dialect_name(*d)).collect();
+                    let _ = writeln!(
+                        out,
+                        "round trip (up, down, up) of {} migration(s) on {}{}",
+                        report.checked.len(),
+                        dialects.join(" and "),
+                        if report.parity {
+                            "; PostgreSQL and SQLite compared"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                for skipped in &report.skipped {
+                    let _ = writeln!(out, "skipped: {skipped}");
+                }
+                for finding in &report.findings {
+                    let check = serde_json::to_value(finding.check)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        out,
+                        "FAIL {check} {} ({}): {}",
+                        finding.version,
+                        printable(&finding.file),
+                        printable(&finding.message)
+                    );
+                }
+                if report.findings.is_empty() {
+                    let _ = writeln!(out, "ok: no problem found");
+                }
+            }
+        }
     }
 }
