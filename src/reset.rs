@@ -1,84 +1,12 @@
-//! `plantdb reset`: the one-command local workflow. Drop the database (PostgreSQL, from the
-//! maintenance database, terminating its connections) or delete the SQLite file with its
-//! companions, migrate up, seed. Everything that can be checked without destroying anything
-//! (fixtures, key, locality) is checked first.
+//! What `plantdb reset` destroys before it migrates up and seeds: the PostgreSQL database
+//! (dropped from the maintenance database, terminating its connections, and created again) or
+//! the SQLite file with its companions. Only local databases, unless forced.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, ResetArgs};
 use crate::config::{PostgresTarget, SqliteTarget, Target};
-use crate::db::{self, Access};
+use crate::db;
 use crate::error::{Error, Result};
-use crate::migrate::{self, MigrationSet, Request, RunOptions};
-use crate::output::Output;
-use crate::seed::{self, SeedOptions, fixture};
-
-pub fn reset_command(cli: &Cli, out: &Output, target: &Target, args: &ResetArgs) -> Result<i32> {
-    refuse_remote(target, args.force)?;
-    let now = args.now.resolve();
-    let fixtures = if args.no_seed {
-        None
-    } else {
-        Some(fixture::load(&seed::sources(&args.files)?, now)?)
-    };
-    let configured = seed::command::configured_key()?;
-    if let Some(fixtures) = &fixtures {
-        seed::command::refuse_remote_without_key(fixtures, configured.as_deref(), target)?;
-    }
-    out.notice(&format!("about to destroy {}", describe(target)));
-    if !args.yes && out.interactive && std::io::stdin().is_terminal() && !confirm()? {
-        return Err(Error::Cancelled);
-    }
-    let key = match &fixtures {
-        Some(f) => seed::command::key_for(f, configured, target, out)?,
-        None => None,
-    };
-    destroy(target)?;
-
-    let mut driver = db::connect(target, Access::ReadWrite, cli.global.timescale)?;
-    driver.set_lock_wait(crate::lock_wait(cli, out));
-    let set = MigrationSet::load(cli.global.migrations.as_deref(), driver.dialect())?;
-    let mut observer = out.observer();
-    let report = migrate::migrate(
-        driver.as_mut(),
-        &set,
-        Request::Up {
-            to: None,
-            count: None,
-        },
-        RunOptions::default(),
-        observer.as_mut(),
-    );
-    drop(observer);
-    let migrated = report?;
-    let seeded = match fixtures {
-        Some(fixtures) => {
-            let options = SeedOptions {
-                mode: seed::SeedMode::Replace,
-                scale: args.scale,
-                now,
-                key,
-                dry_run: false,
-            };
-            Some(seed::command::run_seed(
-                driver.as_mut(),
-                &set,
-                &fixtures,
-                &options,
-                out,
-            )?)
-        }
-        None => None,
-    };
-    out.reset_report(
-        driver.dialect(),
-        &target.display(),
-        &migrated,
-        seeded.as_ref(),
-    );
-    Ok(0)
-}
 
 /// Reset destroys everything in the database: only on this machine unless forced. Decided
 /// from the URL alone, before any connection.
@@ -107,22 +35,6 @@ pub fn describe(target: &Target) -> String {
         ),
         Target::Sqlite(SqliteTarget::Memory) => "an in-memory SQLite database".into(),
     }
-}
-
-fn confirm() -> Result<bool> {
-    let mut stderr = std::io::stderr().lock();
-    let _ = write!(stderr, "type `yes` to continue: ");
-    let _ = stderr.flush();
-    drop(stderr);
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Error::Io {
-            path: "stdin".into(),
-            source: e,
-        })?;
-    Ok(matches!(answer.trim(), "yes" | "y" | "YES" | "Yes"))
 }
 
 pub fn destroy(target: &Target) -> Result<()> {

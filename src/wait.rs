@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use crate::config::{Target, TimescalePolicy};
 use crate::db::{self, Access};
 use crate::error::{Error, Result};
-use crate::output::Output;
 
 /// Backoff between attempts: doubling from the first, capped.
 const FIRST_DELAY: Duration = Duration::from_millis(100);
@@ -20,6 +19,16 @@ pub fn retryable(error: &Error) -> bool {
     matches!(error, Error::Connect { .. })
 }
 
+/// Told how the wait goes, for people to see.
+pub trait WaitObserver {
+    /// The first attempt failed: plantdb waits for `host` (`url`, masked), up to `timeout`.
+    fn waiting(&mut self, _host: &str, _url: &str, _timeout: Duration) {}
+    /// Another attempt failed.
+    fn still_waiting(&mut self, _host: &str, _error: &Error) {}
+    /// The server answered, `after` the first attempt; told only after `waiting`.
+    fn answered(&mut self, _host: &str, _after: Duration) {}
+}
+
 /// Returns once the server answers, or fails after `timeout`. An answer that is an error that
 /// waiting cannot fix (a wrong password, a database that does not exist, which `reset` is about
 /// to create) counts as an answer: the command then reports it itself, at once. SQLite has
@@ -28,7 +37,7 @@ pub fn until_ready(
     target: &Target,
     timescale: TimescalePolicy,
     timeout: Duration,
-    out: &Output,
+    observer: &mut dyn WaitObserver,
 ) -> Result<()> {
     let Target::Postgres(pg) = target else {
         return Ok(());
@@ -52,23 +61,16 @@ pub fn until_ready(
             Err(e) if retryable(&e) => e,
             _ => {
                 if announced {
-                    out.info(&format!(
-                        "{host} answered after {:.1} s",
-                        started.elapsed().as_secs_f64()
-                    ));
+                    observer.answered(&host, started.elapsed());
                 }
                 return Ok(());
             }
         };
         if !announced {
-            out.info(&format!(
-                "waiting up to {} s for PostgreSQL at {host} ({}) to accept connections",
-                timeout.as_secs(),
-                target.display()
-            ));
+            observer.waiting(&host, &target.display(), timeout);
             announced = true;
         } else {
-            out.verbose(&format!("still waiting for {host}: {error}"));
+            observer.still_waiting(&host, &error);
         }
         let now = Instant::now();
         if now >= deadline {

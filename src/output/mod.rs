@@ -17,6 +17,7 @@ use crate::printable::{printable, printable_lines};
 use crate::seed::{SeedMode, SeedObserver, SeedReport, TableReport};
 use crate::status::StatusReport;
 use crate::verify::VerifyReport;
+use crate::wait::WaitObserver;
 
 /// `println!`/`eprintln!` that shrug off a closed pipe (`plantdb status | head -1`) instead of
 /// panicking.
@@ -176,6 +177,11 @@ impl Output {
         }
     }
 
+    /// Says what `--wait` waits for (stderr, text format only).
+    pub fn wait_observer(&self) -> impl WaitObserver + use<> {
+        progress::WaitPrinter(*self)
+    }
+
     /// Shows a bar while a large table is seeded, on a terminal; the results come from
     /// `seed_report` once committed.
     pub fn seed_observer(&self) -> Box<dyn SeedObserver> {
@@ -239,6 +245,18 @@ impl Output {
                 };
             }
         }
+    }
+}
+
+/// Bytes as they are (a completion script, a man page): no format applies.
+pub fn write_raw(bytes: &[u8]) -> Result<(), Error> {
+    match std::io::stdout().lock().write_all(bytes) {
+        // A reader that stopped early (`| head`) is not an error worth reporting.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io {
+            path: "stdout".into(),
+            source: e,
+        }),
+        _ => Ok(()),
     }
 }
 

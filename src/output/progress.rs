@@ -12,6 +12,7 @@ use crate::error::Version;
 use crate::migrate::{Observer, StepReport};
 use crate::printable::printable;
 use crate::seed::{SeedObserver, TableReport};
+use crate::wait::WaitObserver;
 
 /// Prints each step once committed, under a bar on a terminal.
 pub(super) struct StepPrinter {
@@ -122,5 +123,29 @@ impl SeedObserver for SeedPrinter {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// Says what `--wait` waits for, and when the server answered.
+pub(super) struct WaitPrinter(pub(super) super::Output);
+
+impl WaitObserver for WaitPrinter {
+    fn waiting(&mut self, host: &str, url: &str, timeout: Duration) {
+        self.0.info(&format!(
+            "waiting up to {} s for PostgreSQL at {host} ({url}) to accept connections",
+            timeout.as_secs()
+        ));
+    }
+
+    fn still_waiting(&mut self, host: &str, error: &crate::error::Error) {
+        self.0
+            .verbose(&format!("still waiting for {host}: {error}"));
+    }
+
+    fn answered(&mut self, host: &str, after: Duration) {
+        self.0.info(&format!(
+            "{host} answered after {:.1} s",
+            after.as_secs_f64()
+        ));
     }
 }

@@ -4,7 +4,6 @@
 //! touched, and everything a seed writes commits together or not at all.
 
 pub mod catalog;
-pub mod command;
 pub mod fixture;
 pub mod plan;
 pub mod secrets;

@@ -5,6 +5,7 @@ mod atomic;
 mod cli;
 mod connect;
 mod harness;
+mod layers;
 mod local_guard;
 mod lock;
 mod messages;

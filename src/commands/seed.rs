@@ -1,29 +1,30 @@
-//! `plantdb seed` on the command line: read the fixtures, find the key, run the engine.
+//! `plantdb seed`: read the fixtures, find the key, run the engine. The key handling is shared
+//! with `reset`.
 
-use super::secrets::{self, KeySource, SecretKey};
-use super::{Fixtures, SeedOptions, SeedReport, fixture};
-use crate::cli::{Cli, SeedArgs};
+use super::Database;
+use crate::cli::SeedArgs;
 use crate::config::{SqliteTarget, Target};
-use crate::db::{self, Access, Driver};
+use crate::db::{Access, Driver};
 use crate::error::{Error, Result};
 use crate::migrate::MigrationSet;
 use crate::output::Output;
+use crate::seed::secrets::{self, KeySource, SecretKey};
+use crate::seed::{self, Fixtures, SeedOptions, SeedReport, fixture};
 
-pub fn seed_command(cli: &Cli, out: &Output, target: &Target, args: &SeedArgs) -> Result<i32> {
+pub fn run(db: &Database, args: &SeedArgs) -> Result<i32> {
     let now = args.now.resolve();
-    let fixtures = fixture::load(&super::sources(&args.files)?, now)?;
+    let fixtures = fixture::load(&seed::sources(&args.files)?, now)?;
     let configured = configured_key()?;
-    refuse_remote_without_key(&fixtures, configured.as_deref(), target)?;
+    refuse_remote_without_key(&fixtures, configured.as_deref(), &db.target)?;
     // A missing SQLite file is an unmigrated database: say so without creating the file.
-    let access = match target {
+    let access = match &db.target {
         Target::Sqlite(SqliteTarget::File(path)) if !path.exists() => Access::ReadOnly,
         _ => Access::ReadWrite,
     };
-    let mut driver = db::connect(target, access, cli.global.timescale)?;
-    driver.set_lock_wait(crate::lock_wait(cli, out));
-    let set = MigrationSet::load(cli.global.migrations.as_deref(), driver.dialect())?;
-    super::check_migrated(driver.as_mut(), &set)?;
-    let key = key_for(&fixtures, configured, target, out)?;
+    let mut driver = db.connect(&db.target, access)?;
+    let set = db.migrations(driver.dialect())?;
+    seed::check_migrated(driver.as_mut(), &set)?;
+    let key = key_for(&fixtures, configured, &db.target, db.out)?;
     let options = SeedOptions {
         mode: args.mode,
         scale: args.scale,
@@ -31,12 +32,13 @@ pub fn seed_command(cli: &Cli, out: &Output, target: &Target, args: &SeedArgs) -
         key,
         dry_run: args.dry_run,
     };
-    let report = run_seed(driver.as_mut(), &set, &fixtures, &options, out)?;
-    out.seed_report(&report);
+    let report = run_seed(driver.as_mut(), &set, &fixtures, &options, db.out)?;
+    db.out.seed_report(&report);
     Ok(0)
 }
 
-pub fn run_seed(
+/// The seed engine with a progress bar on a terminal, gone before the report is printed.
+pub(super) fn run_seed(
     driver: &mut dyn Driver,
     set: &MigrationSet,
     fixtures: &Fixtures,
@@ -44,14 +46,14 @@ pub fn run_seed(
     out: &Output,
 ) -> Result<SeedReport> {
     let mut observer = out.seed_observer();
-    let report = super::seed(driver, set, fixtures, options, observer.as_mut());
+    let report = seed::seed(driver, set, fixtures, options, observer.as_mut());
     drop(observer);
     report
 }
 
 /// The key in the environment (or `.env`), checked now: a malformed key is always an error,
 /// even for fixtures that would not need it.
-pub fn configured_key() -> Result<Option<String>> {
+pub(super) fn configured_key() -> Result<Option<String>> {
     match std::env::var(secrets::KEY_VAR) {
         Ok(value) if !value.trim().is_empty() => {
             SecretKey::parse(&value)?;
@@ -66,7 +68,7 @@ pub fn configured_key() -> Result<Option<String>> {
 }
 
 /// A remote database without a key is refused from the URL alone, before connecting.
-pub fn refuse_remote_without_key(
+pub(super) fn refuse_remote_without_key(
     fixtures: &Fixtures,
     configured: Option<&str>,
     target: &Target,
@@ -79,7 +81,7 @@ pub fn refuse_remote_without_key(
 }
 
 /// The key the fixtures need, generated into `.env` for a local database that has none.
-pub fn key_for(
+pub(super) fn key_for(
     fixtures: &Fixtures,
     configured: Option<String>,
     target: &Target,
