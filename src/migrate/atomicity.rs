@@ -4,6 +4,7 @@
 //! loaded, before anything runs; scripts marked `-- plantdb:no-transaction` may hold them.
 
 use super::lexer::{self, Statement};
+use super::source::DIRECTIVE_PLACE;
 use crate::db::Dialect;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,18 +42,18 @@ impl Finding {
                 };
                 format!(
                     "`{statement}` {effect}; plantdb commits each migration itself. Remove it, or put \
-                     `-- plantdb:no-transaction` at the top of the file to manage transactions in it \
+                     `-- plantdb:no-transaction` {DIRECTIVE_PLACE} to manage transactions in it \
                      yourself (the migration is then not atomic)"
                 )
             }
             Breach::NeedsNoTransaction => format!(
                 "`{statement}` cannot run inside a transaction, and plantdb runs each migration in one: \
-                 move it to a migration of its own with `-- plantdb:no-transaction` at the top of the \
-                 file (that migration is then not atomic)"
+                 move it to a migration of its own with `-- plantdb:no-transaction` \
+                 {DIRECTIVE_PLACE} (that migration is then not atomic)"
             ),
             Breach::ForeignKeysPragma => format!(
                 "`{statement}` does nothing inside a transaction, and plantdb runs each migration in \
-                 one: put `-- plantdb:foreign-keys-off` at the top of the file instead, and plantdb \
+                 one: put `-- plantdb:foreign-keys-off` {DIRECTIVE_PLACE} instead, and plantdb \
                  turns foreign keys off around it and checks them before committing"
             ),
         }

@@ -52,14 +52,14 @@ fn header(dialect: Dialect, down: bool, file: &str, twin: &str) -> String {
          -- delete this file and `migrate down` will refuse before changing anything."
     } else {
         "-- Up: make the change. It runs in one transaction together with its history row; to run\n\
-         -- outside one (e.g. CREATE INDEX CONCURRENTLY) make the first line of this file the\n\
-         -- directive `-- plantdb:no-transaction`. Never edit this file once it has been applied\n\
-         -- anywhere: plantdb compares checksums and stops on a changed file."
+         -- outside one (e.g. CREATE INDEX CONCURRENTLY) add the line `-- plantdb:no-transaction`\n\
+         -- to this comment block, before the first statement. Never edit this file once it has\n\
+         -- been applied anywhere: plantdb compares checksums and stops on a changed file."
     };
     let sqlite_note = match (dialect, down) {
         (Dialect::Sqlite, true) => {
-            "\n-- SQLite cannot drop a column that carries a foreign key: rebuild the table, with\n\
-             -- the directive `-- plantdb:foreign-keys-off` on the first line."
+            "\n-- SQLite cannot drop a column that carries a foreign key: rebuild the table, with the\n\
+             -- line `-- plantdb:foreign-keys-off` added to this comment block."
         }
         _ => "",
     };
@@ -193,5 +193,25 @@ mod tests {
             let down = m.down.as_ref().unwrap();
             assert!(down.transactional && !down.foreign_keys_off);
         }
+    }
+
+    /// The header says to add a directive to its comment block; done so, it is honoured.
+    #[test]
+    fn a_directive_added_to_the_header_comments_is_honoured() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = create_at(dir.path(), "add_index", 20261122010203).unwrap();
+        let up = dir.path().join(&report.files[0]);
+        let header = std::fs::read_to_string(&up).unwrap();
+        assert!(
+            header.contains("add the line `-- plantdb:no-transaction`\n-- to this comment block"),
+            "{header}"
+        );
+        std::fs::write(
+            &up,
+            format!("{header}-- plantdb:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (x);\n"),
+        )
+        .unwrap();
+        let set = MigrationSet::from_dir(dir.path(), Dialect::Postgres).unwrap();
+        assert!(!set.migrations[0].up.transactional);
     }
 }

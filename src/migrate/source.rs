@@ -18,13 +18,20 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_files.rs"));
 }
 
+/// Where a script's directives (`-- plantdb:no-transaction`, `-- plantdb:foreign-keys-off`) are
+/// read, in the words the README and every message pointing at a directive use: the first line,
+/// or any later line of the comments that open the file. A directive after the first statement
+/// (or after a `/* */` comment) is an ordinary comment.
+pub const DIRECTIVE_PLACE: &str =
+    "in the leading comment block (the `--` lines before the first statement)";
+
 /// One SQL file of a migration.
 #[derive(Debug, Clone)]
 pub struct Script {
     /// Path shown in messages, e.g. `migrations/sqlite/V20260207000000__add_plant.down.sql`.
     pub file: String,
     pub sql: String,
-    /// False when the script starts with `-- plantdb:no-transaction`.
+    /// False when the script's leading comment block holds `-- plantdb:no-transaction`.
     pub transactional: bool,
     /// `-- plantdb:foreign-keys-off`: SQLite turns foreign keys off around the script and runs
     /// `PRAGMA foreign_key_check` before committing (the documented way to rebuild a table).
@@ -269,7 +276,8 @@ fn script(dialect: Dialect, file: String, sql: &str) -> Result<Script> {
         transactional: true,
         foreign_keys_off: false,
     };
-    // Directives live in the leading comment block.
+    // Directives are read in the leading comment block (DIRECTIVE_PLACE): the lines before
+    // the first one that is neither blank nor a `--` comment.
     for (index, line) in sql.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
@@ -413,6 +421,53 @@ mod tests {
         assert!(down.foreign_keys_off);
         // Only the leading comment block holds directives.
         assert!(down.transactional);
+    }
+
+    /// The README and the messages that point at a directive say where it is read, and that is
+    /// where the loader reads it.
+    #[test]
+    fn directives_are_read_where_the_readme_and_the_messages_say() {
+        let one_line = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let readme = one_line(include_str!("../../README.md"));
+        assert!(
+            readme.contains(&format!("Directives are read {DIRECTIVE_PLACE}")),
+            "README.md must say where directives are read: {DIRECTIVE_PLACE}"
+        );
+        for (sql, dialect) in [
+            ("CREATE INDEX CONCURRENTLY i ON t (x);", Dialect::Postgres),
+            ("BEGIN;\nCOMMIT;", Dialect::Postgres),
+            ("PRAGMA foreign_keys = OFF;", Dialect::Sqlite),
+        ] {
+            let found = super::super::atomicity::first_breach(sql, dialect).unwrap();
+            assert!(
+                found.explain().contains(DIRECTIVE_PLACE),
+                "{}",
+                found.explain()
+            );
+        }
+
+        let transactional =
+            |sql: &str| script(Dialect::Postgres, "f.sql".into(), sql).map(|s| s.transactional);
+        let index = "CREATE INDEX CONCURRENTLY i ON t (x);\n";
+        // The first line, or any line of the opening comments, blank lines between them.
+        for header in [
+            "-- plantdb:no-transaction\n",
+            "-- Adds an index.\n--\n-- plantdb:no-transaction\n",
+            "-- Adds an index.\n\n   -- plantdb:no-transaction\n\n",
+        ] {
+            assert_eq!(
+                transactional(&format!("{header}{index}")).ok(),
+                Some(false),
+                "{header:?}"
+            );
+        }
+        // After the first statement or a block comment: an ordinary comment.
+        for text in [
+            "SELECT 1;\n-- plantdb:no-transaction\n",
+            "/* header */\n-- plantdb:no-transaction\n",
+        ] {
+            assert_eq!(transactional(text).ok(), Some(true), "{text:?}");
+        }
     }
 
     #[test]
