@@ -6,10 +6,14 @@
 pub mod catalog;
 pub mod command;
 pub mod fixture;
+mod fixture_row;
+mod fixture_time;
 pub mod plan;
 pub mod secrets;
 pub mod spc_config;
 pub mod telemetry;
+pub mod telemetry_spec;
+mod yaml_node;
 pub mod yaml_text;
 
 use std::collections::HashMap;
@@ -26,6 +30,7 @@ use catalog::{Pk, Secret, Table};
 pub use fixture::Fixtures;
 use fixture::{Cell, Row};
 use secrets::SecretKey;
+use yaml_node::fixture_error;
 
 /// How `seed` treats rows already in the tables it writes. Replace deletes the rows the
 /// fixtures do not name and matches the others by key, updating them in place, so the
@@ -162,7 +167,7 @@ fn read_source(path: &std::path::Path) -> Result<(String, String)> {
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
             let utf16 = bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]);
-            Err(fixture::fixture_error(
+            Err(fixture_error(
                 crate::error::Location {
                     file: name,
                     line,
@@ -490,7 +495,7 @@ impl Seeder<'_, '_> {
         };
         for row in rows {
             self.row(table, row, &mut report).map_err(|e| match e {
-                Error::Database { message, .. } => fixture::fixture_error(
+                Error::Database { message, .. } => fixture_error(
                     row.at.clone(),
                     &format!(
                         "the database refused row `{}` of `{}`: {message}",
@@ -510,7 +515,7 @@ impl Seeder<'_, '_> {
                         .iter()
                         .find(|(c, _, _)| c.name == column)
                         .map_or(row.at.clone(), |(_, _, at)| at.clone());
-                    fixture::fixture_error(
+                    fixture_error(
                         at,
                         &format!(
                             "the database refused row `{}` of `{}`: the value of `{column}` does not fit PostgreSQL type {pg_type} ({reason})",
@@ -578,7 +583,7 @@ impl Seeder<'_, '_> {
                         .get(&(*table, label.clone()))
                         .cloned()
                         .ok_or_else(|| {
-                            fixture::fixture_error(
+                            fixture_error(
                                 at.clone(),
                                 &format!(
                                     "`{label}` in `{table}` was not inserted before `{}`",
