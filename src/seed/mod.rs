@@ -24,9 +24,9 @@ use chrono::{DateTime, Utc};
 
 use crate::db::value::{Kind, Value};
 use crate::db::{Dialect, Driver, quote_ident};
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 use crate::migrate::MigrationSet;
-use catalog::{Pk, Secret, Table};
+use catalog::{Column, Pk, Secret, Table};
 pub use fixture::Fixtures;
 use fixture::{Cell, Row};
 use secrets::SecretKey;
@@ -471,21 +471,14 @@ impl Seeder<'_, '_> {
         fixtures: &Fixtures,
         row: &Row,
     ) -> Option<Vec<(&'static str, Value)>> {
-        row.cells
-            .iter()
-            .map(|(column, cell, _)| {
-                let value = match cell {
-                    Cell::Value(v) => v.clone(),
-                    Cell::Plain(_) => Value::Null,
-                    Cell::Label { table, label } => match self.ids.get(&(*table, label.clone())) {
-                        Some(id) => id.clone(),
-                        None if !row.table.key.contains(&column.name) => Value::Null,
-                        None => fixture_key(fixtures, table, label)?,
-                    },
-                };
-                Some((column.name, value))
-            })
-            .collect()
+        self.values(row, |column, table, label, _| {
+            if row.table.key.contains(&column.name) {
+                fixture_key(fixtures, table, label).ok_or(())
+            } else {
+                Ok(Value::Null)
+            }
+        })
+        .ok()
     }
 
     fn table(&mut self, table: &'static Table, rows: &[&Row]) -> Result<TableReport> {
@@ -571,6 +564,25 @@ impl Seeder<'_, '_> {
 
     /// The row's values with labels turned into the referenced rows' keys.
     fn resolve(&self, row: &Row) -> Result<Vec<(&'static str, Value)>> {
+        self.values(row, |_, table, label, at| {
+            Err(fixture_error(
+                at.clone(),
+                &format!(
+                    "`{label}` in `{table}` was not inserted before `{}`",
+                    row.table.name
+                ),
+                None,
+            ))
+        })
+    }
+
+    /// The row's values, each label turned into the key stored for the row it names; a label
+    /// whose row has no key yet becomes what `unknown(column, table, label, at)` says.
+    fn values<E>(
+        &self,
+        row: &Row,
+        mut unknown: impl FnMut(&Column, &'static str, &str, &Location) -> Result<Value, E>,
+    ) -> Result<Vec<(&'static str, Value)>, E> {
         row.cells
             .iter()
             .map(|(column, cell, at)| {
@@ -578,20 +590,10 @@ impl Seeder<'_, '_> {
                     Cell::Value(v) => v.clone(),
                     // Sealed by `seal_secrets` once the existing row is known.
                     Cell::Plain(_) => Value::Null,
-                    Cell::Label { table, label } => self
-                        .ids
-                        .get(&(*table, label.clone()))
-                        .cloned()
-                        .ok_or_else(|| {
-                            fixture_error(
-                                at.clone(),
-                                &format!(
-                                    "`{label}` in `{table}` was not inserted before `{}`",
-                                    row.table.name
-                                ),
-                                None,
-                            )
-                        })?,
+                    Cell::Label { table, label } => match self.ids.get(&(*table, label.clone())) {
+                        Some(id) => id.clone(),
+                        None => unknown(column, table, label, at)?,
+                    },
                 };
                 Ok((column.name, value))
             })
