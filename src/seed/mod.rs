@@ -7,13 +7,13 @@ pub mod catalog;
 pub mod command;
 pub mod fixture;
 mod fixture_row;
-mod fixture_time;
+pub mod fixture_time;
 pub mod plan;
 pub mod secrets;
 pub mod spc_config;
 pub mod telemetry;
 pub mod telemetry_spec;
-mod yaml_node;
+pub mod yaml_node;
 pub mod yaml_text;
 
 use std::collections::HashMap;
