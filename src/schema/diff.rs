@@ -32,26 +32,10 @@ fn diff_table(name: &str, left: &Table, right: &Table, out: &mut Vec<String>) {
             out.push(format!("{prefix}column `{}`: only in left", l.name));
             continue;
         };
-        let column = format!("{prefix}column `{}`: ", l.name);
-        if l.ty != r.ty {
-            out.push(format!(
-                "{column}type differs (left {}, right {})",
-                l.ty, r.ty
-            ));
-        }
-        if l.not_null != r.not_null {
-            out.push(format!(
-                "{column}not null differs (left {}, right {})",
-                l.not_null, r.not_null
-            ));
-        }
-        if l.default != r.default {
-            out.push(format!(
-                "{column}default differs (left {}, right {})",
-                l.default.as_deref().unwrap_or("none"),
-                r.default.as_deref().unwrap_or("none")
-            ));
-        }
+        let mut column = Place::new(out, format!("{prefix}column `{}`: ", l.name));
+        column.compare("type differs", &l.ty, &r.ty, shown);
+        column.compare("not null differs", &l.not_null, &r.not_null, shown);
+        column.compare("default differs", &l.default, &r.default, or_none);
     }
     for r in &right.columns {
         if find(&left.columns, &r.name).is_none() {
@@ -69,25 +53,17 @@ fn diff_table(name: &str, left: &Table, right: &Table, out: &mut Vec<String>) {
         common(&left.columns, &right.columns),
         common(&right.columns, &left.columns),
     );
-    if left_order != right_order {
-        out.push(format!(
-            "{prefix}column order differs (left {}, right {})",
-            left_order.join(", "),
-            right_order.join(", ")
-        ));
-    }
-
-    if left.primary_key != right.primary_key {
-        out.push(format!(
-            "{prefix}primary key differs (left ({}), right ({}))",
-            left.primary_key.join(", "),
-            right.primary_key.join(", ")
-        ));
-    }
+    let mut table = Place::new(out, prefix.clone());
+    table.compare(
+        "column order differs",
+        &left_order[..],
+        &right_order[..],
+        listed,
+    );
+    let keys = (&left.primary_key[..], &right.primary_key[..]);
+    table.compare("primary key differs", keys.0, keys.1, in_parens);
     let uniques = |set: &BTreeSet<Vec<String>>| -> BTreeSet<String> {
-        set.iter()
-            .map(|cols| format!("({})", cols.join(", ")))
-            .collect()
+        set.iter().map(|cols| in_parens(cols)).collect()
     };
     diff_sets(
         "unique",
@@ -112,27 +88,10 @@ fn diff_table(name: &str, left: &Table, right: &Table, out: &mut Vec<String>) {
             out.push(format!("{prefix}index `{index_name}`: only in left"));
             continue;
         };
-        let index = format!("{prefix}index `{index_name}`: ");
-        if l.columns != r.columns {
-            out.push(format!(
-                "{index}columns differ (left ({}), right ({}))",
-                l.columns.join(", "),
-                r.columns.join(", ")
-            ));
-        }
-        if l.unique != r.unique {
-            out.push(format!(
-                "{index}unique differs (left {}, right {})",
-                l.unique, r.unique
-            ));
-        }
-        if l.predicate != r.predicate {
-            out.push(format!(
-                "{index}predicate differs (left {}, right {})",
-                l.predicate.as_deref().unwrap_or("none"),
-                r.predicate.as_deref().unwrap_or("none")
-            ));
-        }
+        let mut index = Place::new(out, format!("{prefix}index `{index_name}`: "));
+        index.compare("columns differ", &l.columns[..], &r.columns[..], in_parens);
+        index.compare("unique differs", &l.unique, &r.unique, shown);
+        index.compare("predicate differs", &l.predicate, &r.predicate, or_none);
     }
     for index_name in right.indexes.keys() {
         if !left.indexes.contains_key(index_name) {
@@ -140,6 +99,51 @@ fn diff_table(name: &str, left: &Table, right: &Table, out: &mut Vec<String>) {
         }
     }
     diff_sets("trigger", &left.triggers, &right.triggers, &prefix, out);
+}
+
+/// Where in the schemas a comparison stands (`table `t`: column `c`: `), and the list its
+/// differences go to.
+struct Place<'a> {
+    out: &'a mut Vec<String>,
+    at: String,
+}
+
+impl<'a> Place<'a> {
+    fn new(out: &'a mut Vec<String>, at: String) -> Place<'a> {
+        Place { out, at }
+    }
+
+    /// Adds "`{at}{what} (left …, right …)`", each side as `show` writes it, when they differ.
+    fn compare<T: PartialEq + ?Sized>(
+        &mut self,
+        what: &str,
+        left: &T,
+        right: &T,
+        show: fn(&T) -> String,
+    ) {
+        if left != right {
+            let (left, right) = (show(left), show(right));
+            self.out
+                .push(format!("{}{what} (left {left}, right {right})", self.at));
+        }
+    }
+}
+
+fn shown(value: &(impl std::fmt::Display + ?Sized)) -> String {
+    value.to_string()
+}
+
+fn or_none(value: &Option<String>) -> String {
+    value.as_deref().unwrap_or("none").to_string()
+}
+
+fn listed(names: &[String]) -> String {
+    names.join(", ")
+}
+
+/// Column names as a key or an index lists them: `(a, b)`.
+fn in_parens(names: &[String]) -> String {
+    format!("({})", listed(names))
 }
 
 fn diff_sets(
@@ -185,5 +189,35 @@ mod tests {
             ]
         );
         assert!(right.without("u").diff(&left).len() == 3);
+    }
+
+    #[test]
+    fn each_kind_of_difference_is_named_with_both_sides() {
+        let schema = |sql: &str| {
+            let conn = rusqlite::Connection::open_in_memory().expect("open");
+            conn.execute_batch(sql).expect("create");
+            of_sqlite(&conn).expect("schema")
+        };
+        let left = schema(
+            "CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT DEFAULT 'x', c INTEGER);
+             CREATE INDEX i ON t (b) WHERE c IS NULL;",
+        );
+        let right = schema(
+            "CREATE TABLE t (c INTEGER, a TEXT, b TEXT, PRIMARY KEY (a, c));
+             CREATE UNIQUE INDEX i ON t (b, c);",
+        );
+        assert_eq!(
+            left.diff(&right),
+            [
+                "table `t`: column `a`: type differs (left integer, right text)",
+                "table `t`: column `b`: default differs (left 'x', right none)",
+                "table `t`: column `c`: not null differs (left false, right true)",
+                "table `t`: column order differs (left a, b, c, right c, a, b)",
+                "table `t`: primary key differs (left (a), right (a, c))",
+                "table `t`: index `i`: columns differ (left (b), right (b, c))",
+                "table `t`: index `i`: unique differs (left false, right true)",
+                "table `t`: index `i`: predicate differs (left c is null, right none)",
+            ]
+        );
     }
 }
