@@ -43,7 +43,7 @@ impl Fixtures {
     }
 
     /// Refuses telemetry whose span, stretched by `scale`, reaches back before year 1
-    /// ([`YEARS`]); at scale 1 loading has refused it already, naming the `span` value.
+    /// ([`telemetry_spec::check_reach`]).
     pub fn check_telemetry_reach(&self, scale: u32, now: DateTime<Utc>) -> Result<()> {
         telemetry_spec::check_reach(&self.telemetry, scale, now)
     }

@@ -1,7 +1,8 @@
 //! The ManualConfig / TagConfig schema of `characteristic_config.config_json` (the SPC app's
 //! pydantic models: discriminated on `config_type`, then on `schedule_type` or
 //! `trigger_type`), checked before anything is written so a bad document names its field.
-//! Unknown fields are refused too: in a fixture they are typos.
+//! Unknown fields are refused too: in a fixture they are typos. Across rows, a document's
+//! `config_type` must match its characteristic's `provider_type`.
 
 use croner::parser::{CronParser, Seconds, Year};
 use marked_yaml::types::{MarkedMappingNode, Node};
