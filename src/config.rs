@@ -34,6 +34,24 @@ impl TimescalePolicy {
     }
 }
 
+/// Which of the two databases a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+impl Dialect {
+    /// The folder name under `migrations/`.
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "postgres",
+            Dialect::Sqlite => "sqlite",
+        }
+    }
+}
+
 /// A parsed database URL.
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -134,10 +152,10 @@ impl Target {
         }
     }
 
-    pub fn dialect(&self) -> crate::db::Dialect {
+    pub fn dialect(&self) -> Dialect {
         match self {
-            Target::Postgres(_) => crate::db::Dialect::Postgres,
-            Target::Sqlite(_) => crate::db::Dialect::Sqlite,
+            Target::Postgres(_) => Dialect::Postgres,
+            Target::Sqlite(_) => Dialect::Sqlite,
         }
     }
 

@@ -8,6 +8,8 @@ pub mod value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+// The dialect is named by the target the URL gives; the driver seam speaks of it too.
+pub use crate::config::Dialect;
 use crate::config::{Target, TimescalePolicy};
 use crate::error::{Error, Result, Version};
 use crate::schema::Schema;
@@ -15,23 +17,6 @@ use value::{Kind, Value};
 
 /// The name of plantdb's own history table.
 pub const HISTORY_TABLE: &str = "plantdb_migrations";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Dialect {
-    Postgres,
-    Sqlite,
-}
-
-impl Dialect {
-    /// The folder name under `migrations/`.
-    pub fn dir_name(self) -> &'static str {
-        match self {
-            Dialect::Postgres => "postgres",
-            Dialect::Sqlite => "sqlite",
-        }
-    }
-}
 
 /// A row of the history table.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

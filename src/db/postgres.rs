@@ -415,12 +415,11 @@ fn db_message(db: &DbError) -> String {
 /// A stable 64-bit key per database name (FNV-1a), so runs against different databases on one
 /// server do not block each other.
 pub fn lock_key(dbname: &str) -> i64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in "plantdb:".bytes().chain(dbname.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash as i64
+    use std::hash::Hasher as _;
+    let mut hash = fnv::FnvHasher::default();
+    hash.write(b"plantdb:");
+    hash.write(dbname.as_bytes());
+    hash.finish() as i64
 }
 
 /// Runs a no-transaction script one statement at a time, as psql runs a file. Sent as one
@@ -772,5 +771,7 @@ mod tests {
     fn lock_key_is_stable_and_per_database() {
         assert_eq!(lock_key("plant"), lock_key("plant"));
         assert_ne!(lock_key("plant"), lock_key("plant2"));
+        // Every plantdb version must take the same lock on the same database.
+        assert_eq!(lock_key("plant"), -3_686_939_696_398_262_125);
     }
 }

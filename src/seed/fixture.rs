@@ -4,60 +4,19 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Datelike, Utc};
+use marked_yaml::LoadError;
 use marked_yaml::loader::{LoaderOptions, parse_yaml_with_options};
-use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, Node};
-use marked_yaml::{LoadError, Span};
+use marked_yaml::types::{MarkedScalarNode, Node};
 
 use super::catalog::{self, Column, Kind, Pk, Table};
+pub use super::fixture_row::{Cell, Row};
+use super::fixture_time::{YEARS, parse_time};
+use super::telemetry_spec::{self, TelemetrySpec};
+use super::yaml_node::{at, fixture_error, is_null, to_json};
 use super::{spc_config, yaml_text};
 use crate::db::value::Value;
 use crate::error::{Error, Location, Result};
-
-/// A cell as the fixture states it, before labels are turned into keys.
-#[derive(Debug, Clone)]
-pub enum Cell {
-    Value(Value),
-    /// A foreign key, written as the referenced row's label.
-    Label {
-        table: &'static str,
-        label: String,
-    },
-    /// A secret in plain text; stored encrypted or hashed.
-    Plain(String),
-}
-
-#[derive(Debug, Clone)]
-pub struct Row {
-    pub table: &'static Table,
-    pub label: String,
-    pub at: Location,
-    pub cells: Vec<(&'static Column, Cell, Location)>,
-}
-
-impl Row {
-    pub fn cell(&self, column: &str) -> Option<&Cell> {
-        self.cells
-            .iter()
-            .find(|(c, _, _)| c.name == column)
-            .map(|(_, cell, _)| cell)
-    }
-}
-
-/// A telemetry generator: readings for one device every `interval` over `span`.
-#[derive(Debug, Clone)]
-pub struct TelemetrySpec {
-    pub label: String,
-    pub at: Location,
-    pub device: String,
-    pub device_at: Location,
-    pub interval: Duration,
-    pub span: Duration,
-}
-
-/// Default telemetry: about a week of readings at 5-minute steps.
-pub const DEFAULT_INTERVAL_MINUTES: i64 = 5;
-pub const DEFAULT_SPAN_DAYS: i64 = 7;
 
 #[derive(Debug, Default)]
 pub struct Fixtures {
@@ -84,25 +43,9 @@ impl Fixtures {
     }
 
     /// Refuses telemetry whose span, stretched by `scale`, reaches back before year 1
-    /// ([`YEARS`]); at scale 1 loading has refused it already, naming the `span` value.
+    /// ([`telemetry_spec::check_reach`]).
     pub fn check_telemetry_reach(&self, scale: u32, now: DateTime<Utc>) -> Result<()> {
-        for spec in &self.telemetry {
-            let oldest = i32::try_from(scale)
-                .ok()
-                .and_then(|scale| spec.span.checked_mul(scale))
-                .and_then(|span| now.checked_sub_signed(span));
-            if !oldest.is_some_and(|t| YEARS.contains(&t.year())) {
-                return Err(fixture_error(
-                    spec.at.clone(),
-                    &format!(
-                        "telemetry `{}`: `span` × `--scale` {scale} reaches back before 0001-01-01T00:00:00.000Z",
-                        spec.label
-                    ),
-                    None,
-                ));
-            }
-        }
-        Ok(())
+        telemetry_spec::check_reach(&self.telemetry, scale, now)
     }
 
     pub fn needs_secret_key(&self) -> bool {
@@ -133,7 +76,7 @@ pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> 
             let table_at = at(name, table_key.span());
             let table_name = table_key.as_str();
             if table_name == "telemetry" {
-                telemetry.extend(read_telemetry(name, body, now)?);
+                telemetry.extend(telemetry_spec::read(name, body, now)?);
                 continue;
             }
             let Some(table) = catalog::table(table_name) else {
@@ -191,8 +134,8 @@ pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> 
         ));
     }
     check_labels(&rows, &telemetry)?;
-    check_unique_telemetry(&telemetry)?;
-    check_config_matches_provider(&rows)?;
+    telemetry_spec::check_unique(&telemetry)?;
+    spc_config::check_matches_provider(&rows)?;
     let rows = order(rows)?;
     Ok(Fixtures { rows, telemetry })
 }
@@ -243,31 +186,6 @@ fn parse(index: usize, name: &str, text: &str) -> Result<Node> {
             )
         }
     })
-}
-
-pub fn at(file: &str, span: &Span) -> Location {
-    let (line, column) = span.start().map_or((0, 0), |m| (m.line(), m.column()));
-    Location {
-        file: file.to_string(),
-        line,
-        column,
-    }
-}
-
-pub fn fixture_error(at: Location, message: &str, hint: Option<String>) -> Error {
-    Error::Fixture {
-        at,
-        message: message.to_string(),
-        hint,
-    }
-}
-
-pub fn is_null(node: &Node) -> bool {
-    node.as_scalar().is_some_and(scalar_is_null)
-}
-
-fn scalar_is_null(s: &MarkedScalarNode) -> bool {
-    s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL")
 }
 
 fn read_row(
@@ -479,11 +397,6 @@ fn read_cell(
     Ok(Cell::Value(value))
 }
 
-/// The years a fixture time may fall in, in UTC. PostgreSQL would take 4713 BC to
-/// 294276 AD, but SQLite stores times as ISO-8601 text, which sorts and parses as a time only
-/// with a four-digit year.
-pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
-
 /// Why `value` does not fit `column` the same way on both dialects, as the end of a
 /// "`table`.`column` of row `label` …" sentence; `None` when it fits.
 fn out_of_bounds(column: &Column, value: &Value) -> Option<String> {
@@ -538,193 +451,6 @@ fn scalar_value(kind: Kind, s: &MarkedScalarNode, now: DateTime<Utc>) -> Option<
     }
 }
 
-/// `now`, `now-15m`, `now+2h`, `now-7d`, or an RFC 3339 timestamp.
-pub fn parse_time(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    if let Some(rest) = text.strip_prefix("now") {
-        if rest.is_empty() {
-            return Some(now);
-        }
-        let (sign, amount) = match rest.split_at(1) {
-            ("-", amount) => (-1, amount),
-            ("+", amount) => (1, amount),
-            _ => return None,
-        };
-        let duration = parse_duration(amount)?;
-        return now.checked_add_signed(duration * sign);
-    }
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// `30s`, `15m`, `2h`, `7d`, `1w`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
-    let (digits, unit) = text.split_at(unit_at);
-    let n: i64 = digits.parse().ok()?;
-    match unit {
-        "s" => Duration::try_seconds(n),
-        "m" => Duration::try_minutes(n),
-        "h" => Duration::try_hours(n),
-        "d" => Duration::try_days(n),
-        "w" => Duration::try_weeks(n),
-        _ => None,
-    }
-}
-
-/// YAML to JSON, with YAML's own scalar typing for unquoted values.
-pub fn to_json(node: &Node) -> serde_json::Value {
-    use serde_json::Value as J;
-    match node {
-        Node::Mapping(map) => J::Object(
-            map.iter()
-                .map(|(k, v)| (k.as_str().to_string(), to_json(v)))
-                .collect(),
-        ),
-        Node::Sequence(seq) => J::Array(seq.iter().map(to_json).collect()),
-        Node::Scalar(s) => {
-            if !s.may_coerce() {
-                return J::String(s.as_str().to_string());
-            }
-            if scalar_is_null(s) {
-                return J::Null;
-            }
-            if let Some(b) = s.as_bool() {
-                return J::Bool(b);
-            }
-            if let Ok(i) = s.as_str().parse::<i64>() {
-                return J::from(i);
-            }
-            if let Some(n) = s
-                .as_str()
-                .parse::<f64>()
-                .ok()
-                .and_then(serde_json::Number::from_f64)
-            {
-                return J::Number(n);
-            }
-            J::String(s.as_str().to_string())
-        }
-    }
-}
-
-fn read_telemetry(file: &str, body: &Node, now: DateTime<Utc>) -> Result<Vec<TelemetrySpec>> {
-    let Some(body) = body.as_mapping() else {
-        if is_null(body) {
-            return Ok(Vec::new());
-        }
-        return Err(fixture_error(
-            at(file, body.span()),
-            "`telemetry` must be a mapping of generator labels to {device, interval, span}",
-            None,
-        ));
-    };
-    let mut specs = Vec::new();
-    for (label, node) in body.iter() {
-        let spec_at = at(file, label.span());
-        let Some(map) = node.as_mapping() else {
-            return Err(fixture_error(
-                at(file, node.span()),
-                &format!(
-                    "telemetry `{}` must be a mapping with `device`, `interval` and `span`",
-                    label.as_str()
-                ),
-                None,
-            ));
-        };
-        specs.push(read_telemetry_spec(
-            file,
-            label.as_str(),
-            spec_at,
-            map,
-            now,
-        )?);
-    }
-    Ok(specs)
-}
-
-fn read_telemetry_spec(
-    file: &str,
-    label: &str,
-    spec_at: Location,
-    map: &MarkedMappingNode,
-    now: DateTime<Utc>,
-) -> Result<TelemetrySpec> {
-    let mut device = None;
-    let mut interval = Duration::minutes(DEFAULT_INTERVAL_MINUTES);
-    let mut span = Duration::days(DEFAULT_SPAN_DAYS);
-    for (key, value) in map.iter() {
-        let value_at = at(file, value.span());
-        let text = value.as_scalar().map(|s| s.as_str().to_string());
-        match key.as_str() {
-            "device" => device = Some((text.unwrap_or_default(), value_at)),
-            "interval" | "span" => {
-                let parsed = text
-                    .as_deref()
-                    .and_then(parse_duration)
-                    .filter(|d| *d > Duration::zero());
-                let Some(parsed) = parsed else {
-                    return Err(fixture_error(
-                        value_at,
-                        &format!(
-                            "telemetry `{label}`: `{}` must be a positive duration such as `5m`, `2h` or `7d`",
-                            key.as_str()
-                        ),
-                        None,
-                    ));
-                };
-                if key.as_str() == "interval" {
-                    interval = parsed;
-                } else {
-                    // The oldest reading must be a time both dialects store alike.
-                    let oldest = now.checked_sub_signed(parsed);
-                    if !oldest.is_some_and(|t| YEARS.contains(&t.year())) {
-                        return Err(fixture_error(
-                            value_at,
-                            &format!(
-                                "telemetry `{label}`: `span` reaches back before 0001-01-01T00:00:00.000Z"
-                            ),
-                            None,
-                        ));
-                    }
-                    span = parsed;
-                }
-            }
-            other => {
-                return Err(fixture_error(
-                    at(file, key.span()),
-                    &format!("unknown key `{other}` in telemetry `{label}`"),
-                    Some("telemetry generators take: device, interval, span".into()),
-                ));
-            }
-        }
-    }
-    let Some((device, device_at)) = device.filter(|(d, _)| !d.is_empty()) else {
-        return Err(fixture_error(
-            spec_at,
-            &format!("telemetry `{label}` is missing `device` (the label of a `devices` row)"),
-            None,
-        ));
-    };
-    if interval > span {
-        return Err(fixture_error(
-            spec_at,
-            &format!("telemetry `{label}`: `interval` is longer than `span`"),
-            None,
-        ));
-    }
-    Ok(TelemetrySpec {
-        label: label.to_string(),
-        at: spec_at,
-        device,
-        device_at,
-        interval,
-        span,
-    })
-}
-
 fn check_labels(rows: &[Row], telemetry: &[TelemetrySpec]) -> Result<()> {
     let defined: HashSet<(&str, &str)> = rows
         .iter()
@@ -759,89 +485,6 @@ fn check_labels(rows: &[Row], telemetry: &[TelemetrySpec]) -> Result<()> {
                     spec.device, spec.label
                 ),
                 Some(format!("define a `devices` row labelled `{}`", spec.device)),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn check_unique_telemetry(telemetry: &[TelemetrySpec]) -> Result<()> {
-    let mut seen: HashMap<&str, &TelemetrySpec> = HashMap::new();
-    for spec in telemetry {
-        if let Some(first) = seen.insert(spec.label.as_str(), spec) {
-            return Err(fixture_error(
-                spec.at.clone(),
-                &format!(
-                    "duplicate label `{}` in `telemetry`: first defined at {}",
-                    spec.label, first.at
-                ),
-                None,
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// A MANUAL characteristic gets a ManualConfig and a TAG one a TagConfig.
-fn check_config_matches_provider(rows: &[Row]) -> Result<()> {
-    for row in rows.iter().filter(|r| r.table.name == "characteristic") {
-        if let Some((_, Cell::Value(Value::Text(provider)), provider_at)) =
-            row.cells.iter().find(|(c, _, _)| c.name == "provider_type")
-            && provider != "MANUAL"
-            && provider != "TAG"
-        {
-            return Err(fixture_error(
-                provider_at.clone(),
-                &format!(
-                    "`characteristic`.`provider_type` of row `{}` must be `MANUAL` or `TAG`, not `{provider}`",
-                    row.label
-                ),
-                None,
-            ));
-        }
-    }
-    for config in rows
-        .iter()
-        .filter(|r| r.table.name == "characteristic_config")
-    {
-        let Some(Cell::Label { label, .. }) = config.cell("characteristic_id") else {
-            continue;
-        };
-        let Some(characteristic) = rows
-            .iter()
-            .find(|r| r.table.name == "characteristic" && &r.label == label)
-        else {
-            continue;
-        };
-        let provider = match characteristic.cell("provider_type") {
-            Some(Cell::Value(Value::Text(p))) => p.as_str(),
-            _ => continue,
-        };
-        let config_type = match config.cell("config_json") {
-            Some(Cell::Value(Value::Text(json))) => serde_json::from_str::<serde_json::Value>(json)
-                .ok()
-                .and_then(|j| {
-                    j.get("config_type")
-                        .and_then(|t| t.as_str())
-                        .map(str::to_string)
-                }),
-            _ => None,
-        };
-        if let Some(config_type) = config_type
-            && config_type != provider
-        {
-            let at = config
-                .cells
-                .iter()
-                .find(|(c, _, _)| c.name == "config_json")
-                .map_or(config.at.clone(), |(_, _, at)| at.clone());
-            return Err(fixture_error(
-                at,
-                &format!(
-                    "characteristic_config `{}` has config_type `{config_type}`, but characteristic `{label}` has provider_type `{provider}`",
-                    config.label
-                ),
-                None,
             ));
         }
     }
@@ -903,6 +546,8 @@ fn order(rows: Vec<Row>) -> Result<Vec<Row>> {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Duration;
+
     use super::*;
 
     fn now() -> DateTime<Utc> {
@@ -918,30 +563,6 @@ mod tests {
     fn message(r: Result<Fixtures>) -> String {
         let e = r.unwrap_err();
         format!("{e} | {}", e.hint().unwrap_or_default())
-    }
-
-    #[test]
-    fn relative_times() {
-        assert_eq!(parse_time("now", now()), Some(now()));
-        assert_eq!(
-            parse_time("now-15m", now()),
-            Some(now() - Duration::minutes(15))
-        );
-        assert_eq!(
-            parse_time("now+2h", now()),
-            Some(now() + Duration::hours(2))
-        );
-        assert_eq!(parse_time("now-7d", now()), Some(now() - Duration::days(7)));
-        assert_eq!(parse_time("now-7x", now()), None);
-        assert_eq!(
-            parse_time("2026-02-01T08:30:00+01:00", now()),
-            Some(
-                DateTime::parse_from_rfc3339("2026-02-01T07:30:00Z")
-                    .unwrap()
-                    .with_timezone(&Utc)
-            )
-        );
-        assert_eq!(parse_time("yesterday", now()), None);
     }
 
     #[test]

@@ -5,10 +5,14 @@
 
 pub mod catalog;
 pub mod fixture;
+mod fixture_row;
+pub mod fixture_time;
 pub mod plan;
 pub mod secrets;
 pub mod spc_config;
 pub mod telemetry;
+pub mod telemetry_spec;
+pub mod yaml_node;
 pub mod yaml_text;
 
 use std::collections::HashMap;
@@ -19,12 +23,13 @@ use chrono::{DateTime, Utc};
 
 use crate::db::value::{Kind, Value};
 use crate::db::{Dialect, Driver, quote_ident};
-use crate::error::{Error, Result};
+use crate::error::{Error, Location, Result};
 use crate::migrate::MigrationSet;
-use catalog::{Pk, Secret, Table};
+use catalog::{Column, Pk, Secret, Table};
 pub use fixture::Fixtures;
 use fixture::{Cell, Row};
 use secrets::SecretKey;
+use yaml_node::fixture_error;
 
 /// How `seed` treats rows already in the tables it writes. Replace deletes the rows the
 /// fixtures do not name and matches the others by key, updating them in place, so the
@@ -162,7 +167,7 @@ fn read_source(path: &std::path::Path) -> Result<(String, String)> {
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
             let utf16 = bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]);
-            Err(fixture::fixture_error(
+            Err(fixture_error(
                 crate::error::Location {
                     file: name,
                     line,
@@ -466,21 +471,14 @@ impl Seeder<'_, '_> {
         fixtures: &Fixtures,
         row: &Row,
     ) -> Option<Vec<(&'static str, Value)>> {
-        row.cells
-            .iter()
-            .map(|(column, cell, _)| {
-                let value = match cell {
-                    Cell::Value(v) => v.clone(),
-                    Cell::Plain(_) => Value::Null,
-                    Cell::Label { table, label } => match self.ids.get(&(*table, label.clone())) {
-                        Some(id) => id.clone(),
-                        None if !row.table.key.contains(&column.name) => Value::Null,
-                        None => fixture_key(fixtures, table, label)?,
-                    },
-                };
-                Some((column.name, value))
-            })
-            .collect()
+        self.values(row, |column, table, label, _| {
+            if row.table.key.contains(&column.name) {
+                fixture_key(fixtures, table, label).ok_or(())
+            } else {
+                Ok(Value::Null)
+            }
+        })
+        .ok()
     }
 
     fn table(&mut self, table: &'static Table, rows: &[&Row]) -> Result<TableReport> {
@@ -490,7 +488,7 @@ impl Seeder<'_, '_> {
         };
         for row in rows {
             self.row(table, row, &mut report).map_err(|e| match e {
-                Error::Database { message, .. } => fixture::fixture_error(
+                Error::Database { message, .. } => fixture_error(
                     row.at.clone(),
                     &format!(
                         "the database refused row `{}` of `{}`: {message}",
@@ -510,7 +508,7 @@ impl Seeder<'_, '_> {
                         .iter()
                         .find(|(c, _, _)| c.name == column)
                         .map_or(row.at.clone(), |(_, _, at)| at.clone());
-                    fixture::fixture_error(
+                    fixture_error(
                         at,
                         &format!(
                             "the database refused row `{}` of `{}`: the value of `{column}` does not fit PostgreSQL type {pg_type} ({reason})",
@@ -566,6 +564,25 @@ impl Seeder<'_, '_> {
 
     /// The row's values with labels turned into the referenced rows' keys.
     fn resolve(&self, row: &Row) -> Result<Vec<(&'static str, Value)>> {
+        self.values(row, |_, table, label, at| {
+            Err(fixture_error(
+                at.clone(),
+                &format!(
+                    "`{label}` in `{table}` was not inserted before `{}`",
+                    row.table.name
+                ),
+                None,
+            ))
+        })
+    }
+
+    /// The row's values, each label turned into the key stored for the row it names; a label
+    /// whose row has no key yet becomes what `unknown(column, table, label, at)` says.
+    fn values<E>(
+        &self,
+        row: &Row,
+        mut unknown: impl FnMut(&Column, &'static str, &str, &Location) -> Result<Value, E>,
+    ) -> Result<Vec<(&'static str, Value)>, E> {
         row.cells
             .iter()
             .map(|(column, cell, at)| {
@@ -573,20 +590,10 @@ impl Seeder<'_, '_> {
                     Cell::Value(v) => v.clone(),
                     // Sealed by `seal_secrets` once the existing row is known.
                     Cell::Plain(_) => Value::Null,
-                    Cell::Label { table, label } => self
-                        .ids
-                        .get(&(*table, label.clone()))
-                        .cloned()
-                        .ok_or_else(|| {
-                            fixture::fixture_error(
-                                at.clone(),
-                                &format!(
-                                    "`{label}` in `{table}` was not inserted before `{}`",
-                                    row.table.name
-                                ),
-                                None,
-                            )
-                        })?,
+                    Cell::Label { table, label } => match self.ids.get(&(*table, label.clone())) {
+                        Some(id) => id.clone(),
+                        None => unknown(column, table, label, at)?,
+                    },
                 };
                 Ok((column.name, value))
             })

@@ -1,12 +1,15 @@
 //! The ManualConfig / TagConfig schema of `characteristic_config.config_json` (the SPC app's
 //! pydantic models: discriminated on `config_type`, then on `schedule_type` or
 //! `trigger_type`), checked before anything is written so a bad document names its field.
-//! Unknown fields are refused too: in a fixture they are typos.
+//! Unknown fields are refused too: in a fixture they are typos. Across rows, a document's
+//! `config_type` must match its characteristic's `provider_type`.
 
 use croner::parser::{CronParser, Seconds, Year};
 use marked_yaml::types::{MarkedMappingNode, Node};
 
-use super::fixture::{at, fixture_error, is_null};
+use super::fixture_row::{Cell, Row};
+use super::yaml_node::{at, fixture_error, is_null};
+use crate::db::value::Value;
 use crate::error::Result;
 
 /// What a field must hold.
@@ -516,6 +519,72 @@ fn validate_trigger(check: &Checker, trigger: &MarkedMappingNode) -> Result<()> 
         ),
     };
     check.fields(trigger, "trigger.", model, "trigger_type", &fields, &[])
+}
+
+/// A MANUAL characteristic gets a ManualConfig and a TAG one a TagConfig.
+pub fn check_matches_provider(rows: &[Row]) -> Result<()> {
+    for row in rows.iter().filter(|r| r.table.name == "characteristic") {
+        if let Some((_, Cell::Value(Value::Text(provider)), provider_at)) =
+            row.cells.iter().find(|(c, _, _)| c.name == "provider_type")
+            && provider != "MANUAL"
+            && provider != "TAG"
+        {
+            return Err(fixture_error(
+                provider_at.clone(),
+                &format!(
+                    "`characteristic`.`provider_type` of row `{}` must be `MANUAL` or `TAG`, not `{provider}`",
+                    row.label
+                ),
+                None,
+            ));
+        }
+    }
+    for config in rows
+        .iter()
+        .filter(|r| r.table.name == "characteristic_config")
+    {
+        let Some(Cell::Label { label, .. }) = config.cell("characteristic_id") else {
+            continue;
+        };
+        let Some(characteristic) = rows
+            .iter()
+            .find(|r| r.table.name == "characteristic" && &r.label == label)
+        else {
+            continue;
+        };
+        let provider = match characteristic.cell("provider_type") {
+            Some(Cell::Value(Value::Text(p))) => p.as_str(),
+            _ => continue,
+        };
+        let config_type = match config.cell("config_json") {
+            Some(Cell::Value(Value::Text(json))) => serde_json::from_str::<serde_json::Value>(json)
+                .ok()
+                .and_then(|j| {
+                    j.get("config_type")
+                        .and_then(|t| t.as_str())
+                        .map(str::to_string)
+                }),
+            _ => None,
+        };
+        if let Some(config_type) = config_type
+            && config_type != provider
+        {
+            let at = config
+                .cells
+                .iter()
+                .find(|(c, _, _)| c.name == "config_json")
+                .map_or(config.at.clone(), |(_, _, at)| at.clone());
+            return Err(fixture_error(
+                at,
+                &format!(
+                    "characteristic_config `{}` has config_type `{config_type}`, but characteristic `{label}` has provider_type `{provider}`",
+                    config.label
+                ),
+                None,
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 
 use yaml_rust2::parser::{Event, Parser};
 
-use super::fixture::fixture_error;
+use super::yaml_node::fixture_error;
 use crate::error::{Location, Result};
 
 /// The deepest nesting of mappings and sequences a fixture file may have, counting the file's

@@ -10,6 +10,7 @@ mod local_guard;
 mod lock;
 mod messages;
 mod migrate;
+mod module_graph;
 mod new_and_wait;
 mod reset;
 mod safety;

@@ -1,0 +1,71 @@
+//! Parsed YAML nodes as fixtures use them: where a node stands, whether it is null, its JSON,
+//! and the error that points at a place in a fixture file.
+
+use marked_yaml::Span;
+use marked_yaml::types::{MarkedScalarNode, Node};
+
+use crate::error::{Error, Location};
+
+/// Where `span` starts in `file`, as messages name it.
+pub fn at(file: &str, span: &Span) -> Location {
+    let (line, column) = span.start().map_or((0, 0), |m| (m.line(), m.column()));
+    Location {
+        file: file.to_string(),
+        line,
+        column,
+    }
+}
+
+/// A mistake in a fixture, at a place in its file, with what to do about it where that helps.
+pub fn fixture_error(at: Location, message: &str, hint: Option<String>) -> Error {
+    Error::Fixture {
+        at,
+        message: message.to_string(),
+        hint,
+    }
+}
+
+/// An unquoted `~`, `null` or nothing: YAML's null, which a quoted `"null"` is not.
+pub fn is_null(node: &Node) -> bool {
+    node.as_scalar().is_some_and(scalar_is_null)
+}
+
+fn scalar_is_null(s: &MarkedScalarNode) -> bool {
+    s.may_coerce() && matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL")
+}
+
+/// YAML to JSON, with YAML's own scalar typing for unquoted values.
+pub fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value as J;
+    match node {
+        Node::Mapping(map) => J::Object(
+            map.iter()
+                .map(|(k, v)| (k.as_str().to_string(), to_json(v)))
+                .collect(),
+        ),
+        Node::Sequence(seq) => J::Array(seq.iter().map(to_json).collect()),
+        Node::Scalar(s) => {
+            if !s.may_coerce() {
+                return J::String(s.as_str().to_string());
+            }
+            if scalar_is_null(s) {
+                return J::Null;
+            }
+            if let Some(b) = s.as_bool() {
+                return J::Bool(b);
+            }
+            if let Ok(i) = s.as_str().parse::<i64>() {
+                return J::from(i);
+            }
+            if let Some(n) = s
+                .as_str()
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+            {
+                return J::Number(n);
+            }
+            J::String(s.as_str().to_string())
+        }
+    }
+}
