@@ -1,6 +1,7 @@
 //! `plantdb status`: where a database stands. Read-only: it never creates the history table.
 
-use crate::db::{Dialect, Driver, TimescaleState};
+use crate::db::postgres::TimescaleState;
+use crate::db::{Dialect, Driver};
 use crate::error::{DriftItem, Result, Version, exit};
 use crate::migrate::{MigrationSet, plan};
 
@@ -63,7 +64,7 @@ pub fn status(driver: &mut dyn Driver, set: &MigrationSet, url: &str) -> Result<
             file: m.up.file.clone(),
         })
         .collect();
-    let timescaledb = driver.timescale()?;
+    let timescaledb = driver.as_postgres().map(|pg| pg.timescale()).transpose()?;
     Ok(StatusReport {
         dialect: driver.dialect(),
         url: url.to_string(),

@@ -1,10 +1,13 @@
 //! The one seam between the engine and the two databases.
 
+pub mod history;
+pub mod params;
 pub mod postgres;
 pub mod sqlite;
 pub mod tls;
 pub mod value;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,10 +16,9 @@ pub use crate::config::Dialect;
 use crate::config::{Target, TimescalePolicy};
 use crate::error::{Error, Result, Version};
 use crate::schema::Schema;
+pub use history::{ADOPTION_TABLE, AdoptedVersion, Adoption, HISTORY_TABLE};
+pub use params::Params;
 use value::{Kind, Value};
-
-/// The name of plantdb's own history table.
-pub const HISTORY_TABLE: &str = "plantdb_migrations";
 
 /// A row of the history table.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -57,20 +59,9 @@ pub struct Step<'a> {
     pub expected_latest: Option<Version>,
 }
 
-/// What TimescaleDB looks like on a server.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct TimescaleState {
-    /// The server can install the extension (`pg_available_extensions`).
-    pub available: bool,
-    /// The extension is installed in this database.
-    pub installed: bool,
-    /// `timescaledb` is in `shared_preload_libraries` (`null` when this role may not see it).
-    pub preloaded: Option<bool>,
-    /// The telemetry table is a hypertable.
-    pub telemetry_hypertable: bool,
-}
-
-/// The database operations the engine needs; implemented once per dialect.
+/// The database operations the engine needs; implemented once per dialect. The driver owns
+/// transactions (`begin`, `commit`, `rollback`, or the closures of `dyn Driver`) and every
+/// read and write of plantdb's own tables: the engine sends neither as SQL.
 pub trait Driver {
     fn dialect(&self) -> Dialect;
 
@@ -80,6 +71,21 @@ pub trait Driver {
     fn set_lock_wait(&mut self, wait: LockWait);
     fn unlock(&mut self) -> Result<()>;
 
+    /// Opens a transaction; `apply`, `query`, `execute` and the writes below join it until
+    /// `commit` or `rollback`, and take effect together or not at all. One at a time. Only
+    /// steps that can run in a transaction may join: not no-transaction scripts, nor
+    /// foreign-keys-off scripts on SQLite.
+    fn begin(&mut self) -> Result<()>;
+    /// Ends the transaction, keeping its work. When this fails, nothing of it is left.
+    fn commit(&mut self) -> Result<()>;
+    /// Ends the transaction, undoing its work.
+    fn rollback(&mut self) -> Result<()>;
+
+    /// True when work is committed once `apply` or `commit` returns (PostgreSQL); false when
+    /// it commits only as the run lock is released (SQLite, whose lock is a write
+    /// transaction). The engine reports a step as done only once it is committed.
+    fn commits_before_unlock(&self) -> bool;
+
     /// The history, oldest first; empty when the history table does not exist. Never creates it.
     fn applied(&mut self) -> Result<Vec<AppliedMigration>>;
     fn ensure_history(&mut self) -> Result<()>;
@@ -88,31 +94,29 @@ pub trait Driver {
     /// step opted out of transactions). Returns the notices the server printed.
     fn apply(&mut self, step: &Step) -> Result<Vec<String>>;
 
-    /// Opens one transaction that the following `apply` calls join, until `commit_atomic` or
-    /// `rollback_atomic`: the steps in between take effect together or not at all
-    /// (`migrate redo`, `--single-transaction`). Only steps that can run in a transaction may
-    /// join: not no-transaction scripts, nor foreign-keys-off scripts on SQLite.
-    fn begin_atomic(&mut self) -> Result<()>;
-    fn commit_atomic(&mut self) -> Result<()>;
-    /// Undoes every step applied since `begin_atomic`.
-    fn rollback_atomic(&mut self) -> Result<()>;
+    /// Records `checksum` as the one of applied `version` (`migrate repair`).
+    fn set_checksum(&mut self, version: Version, checksum: &str) -> Result<()> {
+        history::set_checksum(self, version, checksum)
+    }
 
-    /// True when a step is committed once `apply` (or `commit_atomic`) returns (PostgreSQL);
-    /// false when it commits only as the run lock is released (SQLite, whose lock is the
-    /// run's write transaction). The engine reports a step as done only once it is committed.
-    fn commits_before_unlock(&self) -> bool;
+    /// Writes what `migrate adopt` decided, in the caller's transaction.
+    fn record_adoption(&mut self, adoption: &Adoption) -> Result<()> {
+        history::record_adoption(self, adoption)
+    }
+
+    /// The versions adoption left for `migrate up` to apply out of order. Reads only.
+    fn adoption_gaps(&mut self) -> Result<BTreeSet<Version>> {
+        history::adoption_gaps(self)
+    }
 
     /// Runs SQL that is not a migration.
     fn execute(&mut self, sql: &str) -> Result<()>;
 
-    /// `None` on databases that cannot have TimescaleDB.
-    fn timescale(&mut self) -> Result<Option<TimescaleState>>;
-
     /// The live schema, for comparisons.
     fn schema(&mut self) -> Result<Schema>;
 
-    /// Runs one statement with parameters (`$1` on PostgreSQL, `?1` on SQLite) and returns
-    /// its rows, each column read as `kinds` says. Seeds use it inside their transaction.
+    /// Runs one statement with parameters (placeholders as [`Params`] writes them) and
+    /// returns its rows, each column read as `kinds` says.
     fn query(&mut self, sql: &str, params: &[Value], kinds: &[Kind]) -> Result<Vec<Vec<Value>>>;
 
     /// Inserts many rows in the caller's transaction, the fastest way each database has:
@@ -125,6 +129,38 @@ pub trait Driver {
         rows: &mut dyn Iterator<Item = Vec<Value>>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64>;
+
+    /// The PostgreSQL driver, for what only PostgreSQL has (TimescaleDB).
+    fn as_postgres(&mut self) -> Option<&mut postgres::PostgresDriver> {
+        None
+    }
+}
+
+impl dyn Driver + '_ {
+    /// Runs `work` in one transaction: kept when it succeeds, undone when it fails.
+    pub fn transaction<T>(&mut self, work: impl FnOnce(&mut dyn Driver) -> Result<T>) -> Result<T> {
+        self.begin()?;
+        match work(self) {
+            Ok(value) => {
+                self.commit()?;
+                Ok(value)
+            }
+            Err(e) => {
+                // The work's own error is what the user needs; a failed rollback adds nothing.
+                let _ = self.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs `work` in a transaction that is undone whatever happens (dry runs).
+    pub fn rehearsal<T>(&mut self, work: impl FnOnce(&mut dyn Driver) -> Result<T>) -> Result<T> {
+        self.begin()?;
+        let outcome = work(self);
+        let rolled_back = self.rollback();
+        let value = outcome?;
+        rolled_back.map(|()| value)
+    }
 }
 
 /// How `lock` waits while someone else holds the lock.
@@ -257,7 +293,7 @@ impl<D: Driver + ?Sized> Drop for Locked<'_, D> {
     }
 }
 
-/// A step that must run outside a transaction was given to `apply` inside `begin_atomic`. The
+/// A step that must run outside a transaction was given to `apply` inside `begin`. The
 /// engine refuses such plans before anything runs; this keeps the drivers' promise anyway.
 fn cannot_join_atomic(step: &Step) -> crate::error::Error {
     crate::error::Error::MigrationFailed {
@@ -266,6 +302,35 @@ fn cannot_join_atomic(step: &Step) -> crate::error::Error {
         message: "this script cannot run inside the run's single transaction".into(),
         position: None,
         hint: None,
+    }
+}
+
+/// Whether `table` exists, by the dialect's catalogue.
+pub fn table_exists<D: Driver + ?Sized>(driver: &mut D, table: &str) -> Result<bool> {
+    let dialect = driver.dialect();
+    let mut params = Params::new(dialect);
+    let sql = match dialect {
+        Dialect::Postgres => format!(
+            "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = {}",
+            params.bind(Value::Text(table.to_string()))
+        ),
+        Dialect::Sqlite => format!(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = {}",
+            params.bind(Value::Text(table.to_string()))
+        ),
+    };
+    let rows = driver.query(&sql, params.values(), &[Kind::Int])?;
+    Ok(matches!(
+        rows.first().and_then(|row| row.first()),
+        Some(Value::Int(count)) if *count > 0
+    ))
+}
+
+/// `begin` while a transaction is open: the engine opens one at a time.
+fn already_in_transaction(database: &str) -> Error {
+    Error::Database {
+        context: format!("cannot start a transaction (`{database}`)"),
+        message: "a transaction is already open".into(),
     }
 }
 

@@ -7,11 +7,9 @@ use std::time::{Duration, Instant};
 use postgres::error::{DbError, ErrorPosition, SqlState};
 use postgres::{Client, GenericClient};
 
+use super::history::{self, HISTORY_TABLE};
 use super::value::{Kind, Value, from_pg_row};
-use super::{
-    Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, LockWait, Step,
-    TimescaleState,
-};
+use super::{Access, AppliedMigration, Dialect, Driver, LockWait, Step};
 use crate::config::{PostgresTarget, TimescalePolicy};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
@@ -19,14 +17,28 @@ use crate::schema::Schema;
 /// COPY data is sent in chunks of about this many bytes.
 const COPY_CHUNK: usize = 256 * 1024;
 
+/// What TimescaleDB looks like on a server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TimescaleState {
+    /// The server can install the extension (`pg_available_extensions`).
+    pub available: bool,
+    /// The extension is installed in this database.
+    pub installed: bool,
+    /// `timescaledb` is in `shared_preload_libraries` (`null` when this role may not see it).
+    pub preloaded: Option<bool>,
+    /// The telemetry table is a hypertable.
+    pub telemetry_hypertable: bool,
+}
+
 pub struct PostgresDriver {
     client: Client,
     host: String,
     dbname: String,
     lock_key: i64,
     locked: bool,
-    /// Inside `begin_atomic`: steps join the open transaction instead of opening their own.
-    in_atomic: bool,
+    /// Between `begin` and `commit`/`rollback`: steps join that transaction instead of
+    /// opening their own.
+    in_transaction: bool,
     lock_wait: LockWait,
     /// Filled by the connection's notice callback (RAISE NOTICE from migrations).
     notices: Arc<Mutex<Vec<String>>>,
@@ -46,7 +58,7 @@ impl PostgresDriver {
             dbname: target.dbname(),
             lock_key: lock_key(&target.dbname()),
             locked: false,
-            in_atomic: false,
+            in_transaction: false,
             lock_wait: LockWait::default(),
             notices,
         };
@@ -116,6 +128,39 @@ impl PostgresDriver {
         } else {
             format!("server process {pid} ({})", parts.join(", "))
         })
+    }
+
+    /// What TimescaleDB looks like on this server and database.
+    pub fn timescale(&mut self) -> Result<TimescaleState> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),
+                        EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),
+                        (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries')",
+                &[],
+            )
+            .map_err(|e| self.db_error("cannot read TimescaleDB's state", e))?;
+        let preload: Option<String> = row.get(2);
+        let mut state = TimescaleState {
+            available: row.get(0),
+            installed: row.get(1),
+            preloaded: preload.map(|libs| libs.split(',').any(|lib| lib.trim() == "timescaledb")),
+            telemetry_hypertable: false,
+        };
+        if state.installed {
+            // Outside a transaction a failure here costs nothing, so a missing view is just "no".
+            state.telemetry_hypertable = self
+                .client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables
+                                     WHERE hypertable_name = 'telemetry')",
+                    &[],
+                )
+                .map(|row| row.get(0))
+                .unwrap_or(false);
+        }
+        Ok(state)
     }
 
     /// The underlying client, for seeding and tests.
@@ -481,16 +526,13 @@ fn record(
     client: &mut impl GenericClient,
     step: &Step,
 ) -> std::result::Result<(), postgres::Error> {
-    match step.direction {
-        Direction::Up => client.execute(
-            &format!("INSERT INTO {HISTORY_TABLE} (version, name, checksum) VALUES ($1, $2, $3)"),
-            &[&step.version, &step.name, &step.checksum],
-        )?,
-        Direction::Down => client.execute(
-            &format!("DELETE FROM {HISTORY_TABLE} WHERE version = $1"),
-            &[&step.version],
-        )?,
-    };
+    let (sql, params) = history::record_step(Dialect::Postgres, step);
+    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+        .values()
+        .iter()
+        .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+        .collect();
+    client.execute(&sql, &refs)?;
     Ok(())
 }
 
@@ -533,6 +575,10 @@ impl Driver for PostgresDriver {
         if !self.locked {
             return Ok(());
         }
+        if self.in_transaction {
+            // Work left in a transaction nobody committed is undone, not kept.
+            let _ = self.rollback();
+        }
         self.locked = false;
         self.client
             .execute("SELECT pg_advisory_unlock($1)", &[&self.lock_key])
@@ -551,14 +597,7 @@ impl Driver for PostgresDriver {
         }
         let rows = self
             .client
-            .query(
-                &format!(
-                    "SELECT version, name, checksum,
-                        to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')
-                     FROM {HISTORY_TABLE} ORDER BY version"
-                ),
-                &[],
-            )
+            .query(&history::select_applied(Dialect::Postgres), &[])
             .map_err(|e| self.db_error("cannot read the history", e))?;
         Ok(rows
             .iter()
@@ -573,20 +612,13 @@ impl Driver for PostgresDriver {
 
     fn ensure_history(&mut self) -> Result<()> {
         self.client
-            .batch_execute(&format!(
-                "CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (
-                    version BIGINT PRIMARY KEY,
-                    name TEXT NOT NULL,
-                    checksum TEXT NOT NULL,
-                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-                )"
-            ))
+            .batch_execute(&history::create_history(Dialect::Postgres))
             .map_err(|e| self.db_error("cannot create the history table", e))
     }
 
     fn apply(&mut self, step: &Step) -> Result<Vec<String>> {
         self.take_notices();
-        if self.in_atomic {
+        if self.in_transaction {
             if !step.transactional && !step.fake {
                 return Err(super::cannot_join_atomic(step));
             }
@@ -616,27 +648,30 @@ impl Driver for PostgresDriver {
         Ok(self.take_notices())
     }
 
-    fn begin_atomic(&mut self) -> Result<()> {
+    fn begin(&mut self) -> Result<()> {
+        if self.in_transaction {
+            return Err(super::already_in_transaction(&self.host));
+        }
         self.client
             .batch_execute("BEGIN")
             .map_err(|e| self.db_error("cannot start the transaction", e))?;
-        self.in_atomic = true;
+        self.in_transaction = true;
         Ok(())
     }
 
-    fn commit_atomic(&mut self) -> Result<()> {
-        self.in_atomic = false;
+    fn commit(&mut self) -> Result<()> {
+        self.in_transaction = false;
         // A deferred constraint can still fail here; the server then rolls everything back.
         self.client
             .batch_execute("COMMIT")
-            .map_err(|e| self.db_error("cannot commit the migrations", e))
+            .map_err(|e| self.db_error("cannot commit the transaction", e))
     }
 
-    fn rollback_atomic(&mut self) -> Result<()> {
-        self.in_atomic = false;
+    fn rollback(&mut self) -> Result<()> {
+        self.in_transaction = false;
         self.client
             .batch_execute("ROLLBACK")
-            .map_err(|e| self.db_error("cannot roll back the migrations", e))
+            .map_err(|e| self.db_error("cannot roll back the transaction", e))
     }
 
     fn commits_before_unlock(&self) -> bool {
@@ -649,36 +684,8 @@ impl Driver for PostgresDriver {
             .map_err(|e| self.db_error("statement failed", e))
     }
 
-    fn timescale(&mut self) -> Result<Option<TimescaleState>> {
-        let row = self
-            .client
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),
-                        EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),
-                        (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries')",
-                &[],
-            )
-            .map_err(|e| self.db_error("cannot read TimescaleDB's state", e))?;
-        let preload: Option<String> = row.get(2);
-        let mut state = TimescaleState {
-            available: row.get(0),
-            installed: row.get(1),
-            preloaded: preload.map(|libs| libs.split(',').any(|lib| lib.trim() == "timescaledb")),
-            telemetry_hypertable: false,
-        };
-        if state.installed {
-            // Outside a transaction a failure here costs nothing, so a missing view is just "no".
-            state.telemetry_hypertable = self
-                .client
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables
-                                     WHERE hypertable_name = 'telemetry')",
-                    &[],
-                )
-                .map(|row| row.get(0))
-                .unwrap_or(false);
-        }
-        Ok(Some(state))
+    fn as_postgres(&mut self) -> Option<&mut PostgresDriver> {
+        Some(self)
     }
 
     fn schema(&mut self) -> Result<Schema> {

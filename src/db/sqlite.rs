@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, params};
+use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags};
 
+use super::history::{self, HISTORY_TABLE};
 use super::value::{Kind, Value, from_sqlite_row};
-use super::{Access, AppliedMigration, Dialect, Direction, Driver, HISTORY_TABLE, LockWait, Step};
+use super::{Access, AppliedMigration, Dialect, Driver, LockWait, Step};
 use crate::config::SqliteTarget;
 use crate::error::{Error, Result};
 use crate::schema::Schema;
@@ -17,15 +18,26 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How many rows go in between two progress reports.
 const PROGRESS_EVERY: u64 = 10_000;
 
-const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+/// What `begin` opened. Under the run lock (itself a write transaction) a transaction is
+/// the savepoint `plantdb_transaction`; without the lock, a write transaction of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Nothing,
+    Savepoint,
+    Transaction,
+}
 
 pub struct SqliteDriver {
     conn: Connection,
     /// The file, for messages.
     path: String,
     locked: bool,
-    /// Inside `begin_atomic`: the savepoint `plantdb_atomic` holds the steps applied since.
-    in_atomic: bool,
+    /// The run lock's write transaction holds work to commit when the lock is released:
+    /// something ran under the lock outside `begin`, or a transaction was committed. A lock
+    /// whose only work was rolled back ends with a rollback, leaving the file untouched.
+    keep: bool,
+    /// What `begin` opened, until `commit` or `rollback`.
+    open: Open,
     lock_wait: LockWait,
 }
 
@@ -68,7 +80,8 @@ impl SqliteDriver {
             conn,
             path,
             locked: false,
-            in_atomic: false,
+            keep: false,
+            open: Open::Nothing,
             lock_wait: LockWait::default(),
         })
     }
@@ -89,26 +102,14 @@ impl SqliteDriver {
     }
 
     fn latest_version(&self) -> rusqlite::Result<Option<i64>> {
-        self.conn.query_row(
-            &format!("SELECT max(version) FROM {HISTORY_TABLE}"),
-            [],
-            |row| row.get(0),
-        )
+        self.conn
+            .query_row(history::SELECT_LATEST, [], |row| row.get(0))
     }
 
     fn record(&self, step: &Step) -> rusqlite::Result<()> {
-        match step.direction {
-            Direction::Up => self.conn.execute(
-                &format!(
-                    "INSERT INTO {HISTORY_TABLE} (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, {NOW})"
-                ),
-                params![step.version, step.name, step.checksum],
-            )?,
-            Direction::Down => self.conn.execute(
-                &format!("DELETE FROM {HISTORY_TABLE} WHERE version = ?1"),
-                params![step.version],
-            )?,
-        };
+        let (sql, params) = history::record_step(Dialect::Sqlite, step);
+        self.conn
+            .execute(&sql, rusqlite::params_from_iter(params.values().iter()))?;
         Ok(())
     }
 
@@ -129,6 +130,13 @@ impl SqliteDriver {
         (e.sqlite_error_code() == Some(ErrorCode::ReadOnly)).then(|| Error::SqliteReadOnly {
             path: self.path.clone(),
         })
+    }
+
+    /// Work under the run lock but outside `begin`: the lock's transaction keeps it.
+    fn work_outside_transaction(&mut self) {
+        if self.open == Open::Nothing {
+            self.keep = true;
+        }
     }
 
     /// The usual path: a savepoint inside the run's transaction.
@@ -367,6 +375,7 @@ impl Driver for SqliteDriver {
             .map_err(|e| self.db_error("cannot lock the database for writing", e));
         taken.and(restored)?;
         self.locked = true;
+        self.keep = false;
         Ok(())
     }
 
@@ -378,13 +387,25 @@ impl Driver for SqliteDriver {
         if !self.locked {
             return Ok(());
         }
+        if self.open != Open::Nothing {
+            // Work left in a transaction nobody committed must not commit with the lock.
+            let _ = self.rollback();
+        }
         self.locked = false;
         if self.conn.is_autocommit() {
             return Ok(());
         }
-        self.conn
-            .execute_batch("COMMIT")
-            .map_err(|e| self.db_error("cannot commit", e))
+        if !self.keep {
+            return self
+                .conn
+                .execute_batch("ROLLBACK")
+                .map_err(|e| self.db_error("cannot release the lock", e));
+        }
+        self.conn.execute_batch("COMMIT").map_err(|e| {
+            // A failed COMMIT leaves the transaction open: end it without a trace.
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.db_error("cannot commit", e)
+        })
     }
 
     fn applied(&mut self) -> Result<Vec<AppliedMigration>> {
@@ -401,9 +422,7 @@ impl Driver for SqliteDriver {
         }
         let mut stmt = self
             .conn
-            .prepare(&format!(
-                "SELECT version, name, checksum, applied_at FROM {HISTORY_TABLE} ORDER BY version"
-            ))
+            .prepare(&history::select_applied(Dialect::Sqlite))
             .map_err(|e| self.db_error("cannot read the history", e))?;
         stmt.query_map([], |row| {
             Ok(AppliedMigration {
@@ -418,24 +437,20 @@ impl Driver for SqliteDriver {
     }
 
     fn ensure_history(&mut self) -> Result<()> {
+        self.work_outside_transaction();
         self.conn
-            .execute_batch(&format!(
-                "CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (
-                    version INTEGER PRIMARY KEY,
-                    name TEXT NOT NULL,
-                    checksum TEXT NOT NULL,
-                    applied_at TEXT NOT NULL DEFAULT ({NOW})
-                )"
-            ))
+            .execute_batch(&history::create_history(Dialect::Sqlite))
             .map_err(|e| self.db_error("cannot create the history table", e))
     }
 
     fn apply(&mut self, step: &Step) -> Result<Vec<String>> {
+        self.work_outside_transaction();
         let joins_transaction = step.transactional && !step.foreign_keys_off;
-        if self.in_atomic && !joins_transaction && !step.fake {
+        let in_transaction = self.open != Open::Nothing;
+        if in_transaction && !joins_transaction && !step.fake {
             return Err(super::cannot_join_atomic(step));
         }
-        if (joins_transaction || self.in_atomic) && self.locked {
+        if in_transaction || (joins_transaction && self.locked) {
             self.apply_in_savepoint(step)?;
         } else {
             self.apply_outside(step)?;
@@ -443,41 +458,57 @@ impl Driver for SqliteDriver {
         Ok(Vec::new())
     }
 
-    /// A savepoint inside the run's write transaction (the lock), around the steps' own ones.
-    fn begin_atomic(&mut self) -> Result<()> {
-        if !self.locked {
-            return Err(Error::Database {
-                context: format!("cannot start the transaction (SQLite `{}`)", self.path),
-                message: "the run lock is not held".into(),
-            });
+    /// Under the run lock, a savepoint around the steps' own ones; else `BEGIN IMMEDIATE`.
+    fn begin(&mut self) -> Result<()> {
+        if self.open != Open::Nothing {
+            return Err(super::already_in_transaction(&self.path));
         }
+        let (sql, open) = if self.locked {
+            ("SAVEPOINT plantdb_transaction", Open::Savepoint)
+        } else {
+            ("BEGIN IMMEDIATE", Open::Transaction)
+        };
         self.conn
-            .execute_batch("SAVEPOINT plantdb_atomic")
-            .map_err(|e| self.db_error("cannot start a savepoint", e))?;
-        self.in_atomic = true;
+            .execute_batch(sql)
+            .map_err(|e| self.db_error("cannot start the transaction", e))?;
+        self.open = open;
         Ok(())
     }
 
-    fn commit_atomic(&mut self) -> Result<()> {
-        self.in_atomic = false;
-        self.conn
-            .execute_batch("RELEASE plantdb_atomic")
-            .map_err(|e| self.db_error("cannot end the savepoint", e))
+    fn commit(&mut self) -> Result<()> {
+        let open = std::mem::replace(&mut self.open, Open::Nothing);
+        let sql = match open {
+            Open::Nothing => return Ok(()),
+            Open::Savepoint => "RELEASE plantdb_transaction",
+            Open::Transaction => "COMMIT",
+        };
+        self.conn.execute_batch(sql).map_err(|e| {
+            // A commit that failed leaves nothing behind, as on PostgreSQL.
+            self.open = open;
+            let _ = self.rollback();
+            self.db_error("cannot commit the transaction", e)
+        })?;
+        if open == Open::Savepoint {
+            self.keep = true;
+        }
+        Ok(())
     }
 
-    fn rollback_atomic(&mut self) -> Result<()> {
-        self.in_atomic = false;
+    fn rollback(&mut self) -> Result<()> {
+        let open = std::mem::replace(&mut self.open, Open::Nothing);
         // Some errors make SQLite roll back the whole transaction itself: nothing is left.
-        if self.conn.is_autocommit() {
+        if open == Open::Nothing || self.conn.is_autocommit() {
             return Ok(());
         }
-        self.conn
-            .execute_batch("ROLLBACK TO plantdb_atomic; RELEASE plantdb_atomic")
-            .map_err(|e| {
-                // Releasing the lock would commit what is left: roll the whole run back.
-                let _ = self.conn.execute_batch("ROLLBACK");
-                self.db_error("cannot roll back the savepoint", e)
-            })
+        let sql = match open {
+            Open::Savepoint => "ROLLBACK TO plantdb_transaction; RELEASE plantdb_transaction",
+            _ => "ROLLBACK",
+        };
+        self.conn.execute_batch(sql).map_err(|e| {
+            // Releasing the lock would commit what is left: roll the whole run back.
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.db_error("cannot roll back the transaction", e)
+        })
     }
 
     fn commits_before_unlock(&self) -> bool {
@@ -485,13 +516,10 @@ impl Driver for SqliteDriver {
     }
 
     fn execute(&mut self, sql: &str) -> Result<()> {
+        self.work_outside_transaction();
         self.conn
             .execute_batch(sql)
             .map_err(|e| self.db_error("statement failed", e))
-    }
-
-    fn timescale(&mut self) -> Result<Option<super::TimescaleState>> {
-        Ok(None)
     }
 
     fn schema(&mut self) -> Result<Schema> {
@@ -499,6 +527,7 @@ impl Driver for SqliteDriver {
     }
 
     fn query(&mut self, sql: &str, params: &[Value], kinds: &[Kind]) -> Result<Vec<Vec<Value>>> {
+        self.work_outside_transaction();
         let run = || -> rusqlite::Result<Vec<Vec<Value>>> {
             let mut stmt = self.conn.prepare_cached(sql)?;
             let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |row| {
@@ -520,6 +549,7 @@ impl Driver for SqliteDriver {
         rows: &mut dyn Iterator<Item = Vec<Value>>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64> {
+        self.work_outside_transaction();
         let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
         let sql = format!(
             "INSERT INTO {} ({}) VALUES ({})",

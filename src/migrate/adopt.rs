@@ -11,13 +11,13 @@ use std::collections::BTreeSet;
 use super::adopt_manifest::{self as manifest, ALEMBIC_CHAIN, Source};
 use super::source::MigrationSet;
 use crate::db::value::{Kind, Value};
-use crate::db::{Dialect, Driver, HISTORY_TABLE, Locked};
+use crate::db::{AdoptedVersion, Adoption, Driver, Locked, table_exists};
 use crate::error::{Error, Result, Version};
 use crate::schema::Schema;
 
 /// plantdb's record of adoptions: which versions adopt recorded (`adopted`) and which older
 /// versions it left for `migrate up` to fill in (`gap`).
-pub const ADOPTION_TABLE: &str = "plantdb_adoption";
+pub use crate::db::ADOPTION_TABLE;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AdoptOptions {
@@ -245,50 +245,6 @@ pub fn gaps_created(
         .collect()
 }
 
-/// Whether `table` exists, by the dialect's catalogue.
-fn table_exists(driver: &mut dyn Driver, table: &str) -> Result<bool> {
-    let sql = match driver.dialect() {
-        Dialect::Postgres => format!(
-            "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = {}",
-            literal(table)
-        ),
-        Dialect::Sqlite => format!(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = {}",
-            literal(table)
-        ),
-    };
-    let rows = driver.query(&sql, &[], &[Kind::Int])?;
-    Ok(matches!(
-        rows.first().and_then(|row| row.first()),
-        Some(Value::Int(count)) if *count > 0
-    ))
-}
-
-/// The versions adopt left for `migrate up` to apply out of order. Read-only: an absent table
-/// means none.
-pub fn gaps(driver: &mut dyn Driver) -> Result<BTreeSet<Version>> {
-    if !table_exists(driver, ADOPTION_TABLE)? {
-        return Ok(BTreeSet::new());
-    }
-    let rows = driver.query(
-        &format!("SELECT version FROM {ADOPTION_TABLE} WHERE kind = 'gap'"),
-        &[],
-        &[Kind::Int],
-    )?;
-    Ok(rows
-        .iter()
-        .filter_map(|row| match row.first() {
-            Some(Value::Int(version)) => Some(*version),
-            _ => None,
-        })
-        .collect())
-}
-
-/// A SQL string literal. Foreign ids come from the database, so they are quoted, not trusted.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 pub fn adopt(
     driver: &mut dyn Driver,
     set: &MigrationSet,
@@ -301,26 +257,9 @@ pub fn adopt(
     }
     let mut locked = Locked::new(driver)?;
     let (decision, foreign) = decide_on(&mut *locked, set, source)?;
-    let dialect = locked.dialect();
-    // On SQLite the lock is already an open transaction; PostgreSQL gets one here, so the history
-    // table, the history rows, the gaps and the optional drop all commit together or not at all.
-    if dialect == Dialect::Postgres {
-        locked.execute("BEGIN")?;
-    }
-    let written = write(&mut *locked, set, source, &decision, options.drop_foreign);
-    let written = written.and_then(|()| match dialect {
-        Dialect::Postgres => locked.execute("COMMIT"),
-        Dialect::Sqlite => Ok(()),
-    });
-    if let Err(e) = written {
-        if dialect == Dialect::Postgres {
-            let _ = locked.execute("ROLLBACK");
-        } else {
-            // Undo this run's writes; the lock's transaction then commits nothing.
-            let _ = locked.execute("ROLLBACK; BEGIN IMMEDIATE");
-        }
-        return Err(e);
-    }
+    // The history table, the history rows, the gaps and the optional drop commit together or
+    // not at all.
+    locked.transaction(|driver| write(driver, set, source, &decision, options.drop_foreign))?;
     locked.release()?;
     Ok(report(
         source,
@@ -378,51 +317,25 @@ fn write(
     drop_foreign: bool,
 ) -> Result<()> {
     driver.ensure_history()?;
-    let (now, version_type, time_type) = match driver.dialect() {
-        Dialect::Postgres => ("now()", "BIGINT", "TIMESTAMPTZ"),
-        Dialect::Sqlite => ("strftime('%Y-%m-%dT%H:%M:%fZ', 'now')", "INTEGER", "TEXT"),
-    };
-    let mut sql = format!(
-        "CREATE TABLE IF NOT EXISTS {ADOPTION_TABLE} (
-            version {version_type} PRIMARY KEY,
-            kind TEXT NOT NULL CHECK (kind IN ('adopted', 'gap')),
-            source TEXT NOT NULL,
-            foreign_id TEXT,
-            recorded_at {time_type} NOT NULL
-        );\n"
-    );
-    for adopted in &decision.record {
-        let checksum = set
-            .get(adopted.version)
-            .map(|m| m.checksum.clone())
-            .unwrap_or_default();
-        sql.push_str(&format!(
-            "INSERT INTO {HISTORY_TABLE} (version, name, checksum, applied_at) VALUES ({}, {}, {}, {now});\n",
-            adopted.version,
-            literal(&adopted.name),
-            literal(&checksum)
-        ));
-        sql.push_str(&format!(
-            "INSERT INTO {ADOPTION_TABLE} (version, kind, source, foreign_id, recorded_at) \
-             VALUES ({}, 'adopted', {}, {}, {now}) \
-             ON CONFLICT (version) DO UPDATE SET kind = excluded.kind, source = excluded.source, \
-             foreign_id = excluded.foreign_id, recorded_at = excluded.recorded_at;\n",
-            adopted.version,
-            literal(source.as_str()),
-            literal(&adopted.foreign_id)
-        ));
-    }
-    for gap in &decision.gaps {
-        sql.push_str(&format!(
-            "INSERT INTO {ADOPTION_TABLE} (version, kind, source, foreign_id, recorded_at) \
-             VALUES ({gap}, 'gap', {}, NULL, {now}) ON CONFLICT (version) DO NOTHING;\n",
-            literal(source.as_str())
-        ));
-    }
+    let adopted = decision
+        .record
+        .iter()
+        .map(|adopted| AdoptedVersion {
+            version: adopted.version,
+            name: &adopted.name,
+            checksum: set.get(adopted.version).map_or("", |m| m.checksum.as_str()),
+            foreign_id: &adopted.foreign_id,
+        })
+        .collect();
+    driver.record_adoption(&Adoption {
+        source: source.as_str(),
+        adopted,
+        gaps: &decision.gaps,
+    })?;
     if drop_foreign {
-        sql.push_str(&format!("DROP TABLE {};\n", source.table()));
+        driver.execute(&format!("DROP TABLE {}", source.table()))?;
     }
-    driver.execute(&sql)
+    Ok(())
 }
 
 fn report(
@@ -447,6 +360,7 @@ fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Dialect;
     use crate::schema::{CanonicalType, Column, Table};
 
     fn built_in() -> MigrationSet {

@@ -82,7 +82,7 @@ pub fn migrate(
     if options.dry_run {
         // No lock and no history table: a dry run must leave the database exactly as it was.
         let applied = driver.applied()?;
-        let gaps = super::adopt::gaps(driver)?;
+        let gaps = driver.adoption_gaps()?;
         let steps = plan::plan_with_gaps(set, &applied, request, plan_options, &gaps)?;
         if let Some(scope) = scope {
             scope.check(set, &steps, options.fake)?;
@@ -103,7 +103,7 @@ pub fn migrate(
     let mut locked = Locked::new(driver)?;
     // Planned and checked before the history table is created: a refused run changes nothing.
     let applied = locked.applied()?;
-    let gaps = super::adopt::gaps(&mut *locked)?;
+    let gaps = locked.adoption_gaps()?;
     let planned = plan::plan_with_gaps(set, &applied, request, plan_options, &gaps)?;
     if let Some(scope) = scope {
         scope.check(set, &planned, options.fake)?;
@@ -117,22 +117,43 @@ pub fn migrate(
         reports: Vec::with_capacity(planned.len()),
         told: 0,
     };
-    let outcome = run_steps(
-        &mut locked,
-        set,
-        &planned,
-        options,
-        scope.is_some(),
-        observer,
-        &mut progress,
-    );
+    let commits_before_unlock = locked.commits_before_unlock();
+    let outcome = if scope.is_some() {
+        locked
+            .transaction(|driver| {
+                run_steps(
+                    driver,
+                    set,
+                    &planned,
+                    options,
+                    false,
+                    observer,
+                    &mut progress,
+                )
+            })
+            .map(|()| {
+                if commits_before_unlock {
+                    progress.tell(observer);
+                }
+            })
+    } else {
+        run_steps(
+            &mut *locked,
+            set,
+            &planned,
+            options,
+            commits_before_unlock,
+            observer,
+            &mut progress,
+        )
+    };
     if let Err(error) = outcome {
         // The database itself may have rolled back the whole run (SQLite `OR ROLLBACK`).
         let run_lost = matches!(error, Error::RolledBack { .. });
         if let Some(scope) = scope {
-            // Nothing of the run is left, so none of its steps is reported. A failure to roll
-            // back or to release the lock would only hide the run's own error.
-            let _ = locked.rollback_atomic();
+            // Nothing of the run is left (the transaction was rolled back), so none of its
+            // steps is reported. A failure to release the lock would only hide the run's own
+            // error.
             let _ = locked.release();
             return Err(if run_lost {
                 error
@@ -188,22 +209,18 @@ impl Progress {
     }
 }
 
-/// Runs the plan's steps under the lock: each in its own transaction, or all of them in one
-/// when `atomic`. Reports each step to `progress` as it runs and tells the observer as soon as
-/// the driver has committed it.
+/// Runs the plan's steps under the lock, each in its own transaction unless the caller opened
+/// one for them all. Reports each step to `progress` as it runs, and tells the observer at
+/// once when `commits_each_step` (the driver has committed it by then).
 fn run_steps(
-    locked: &mut Locked<'_, dyn Driver + '_>,
+    driver: &mut dyn Driver,
     set: &MigrationSet,
     planned: &[PlannedStep],
     options: RunOptions,
-    atomic: bool,
+    commits_each_step: bool,
     observer: &mut dyn Observer,
     progress: &mut Progress,
 ) -> Result<()> {
-    let commits_each_step = locked.commits_before_unlock() && !atomic;
-    if atomic {
-        locked.begin_atomic()?;
-    }
     for (index, planned_step) in planned.iter().enumerate() {
         let (migration, script) = resolve(set, planned_step);
         observer.step_started(
@@ -226,7 +243,7 @@ fn run_steps(
             expected_latest: planned_step.expected_latest,
         };
         let started = Instant::now();
-        let notices = locked.apply(&step)?;
+        let notices = driver.apply(&step)?;
         progress.reports.push(StepReport {
             version: migration.version,
             name: migration.name.clone(),
@@ -239,12 +256,6 @@ fn run_steps(
             sql: None,
         });
         if commits_each_step {
-            progress.tell(observer);
-        }
-    }
-    if atomic {
-        locked.commit_atomic()?;
-        if locked.commits_before_unlock() {
             progress.tell(observer);
         }
     }
@@ -379,16 +390,14 @@ pub fn repair(driver: &mut dyn Driver, set: &MigrationSet) -> Result<Vec<DriftIt
     let mut locked = Locked::new(driver)?;
     let applied = locked.applied()?;
     let (drifted, _missing) = plan::drift(set, &applied);
-    for item in &drifted {
-        if let Some(current) = &item.current {
-            // Both values are ours (a 16-digit hex checksum and an integer), safe to inline.
-            locked.execute(&format!(
-                "UPDATE {} SET checksum = '{current}' WHERE version = {}",
-                crate::db::HISTORY_TABLE,
-                item.version
-            ))?;
+    locked.transaction(|driver| {
+        for item in &drifted {
+            if let Some(current) = &item.current {
+                driver.set_checksum(item.version, current)?;
+            }
         }
-    }
+        Ok(())
+    })?;
     locked.release()?;
     Ok(drifted)
 }

@@ -22,7 +22,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use crate::db::value::{Kind, Value};
-use crate::db::{Dialect, Driver, quote_ident};
+use crate::db::{Dialect, Driver, Locked, Params, quote_ident};
 use crate::error::{Error, Location, Result};
 use crate::migrate::MigrationSet;
 use catalog::{Column, Pk, Secret, Table};
@@ -217,58 +217,64 @@ pub fn seed(
             secrets::KEY_VAR
         )));
     }
-    let mut tx = Transaction::begin(driver)?;
-    let mut seeder = Seeder {
-        driver: tx.driver(),
-        options,
-        ids: HashMap::new(),
-    };
-    let series = telemetry_series(fixtures);
-    // Generated readings already stored exactly as they would be generated are kept.
-    let mut same_series = Vec::new();
-    for s in &series {
-        if seeder.stored_series_matches(s)? {
-            same_series.push(s.device_id.clone());
-        }
-    }
-    // Everything replace mode deletes is worked out (and refused when a foreign key forbids
-    // it) before the first write.
-    let (effects, named) = match options.mode {
-        SeedMode::Replace => {
-            let named = seeder.named_rows(fixtures, &same_series)?;
-            (plan::effects(seeder.driver, &named)?, Some(named))
-        }
-        SeedMode::Upsert => (Vec::new(), None),
-    };
-    if let Some(named) = &named {
-        seeder.delete_unnamed(fixtures, named)?;
-    }
-    let mut reports: HashMap<&'static str, TableReport> = HashMap::new();
-    for table in fixtures.tables() {
-        let report = if table.name == "telemetry" {
-            seeder.telemetry(&series, &same_series, observer)?
-        } else {
-            let rows: Vec<&Row> = fixtures.rows_of(table.name).collect();
-            observer.table_started(table.name, rows.len() as u64);
-            seeder.table(table, &rows)?
+    // PostgreSQL's run lock keeps a seed from interleaving with a migration run; SQLite's
+    // lock is its write lock. Everything the seed writes is one transaction inside it.
+    let mut locked = Locked::new(driver)?;
+    let work = |driver: &mut dyn Driver| -> Result<HashMap<&'static str, TableReport>> {
+        let mut seeder = Seeder {
+            driver,
+            options,
+            ids: HashMap::new(),
         };
-        observer.table_finished(&report);
-        reports.insert(table.name, report);
-    }
-    for (table, effect) in effects {
-        let report = reports.entry(table).or_insert_with(|| TableReport {
-            table: table.to_string(),
-            ..TableReport::default()
-        });
-        report.deleted += effect.deleted;
-        report.cascade_deleted += effect.cascade_deleted;
-        report.set_null += effect.set_null;
-    }
-    if options.dry_run {
-        tx.roll_back()?;
+        let series = telemetry_series(fixtures);
+        // Generated readings already stored exactly as they would be generated are kept.
+        let mut same_series = Vec::new();
+        for s in &series {
+            if seeder.stored_series_matches(s)? {
+                same_series.push(s.device_id.clone());
+            }
+        }
+        // Everything replace mode deletes is worked out (and refused when a foreign key forbids
+        // it) before the first write.
+        let (effects, named) = match options.mode {
+            SeedMode::Replace => {
+                let named = seeder.named_rows(fixtures, &same_series)?;
+                (plan::effects(seeder.driver, &named)?, Some(named))
+            }
+            SeedMode::Upsert => (Vec::new(), None),
+        };
+        if let Some(named) = &named {
+            seeder.delete_unnamed(fixtures, named)?;
+        }
+        let mut reports: HashMap<&'static str, TableReport> = HashMap::new();
+        for table in fixtures.tables() {
+            let report = if table.name == "telemetry" {
+                seeder.telemetry(&series, &same_series, observer)?
+            } else {
+                let rows: Vec<&Row> = fixtures.rows_of(table.name).collect();
+                observer.table_started(table.name, rows.len() as u64);
+                seeder.table(table, &rows)?
+            };
+            observer.table_finished(&report);
+            reports.insert(table.name, report);
+        }
+        for (table, effect) in effects {
+            let report = reports.entry(table).or_insert_with(|| TableReport {
+                table: table.to_string(),
+                ..TableReport::default()
+            });
+            report.deleted += effect.deleted;
+            report.cascade_deleted += effect.cascade_deleted;
+            report.set_null += effect.set_null;
+        }
+        Ok(reports)
+    };
+    let mut reports = if options.dry_run {
+        locked.rehearsal(work)?
     } else {
-        tx.commit()?;
-    }
+        locked.transaction(work)?
+    };
+    locked.release()?;
     let tables = catalog::parent_first()
         .into_iter()
         .filter_map(|t| reports.remove(t.name))
@@ -324,63 +330,6 @@ fn fixture_key(fixtures: &Fixtures, table: &str, label: &str) -> Option<Value> {
     }
 }
 
-/// The seed's one transaction. PostgreSQL also holds plantdb's advisory lock, so a seed never
-/// interleaves with a migration run; SQLite's `BEGIN IMMEDIATE` is that lock. Dropped without
-/// `commit`, it rolls back.
-struct Transaction<'a> {
-    driver: &'a mut dyn Driver,
-    open: bool,
-}
-
-impl<'a> Transaction<'a> {
-    fn begin(driver: &'a mut dyn Driver) -> Result<Transaction<'a>> {
-        match driver.dialect() {
-            Dialect::Postgres => {
-                driver.lock()?;
-                if let Err(e) = driver.execute("BEGIN") {
-                    let _ = driver.unlock();
-                    return Err(e);
-                }
-            }
-            // `BEGIN IMMEDIATE`, waiting for other writers as the run lock does.
-            Dialect::Sqlite => driver.lock()?,
-        }
-        Ok(Transaction { driver, open: true })
-    }
-
-    fn driver(&mut self) -> &mut dyn Driver {
-        &mut *self.driver
-    }
-
-    /// Ends a dry run: nothing it did stays.
-    fn roll_back(mut self) -> Result<()> {
-        self.open = false;
-        let rolled_back = self.driver.execute("ROLLBACK");
-        let unlocked = self.driver.unlock();
-        rolled_back.and(unlocked)
-    }
-
-    fn commit(mut self) -> Result<()> {
-        self.open = false;
-        let committed = self.driver.execute("COMMIT");
-        if committed.is_err() {
-            let _ = self.driver.execute("ROLLBACK");
-        }
-        let unlocked = self.driver.unlock();
-        committed.and(unlocked)
-    }
-}
-
-impl Drop for Transaction<'_> {
-    fn drop(&mut self) {
-        if self.open {
-            // The seed's own error is what the user needs; a failed rollback adds nothing.
-            let _ = self.driver.execute("ROLLBACK");
-            let _ = self.driver.unlock();
-        }
-    }
-}
-
 struct Seeder<'a, 'o> {
     driver: &'a mut dyn Driver,
     options: &'o SeedOptions,
@@ -389,23 +338,9 @@ struct Seeder<'a, 'o> {
 }
 
 impl Seeder<'_, '_> {
-    fn placeholder(&self, n: usize) -> String {
-        match self.driver.dialect() {
-            Dialect::Postgres => format!("${n}"),
-            Dialect::Sqlite => format!("?{n}"),
-        }
-    }
-
-    /// `column = value` that also matches NULL to NULL (hierarchy roots have no parent).
-    fn same(&self, column: &str, n: usize) -> String {
-        match self.driver.dialect() {
-            Dialect::Postgres => format!(
-                "{} IS NOT DISTINCT FROM {}",
-                quote_ident(column),
-                self.placeholder(n)
-            ),
-            Dialect::Sqlite => format!("{} IS {}", quote_ident(column), self.placeholder(n)),
-        }
+    /// An empty parameter list that writes placeholders as this database wants them.
+    fn params(&self) -> Params {
+        Params::new(self.driver.dialect())
     }
 
     /// Replace mode: the existing rows the fixtures name, per table they write, found by
@@ -456,7 +391,7 @@ impl Seeder<'_, '_> {
                 continue;
             };
             let sql = format!("DELETE FROM {} WHERE {unnamed}", quote_ident(table.name));
-            self.driver.query(&sql, &conditions.params, &[])?;
+            self.driver.query(&sql, conditions.params(), &[])?;
         }
         Ok(())
     }
@@ -668,11 +603,12 @@ impl Seeder<'_, '_> {
             .iter()
             .map(|c| table.column(c).map_or(Kind::Text, |col| col.kind))
             .collect();
+        let mut params = self.params();
         let conditions: Vec<String> = table
             .key
             .iter()
-            .enumerate()
-            .map(|(i, k)| self.same(k, i + 1))
+            .zip(Self::key_values(table, values))
+            .map(|(k, value)| params.same(k, value))
             .collect();
         let sql = format!(
             "SELECT {} FROM {} WHERE {} LIMIT 1",
@@ -686,7 +622,7 @@ impl Seeder<'_, '_> {
         );
         let rows = self
             .driver
-            .query(&sql, &Self::key_values(table, values), &kinds)
+            .query(&sql, params.values(), &kinds)
             .map_err(|e| name_parameter(e, table.key))?;
         let Some(row) = rows.into_iter().next() else {
             return Ok(None);
@@ -709,19 +645,17 @@ impl Seeder<'_, '_> {
         values: &[(&'static str, Value)],
         changed: &[(&'static str, Value)],
     ) -> Result<()> {
-        let mut params: Vec<Value> = changed.iter().map(|(_, v)| v.clone()).collect();
+        let mut params = self.params();
         let sets: Vec<String> = changed
             .iter()
-            .enumerate()
-            .map(|(i, (c, _))| format!("{} = {}", quote_ident(c), self.placeholder(i + 1)))
+            .map(|(c, v)| format!("{} = {}", quote_ident(c), params.bind(v.clone())))
             .collect();
         let conditions: Vec<String> = table
             .key
             .iter()
-            .enumerate()
-            .map(|(i, k)| self.same(k, changed.len() + i + 1))
+            .zip(Self::key_values(table, values))
+            .map(|(k, value)| params.same(k, value))
             .collect();
-        params.extend(Self::key_values(table, values));
         let sql = format!(
             "UPDATE {} SET {} WHERE {}",
             quote_ident(table.name),
@@ -734,7 +668,7 @@ impl Seeder<'_, '_> {
             .chain(table.key.iter().copied())
             .collect();
         self.driver
-            .query(&sql, &params, &[])
+            .query(&sql, params.values(), &[])
             .map_err(|e| name_parameter(e, &filled))?;
         Ok(())
     }
@@ -746,8 +680,10 @@ impl Seeder<'_, '_> {
         values: &[(&'static str, Value)],
     ) -> Result<Option<Value>> {
         let columns: Vec<String> = values.iter().map(|(c, _)| quote_ident(c)).collect();
-        let params: Vec<Value> = values.iter().map(|(_, v)| v.clone()).collect();
-        let placeholders: Vec<String> = (1..=values.len()).map(|n| self.placeholder(n)).collect();
+        let mut params = self.params();
+        let placeholders: Vec<String> =
+            values.iter().map(|(_, v)| params.bind(v.clone())).collect();
+        let params = params.values();
         let mut sql = format!(
             "INSERT INTO {} ({}) VALUES ({})",
             quote_ident(table.name),
@@ -760,13 +696,13 @@ impl Seeder<'_, '_> {
                 sql.push_str(&format!(" RETURNING {}", quote_ident(pk)));
                 let rows = self
                     .driver
-                    .query(&sql, &params, &[Kind::Int])
+                    .query(&sql, params, &[Kind::Int])
                     .map_err(|e| name_parameter(e, &filled))?;
                 Ok(rows.into_iter().next().and_then(|r| r.into_iter().next()))
             }
             Pk::Uuid(pk) | Pk::Text(pk) => {
                 self.driver
-                    .query(&sql, &params, &[])
+                    .query(&sql, params, &[])
                     .map_err(|e| name_parameter(e, &filled))?;
                 Ok(values
                     .iter()
@@ -775,7 +711,7 @@ impl Seeder<'_, '_> {
             }
             Pk::None => {
                 self.driver
-                    .query(&sql, &params, &[])
+                    .query(&sql, params, &[])
                     .map_err(|e| name_parameter(e, &filled))?;
                 Ok(None)
             }
@@ -790,20 +726,19 @@ impl Seeder<'_, '_> {
         if self.driver.dialect() != Dialect::Postgres {
             return Ok(());
         }
+        let mut params = self.params();
         let sql = format!(
             "SELECT setval(s.seq::regclass, m.top) FROM
-               (SELECT pg_get_serial_sequence($1, $2) AS seq) s,
+               (SELECT pg_get_serial_sequence({}, {}) AS seq) s,
                (SELECT max({}) AS top FROM {}) m
              WHERE s.seq IS NOT NULL AND m.top IS NOT NULL
                AND m.top > coalesce(pg_sequence_last_value(s.seq::regclass), 0)",
+            params.bind(Value::Text(quote_ident(table.name))),
+            params.bind(Value::Text(pk.to_string())),
             quote_ident(pk),
             quote_ident(table.name)
         );
-        let params = [
-            Value::Text(quote_ident(table.name)),
-            Value::Text(pk.to_string()),
-        ];
-        self.driver.query(&sql, &params, &[])?;
+        self.driver.query(&sql, params.values(), &[])?;
         Ok(())
     }
 
@@ -812,10 +747,11 @@ impl Seeder<'_, '_> {
     /// changes nothing.
     fn stored_series_matches(&mut self, series: &telemetry::Series) -> Result<bool> {
         let columns: Vec<String> = telemetry::COLUMNS.iter().map(|c| quote_ident(c)).collect();
+        let mut params = self.params();
         let sql = format!(
             "SELECT {} FROM \"telemetry\" WHERE \"device_id\" = {} ORDER BY \"time\" DESC",
             columns.join(", "),
-            self.placeholder(1)
+            params.bind(Value::Text(series.device_id.clone()))
         );
         let kinds = [
             Kind::Time,
@@ -826,9 +762,7 @@ impl Seeder<'_, '_> {
             Kind::Float,
             Kind::Float,
         ];
-        let stored = self
-            .driver
-            .query(&sql, &[Value::Text(series.device_id.clone())], &kinds)?;
+        let stored = self.driver.query(&sql, params.values(), &kinds)?;
         let generated =
             telemetry::Generator::new(vec![series.clone()], self.options.scale, self.options.now);
         if generated.total() != stored.len() as u64 {
@@ -857,15 +791,16 @@ impl Seeder<'_, '_> {
         report.unchanged = kept.iter().map(|s| s.steps(self.options.scale)).sum();
         if self.options.mode == SeedMode::Upsert && !regenerated.is_empty() {
             // Readings have no key to match: the regenerated devices' readings are replaced.
-            let devices: Vec<Value> = regenerated
+            let mut devices = self.params();
+            let list: Vec<String> = regenerated
                 .iter()
-                .map(|s| Value::Text(s.device_id.clone()))
+                .map(|s| devices.bind(Value::Text(s.device_id.clone())))
                 .collect();
-            let list: Vec<String> = (1..=devices.len()).map(|n| self.placeholder(n)).collect();
+            let devices = devices.values();
             let condition = format!("\"device_id\" IN ({})", list.join(", "));
             let counted = self.driver.query(
                 &format!("SELECT count(*) FROM \"telemetry\" WHERE {condition}"),
-                &devices,
+                devices,
                 &[Kind::Int],
             )?;
             if let Some(Value::Int(n)) = counted.first().and_then(|r| r.first()) {
@@ -873,7 +808,7 @@ impl Seeder<'_, '_> {
             }
             self.driver.query(
                 &format!("DELETE FROM \"telemetry\" WHERE {condition}"),
-                &devices,
+                devices,
                 &[],
             )?;
         }

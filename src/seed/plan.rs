@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use super::catalog::{self, Column, OnDelete, Table};
 use crate::db::value::{Kind, Value};
-use crate::db::{Dialect, Driver, quote_ident};
+use crate::db::{Dialect, Driver, Params, quote_ident};
 use crate::error::{Error, Result};
 
 /// How many of the rows in the way an error names; the rest are counted.
@@ -54,39 +54,21 @@ pub struct Effect {
 /// SQL conditions over the catalog's tables, with their parameters numbered as they are
 /// added.
 pub struct Conditions<'a> {
-    dialect: Dialect,
     named: &'a Named,
-    pub params: Vec<Value>,
+    params: Params,
 }
 
 impl<'a> Conditions<'a> {
     pub fn new(dialect: Dialect, named: &'a Named) -> Conditions<'a> {
         Conditions {
-            dialect,
             named,
-            params: Vec::new(),
+            params: Params::new(dialect),
         }
     }
 
-    fn bind(&mut self, value: Value) -> String {
-        self.params.push(value);
-        let n = self.params.len();
-        match self.dialect {
-            Dialect::Postgres => format!("${n}"),
-            Dialect::Sqlite => format!("?{n}"),
-        }
-    }
-
-    /// `column = value` that is never NULL itself (NULL matches NULL), so that conditions
-    /// combine with NOT and OR as two-valued logic.
-    fn same(&mut self, column: &str, value: Value) -> String {
-        let placeholder = self.bind(value);
-        match self.dialect {
-            Dialect::Postgres => {
-                format!("{} IS NOT DISTINCT FROM {placeholder}", quote_ident(column))
-            }
-            Dialect::Sqlite => format!("{} IS {placeholder}", quote_ident(column)),
-        }
+    /// The values of the conditions' placeholders, in order.
+    pub fn params(&self) -> &[Value] {
+        self.params.values()
     }
 
     /// The rows of a table the fixtures write that they do not name; `None` for other tables.
@@ -100,7 +82,7 @@ impl<'a> Conditions<'a> {
             let parts: Vec<String> = columns
                 .iter()
                 .zip(row)
-                .map(|(column, value)| self.same(column, value.clone()))
+                .map(|(column, value)| self.params.same(column, value.clone()))
                 .collect();
             alternatives.push(format!("({})", parts.join(" AND ")));
         }
@@ -168,12 +150,12 @@ pub fn effects(driver: &mut dyn Driver, named: &Named) -> Result<Vec<(&'static s
         let mut effect = Effect::default();
         let mut conditions = Conditions::new(dialect, named);
         if let Some(unnamed) = conditions.unnamed(table.name) {
-            effect.deleted = count(driver, table.name, &unnamed, &conditions.params)?;
+            effect.deleted = count(driver, table.name, &unnamed, conditions.params())?;
         }
         let mut conditions = Conditions::new(dialect, named);
         let doomed = conditions.doomed(table);
         if let Some(doomed) = &doomed {
-            let all = count(driver, table.name, doomed, &conditions.params)?;
+            let all = count(driver, table.name, doomed, conditions.params())?;
             effect.cascade_deleted = all.saturating_sub(effect.deleted);
         }
         // Rows that stay but reference a deleted row: set to NULL, or in the way.
@@ -194,7 +176,7 @@ pub fn effects(driver: &mut dyn Driver, named: &Named) -> Result<Vec<(&'static s
                     None => "1 = 1".into(),
                 };
                 let condition = format!("{reference} AND {stays}");
-                let n = count(driver, table.name, &condition, &conditions.params)?;
+                let n = count(driver, table.name, &condition, conditions.params())?;
                 if n == 0 {
                     continue;
                 }
@@ -208,7 +190,7 @@ pub fn effects(driver: &mut dyn Driver, named: &Named) -> Result<Vec<(&'static s
                         table,
                         column,
                         &condition,
-                        &conditions.params,
+                        conditions.params(),
                         shown,
                     )?);
                 }
@@ -317,7 +299,7 @@ mod tests {
         );
         // Devices only lose their plant (SET NULL): their alerts stay.
         assert!(!doomed.contains("\"devices\""), "{doomed}");
-        assert_eq!(conditions.params, vec![Value::Text("fern".into())]);
+        assert_eq!(conditions.params(), [Value::Text("fern".into())]);
         let mut conditions = Conditions::new(Dialect::Postgres, &named);
         assert!(
             conditions

@@ -49,7 +49,7 @@ fn dialect(db: &TestDb) -> Dialect {
 
 /// Builds what the old tool left: the tables of `versions` (plantdb's own up scripts, run
 /// directly, so no plantdb history exists), then the old tool's history table and `rows`.
-fn old_database(db: &TestDb, versions: &[i64], history: &str) {
+pub(crate) fn old_database(db: &TestDb, versions: &[i64], history: &str) {
     let set = MigrationSet::built_in(dialect(db)).unwrap();
     for version in versions {
         execute(db, &set.get(*version).unwrap().up.sql);
@@ -57,7 +57,7 @@ fn old_database(db: &TestDb, versions: &[i64], history: &str) {
     execute(db, history);
 }
 
-fn versions_of(source: Source) -> Vec<i64> {
+pub(crate) fn versions_of(source: Source) -> Vec<i64> {
     adopt_manifest::entries(source).map(|e| e.version).collect()
 }
 
@@ -66,7 +66,7 @@ const ALEMBIC_HISTORY: &str = "CREATE TABLE alembic_version (
         CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
     );";
 
-const PGMIGRATIONS_HISTORY: &str = "CREATE TABLE pgmigrations (
+pub(crate) const PGMIGRATIONS_HISTORY: &str = "CREATE TABLE pgmigrations (
         id SERIAL PRIMARY KEY,
         name VARCHAR(255) NOT NULL,
         run_on TIMESTAMP NOT NULL

@@ -4,6 +4,7 @@ mod adopt;
 mod atomic;
 mod cli;
 mod connect;
+mod driver_ownership;
 mod harness;
 mod layers;
 mod local_guard;

@@ -444,7 +444,7 @@ fn timescale_installed_makes_telemetry_a_hypertable() {
         );
         assert!(telemetry_is_hypertable(&pg), "{policy:?}");
         let mut driver = connect(&pg.url);
-        let state = driver.timescale().unwrap().unwrap();
+        let state = driver.as_postgres().unwrap().timescale().unwrap();
         assert!(state.installed && state.telemetry_hypertable, "{state:?}");
     }
     // off ignores even an installed extension.
