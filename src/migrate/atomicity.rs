@@ -4,8 +4,14 @@
 //! loaded, before anything runs; scripts marked `-- plantdb:no-transaction` may hold them.
 
 use super::lexer::{self, Statement};
-use super::source::DIRECTIVE_PLACE;
 use crate::db::Dialect;
+
+/// Where a script's directives (`-- plantdb:no-transaction`, `-- plantdb:foreign-keys-off`) are
+/// read, in the words the README and every message pointing at a directive use: the first line,
+/// or any later line of the comments that open the file. A directive after the first statement
+/// (or after a `/* */` comment) is an ordinary comment.
+pub const DIRECTIVE_PLACE: &str =
+    "in the leading comment block (the `--` lines before the first statement)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Breach {

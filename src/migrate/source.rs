@@ -18,12 +18,8 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded_files.rs"));
 }
 
-/// Where a script's directives (`-- plantdb:no-transaction`, `-- plantdb:foreign-keys-off`) are
-/// read, in the words the README and every message pointing at a directive use: the first line,
-/// or any later line of the comments that open the file. A directive after the first statement
-/// (or after a `/* */` comment) is an ordinary comment.
-pub const DIRECTIVE_PLACE: &str =
-    "in the leading comment block (the `--` lines before the first statement)";
+// Defined beside the checks whose messages point at a directive; read here too.
+pub use super::atomicity::DIRECTIVE_PLACE;
 
 /// One SQL file of a migration.
 #[derive(Debug, Clone)]
