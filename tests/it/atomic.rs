@@ -134,6 +134,48 @@ fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
 }
 
 #[test]
+fn names_and_savepoints_cannot_smuggle_transaction_control_past_the_check() {
+    each_dialect(|db| {
+        // An object called `begin` looks like the start of a body; releasing plantdb's own
+        // savepoint commits the step behind its back. Both used to run, leaving tables and a
+        // history row behind while plantdb exited 1.
+        let named_begin = match db {
+            TestDb::Postgres(_) => {
+                "CREATE TABLE t (id INTEGER);\nCREATE FUNCTION begin() RETURNS int AS 'SELECT 1' LANGUAGE sql;\nCOMMIT;\nCREATE TABLE b (id INTEGER);\n"
+            }
+            TestDb::Sqlite(_) => {
+                "CREATE TABLE t (id INTEGER);\nCREATE TRIGGER begin AFTER INSERT ON t BEGIN SELECT 1; END;\nCOMMIT;\nCREATE TABLE b (id INTEGER);\n"
+            }
+        };
+        for (sql, at, shown) in [
+            (named_begin, "V1__smuggle.sql:3:1", "`COMMIT`"),
+            (
+                "CREATE TABLE t (id INTEGER);\nRELEASE plantdb_step;\nCREATE TABLE b (id INTEGER);\n",
+                "V1__smuggle.sql:2:1",
+                "`RELEASE`",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), "V1__smuggle.sql", sql);
+            let output = plantdb(dir.path(), &db.url())
+                .args(["migrate", "up"])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let dialect = db.dialect_name();
+            assert_eq!(output.status.code(), Some(1), "{dialect}: {stderr}");
+            assert!(stderr.contains(at), "{dialect}: {stderr}");
+            assert!(stderr.contains(shown), "{dialect}: {stderr}");
+            assert!(
+                tables(&db).iter().all(|t| t != "t" && t != "b"),
+                "{dialect}: {:?}",
+                tables(&db)
+            );
+        }
+    });
+}
+
+#[test]
 fn a_postgres_no_transaction_script_runs_statement_by_statement() {
     let pg = crate::support::PgDatabase::new();
     let dir = tempfile::tempdir().unwrap();
