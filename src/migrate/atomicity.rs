@@ -88,7 +88,7 @@ pub fn first_breach(sql: &str, dialect: Dialect) -> Option<Finding> {
                 }
                 _ => {}
             }
-            classify(statement, dialect)
+            classify(statement, sql, dialect)
         })
 }
 
@@ -129,16 +129,18 @@ fn savepoint_use(statement: &Statement, sql: &str) -> Option<SavepointUse> {
         ["ROLLBACK", "TO", ..] => (Some("ROLLBACK TO"), optional_savepoint(2)),
         _ => return None,
     };
-    let name = savepoint_name(texts.get(at)?);
+    let name = unquoted_name(texts.get(at)?);
     Some(match shown {
         None => SavepointUse::Create(name),
         Some(shown) => SavepointUse::Leave { shown, name },
     })
 }
 
-fn savepoint_name(text: &str) -> String {
+/// A name as the databases compare it: quotes removed, case ignored.
+fn unquoted_name(text: &str) -> String {
     let unquoted = match text.chars().next() {
         Some('"') => text.trim_matches('"').replace("\"\"", "\""),
+        Some('\'') => text.trim_matches('\'').replace("''", "'"),
         Some('`') => text.trim_matches('`').replace("``", "`"),
         Some('[') => text
             .trim_start_matches('[')
@@ -149,10 +151,11 @@ fn savepoint_name(text: &str) -> String {
     unquoted.to_lowercase()
 }
 
-fn classify(statement: &Statement, dialect: Dialect) -> Option<Finding> {
+fn classify(statement: &Statement, sql: &str, dialect: Dialect) -> Option<Finding> {
     let words = statement.words();
-    let (shown, breach) =
-        transaction_control(&words).or_else(|| needs_no_transaction(&words, dialect))?;
+    let (shown, breach) = transaction_control(&words)
+        .or_else(|| needs_no_transaction(&words, dialect))
+        .or_else(|| foreign_keys_pragma(statement, sql, dialect))?;
     let (line, column) = statement.position();
     Some(Finding {
         line,
@@ -190,15 +193,39 @@ fn transaction_control(words: &[&str]) -> Option<(String, Breach)> {
     }
 }
 
+/// SQLite's `PRAGMA [schema.]foreign_keys`, its names quoted or not (SQLite takes a quoted
+/// pragma name, even a string, as the name).
+fn foreign_keys_pragma(
+    statement: &Statement,
+    sql: &str,
+    dialect: Dialect,
+) -> Option<(String, Breach)> {
+    if dialect != Dialect::Sqlite {
+        return None;
+    }
+    let texts: Vec<&str> = statement
+        .tokens
+        .iter()
+        .map(|token| &sql[token.start..token.end])
+        .collect();
+    let name = match texts.as_slice() {
+        [pragma, _, ".", name, ..] | [pragma, name, ..]
+            if pragma.eq_ignore_ascii_case("PRAGMA") =>
+        {
+            name
+        }
+        _ => return None,
+    };
+    (unquoted_name(name) == "foreign_keys")
+        .then(|| ("PRAGMA foreign_keys".to_string(), Breach::ForeignKeysPragma))
+}
+
 fn needs_no_transaction(words: &[&str], dialect: Dialect) -> Option<(String, Breach)> {
     let shown = |text: &str| Some((text.to_string(), Breach::NeedsNoTransaction));
     let has = |word: &str| words.contains(&word);
     match dialect {
         Dialect::Sqlite => match words {
             ["VACUUM", ..] => shown("VACUUM"),
-            ["PRAGMA", "FOREIGN_KEYS", ..] | ["PRAGMA", _, "FOREIGN_KEYS", ..] => {
-                Some(("PRAGMA foreign_keys".to_string(), Breach::ForeignKeysPragma))
-            }
             _ => None,
         },
         Dialect::Postgres => match words {
@@ -445,6 +472,19 @@ mod tests {
             lite("PRAGMA main.foreign_keys = 0"),
             Some(("PRAGMA foreign_keys".into(), 1))
         );
+        // SQLite reads a quoted pragma name as the name: ignored inside a transaction all the
+        // same, so a table rebuild would run with foreign keys on and cascade its DROP TABLE.
+        for sql in [
+            "PRAGMA \"foreign_keys\" = OFF",
+            "PRAGMA 'Foreign_Keys' = 0",
+            "PRAGMA [foreign_keys]=0",
+            "PRAGMA main.`foreign_keys` = false",
+            "PRAGMA \"main\".\"foreign_keys\"(0)",
+        ] {
+            let found = first_breach(sql, Dialect::Sqlite).unwrap_or_else(|| panic!("{sql}"));
+            assert_eq!(found.breach, Breach::ForeignKeysPragma, "{sql}");
+        }
+        assert_eq!(lite("PRAGMA \"foreign_key_list\"('t')"), None);
     }
 
     #[test]

@@ -176,6 +176,41 @@ fn names_and_savepoints_cannot_smuggle_transaction_control_past_the_check() {
 }
 
 #[test]
+fn a_quoted_foreign_keys_pragma_is_refused_before_a_rebuild_can_cascade() {
+    // Inside the migration's transaction SQLite ignores the pragma, so the rebuild's
+    // DROP TABLE would delete every child row through ON DELETE CASCADE.
+    let db = crate::support::SqliteFile::new();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "V1__tables.sql",
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);\nCREATE TABLE child (parent_id INTEGER REFERENCES parent (id) ON DELETE CASCADE);\nINSERT INTO parent VALUES (1);\nINSERT INTO child VALUES (1);\n",
+    );
+    plantdb(dir.path(), &db.url())
+        .args(["migrate", "up"])
+        .assert()
+        .success();
+    write(
+        dir.path(),
+        "V2__rebuild.sql",
+        "PRAGMA \"foreign_keys\" = OFF;\nCREATE TABLE parent_new (id INTEGER PRIMARY KEY, name TEXT);\nINSERT INTO parent_new (id) SELECT id FROM parent;\nDROP TABLE parent;\nALTER TABLE parent_new RENAME TO parent;\n",
+    );
+    let output = plantdb(dir.path(), &db.url())
+        .args(["migrate", "up"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("V2__rebuild.sql:1:1"), "{stderr}");
+    assert!(stderr.contains("plantdb:foreign-keys-off"), "{stderr}");
+    let children: i64 = db
+        .connection()
+        .query_row("SELECT count(*) FROM child", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(children, 1);
+}
+
+#[test]
 fn a_postgres_no_transaction_script_runs_statement_by_statement() {
     let pg = crate::support::PgDatabase::new();
     let dir = tempfile::tempdir().unwrap();
