@@ -16,13 +16,13 @@ pub enum Error {
     #[error("unknown database URL scheme `{scheme}` in `{url}`")]
     UnknownScheme { url: String, scheme: String },
 
-    #[error("cannot read `{path}`: {reason}")]
+    #[error("cannot read `{}`: {reason}", printable(.path))]
     Config { path: String, reason: String },
 
     #[error("cannot connect to PostgreSQL at `{host}`: {reason}")]
     Connect { host: String, reason: String },
 
-    #[error("cannot use {what} `{path}` for TLS: {reason}")]
+    #[error("cannot use {what} `{}` for TLS: {reason}", printable(.path))]
     Tls {
         what: String,
         path: String,
@@ -40,17 +40,18 @@ pub enum Error {
     #[error("database `{name}` does not exist on `{host}`")]
     DatabaseMissing { host: String, name: String },
 
-    #[error("cannot open SQLite database `{path}`: {reason}")]
+    #[error("cannot open SQLite database `{}`: {reason}", printable(.path))]
     SqliteOpen { path: String, reason: String },
 
-    #[error("SQLite database `{path}` does not exist")]
+    #[error("SQLite database `{}` does not exist", printable(.path))]
     SqliteMissing { path: String },
 
-    #[error("`{path}` is not a SQLite database")]
+    #[error("`{}` is not a SQLite database", printable(.path))]
     SqliteNotADatabase { path: String },
 
     #[error(
-        "SQLite database `{path}` is read-only for this user (the file, or its directory), and plantdb needs to write to it"
+        "SQLite database `{}` is read-only for this user (the file, or its directory), and plantdb needs to write to it",
+        printable(.path)
     )]
     SqliteReadOnly { path: String },
 
@@ -73,7 +74,10 @@ pub enum Error {
     },
 
     /// `migrate redo` or `--single-transaction` met a step that cannot run in a transaction.
-    #[error("{scope} runs as one transaction, but migration {version} ({file}) cannot: {reason}")]
+    #[error(
+        "{scope} runs as one transaction, but migration {version} ({}) cannot: {reason}",
+        printable(.file)
+    )]
     NotAtomic {
         scope: String,
         version: Version,
@@ -87,10 +91,10 @@ pub enum Error {
     #[error("{cause}\n  {note}")]
     RolledBack { cause: Box<Error>, note: String },
 
-    #[error("bad migration file `{file}`: {reason}")]
+    #[error("bad migration file `{}`: {reason}", printable(.file))]
     MigrationSource { file: String, reason: String },
 
-    #[error("cannot read migrations from `{dir}`: {reason}")]
+    #[error("cannot read migrations from `{}`: {reason}", printable(.dir))]
     MigrationDir { dir: String, reason: String },
 
     #[error("{}", drift_text(.0))]
@@ -102,7 +106,10 @@ pub enum Error {
     #[error("nothing to revert: no migration is applied")]
     NothingToRevert,
 
-    #[error("migration {version} ({file}) has no down script, so it cannot be reverted")]
+    #[error(
+        "migration {version} ({}) has no down script, so it cannot be reverted",
+        printable(.file)
+    )]
     Irreversible { version: Version, file: String },
 
     #[error(
@@ -112,7 +119,8 @@ pub enum Error {
     RevertUnknown { version: Version, name: String },
 
     #[error(
-        "pending migration {version} ({file}) is older than the latest applied migration {latest}"
+        "pending migration {version} ({}) is older than the latest applied migration {latest}",
+        printable(.file)
     )]
     OutOfOrder {
         version: Version,
@@ -133,7 +141,7 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    #[error("cannot read seed file `{path}`: {reason}")]
+    #[error("cannot read seed file `{}`: {reason}", printable(.path))]
     FixtureFile { path: String, reason: String },
 
     #[error("cannot seed: the database is not fully migrated; pending: {}", .0.join(", "))]
@@ -165,7 +173,7 @@ pub enum Error {
     #[error("reset cancelled: nothing was changed")]
     Cancelled,
 
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", printable(.path))]
     Io {
         path: String,
         #[source]
@@ -230,7 +238,7 @@ pub struct Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+        write!(f, "{}:{}:{}", printable(&self.file), self.line, self.column)
     }
 }
 
