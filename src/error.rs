@@ -10,16 +10,24 @@ pub type Version = i64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("malformed database URL `{url}`: {reason}")]
+    #[error("malformed database URL `{}`: {}", printable(.url), printable(.reason))]
     InvalidUrl { url: String, reason: String },
 
-    #[error("unknown database URL scheme `{scheme}` in `{url}`")]
+    #[error(
+        "unknown database URL scheme `{}` in `{}`",
+        printable(.scheme),
+        printable(.url)
+    )]
     UnknownScheme { url: String, scheme: String },
 
     #[error("cannot read `{}`: {reason}", printable(.path))]
     Config { path: String, reason: String },
 
-    #[error("cannot connect to PostgreSQL at `{host}`: {reason}")]
+    #[error(
+        "cannot connect to PostgreSQL at `{}`: {}",
+        printable(.host),
+        printable(.reason)
+    )]
     Connect { host: String, reason: String },
 
     #[error("cannot use {what} `{}` for TLS: {reason}", printable(.path))]
@@ -30,14 +38,23 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    #[error("PostgreSQL at `{host}` rejected user `{user}`: {reason}")]
+    #[error(
+        "PostgreSQL at `{}` rejected user `{}`: {}",
+        printable(.host),
+        printable(.user),
+        printable(.reason)
+    )]
     Auth {
         host: String,
         user: String,
         reason: String,
     },
 
-    #[error("database `{name}` does not exist on `{host}`")]
+    #[error(
+        "database `{}` does not exist on `{}`",
+        printable(.name),
+        printable(.host)
+    )]
     DatabaseMissing { host: String, name: String },
 
     #[error("cannot open SQLite database `{}`: {reason}", printable(.path))]
@@ -167,7 +184,7 @@ pub enum Error {
     #[error("{0}")]
     SecretKey(String),
 
-    #[error("refusing to reset `{url}`: it is not a local database")]
+    #[error("refusing to reset `{}`: it is not a local database", printable(.url))]
     ResetRemote { url: String },
 
     #[error("reset cancelled: nothing was changed")]
@@ -206,7 +223,11 @@ pub enum Error {
         holder: Option<String>,
     },
 
-    #[error("gave up waiting for PostgreSQL at `{host}` after {seconds} s: {reason}")]
+    #[error(
+        "gave up waiting for PostgreSQL at `{}` after {seconds} s: {}",
+        printable(.host),
+        printable(.reason)
+    )]
     WaitTimeout {
         host: String,
         seconds: u64,

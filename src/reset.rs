@@ -12,6 +12,7 @@ use crate::db::{self, Access};
 use crate::error::{Error, Result};
 use crate::migrate::{self, MigrationSet, Request, RunOptions};
 use crate::output::Output;
+use crate::printable::printable;
 use crate::seed::{self, SeedOptions, fixture};
 
 pub fn reset_command(cli: &Cli, out: &Output, target: &Target, args: &ResetArgs) -> Result<i32> {
@@ -97,13 +98,13 @@ pub fn describe(target: &Target) -> String {
     match target {
         Target::Postgres(pg) => format!(
             "PostgreSQL database `{}` on `{}` ({})",
-            pg.dbname(),
-            pg.host_display(),
-            target.display()
+            printable(&pg.dbname()),
+            printable(&pg.host_display()),
+            printable(&target.display())
         ),
         Target::Sqlite(SqliteTarget::File(path)) => format!(
             "SQLite database `{}` (with its -wal, -shm and -journal files)",
-            path.display()
+            printable(&path.display().to_string())
         ),
         Target::Sqlite(SqliteTarget::Memory) => "an in-memory SQLite database".into(),
     }

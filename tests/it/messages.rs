@@ -330,3 +330,33 @@ fn control_characters_in_file_names_are_escaped_in_errors() {
         assert!(all.contains("\\nFAKE"), "the escaped name: {context}");
     }
 }
+
+#[test]
+fn control_characters_in_database_urls_are_escaped_in_messages() {
+    // Hosts and names may be percent-encoded, and the URL itself may hold anything; none of it
+    // may reach the terminal raw. The host here is a unix socket that does not exist.
+    let dir = tempfile::tempdir().expect("dir");
+    for (url, args) in [
+        ("evil\x1b[2J\nFAKE://x", &["status"][..]),
+        ("postgres://u@h:1x\x1b[2J\nFAKE/db", &["status"]),
+        (
+            "postgres://u@/db%0AFAKE?host=%2Fnonexistent%0AFAKE%1b",
+            &["status"],
+        ),
+        (
+            "postgres://u@/db%0AFAKE?host=%2Fnonexistent%0AFAKE%1b",
+            &["reset", "--yes", "--no-seed"],
+        ),
+    ] {
+        let (code, stdout, stderr) = run(plantdb(dir.path(), url).args(args));
+        let all = format!("{stdout}{stderr}");
+        let context = format!("{url:?} {args:?}:\n{all}");
+        assert!(code.is_some_and(|code| code != 0), "{context}");
+        assert!(!all.contains('\x1b'), "a raw ESC: {context}");
+        assert!(
+            !all.lines().any(|line| line.starts_with("FAKE")),
+            "a fake line: {context}"
+        );
+        assert!(all.contains("\\nFAKE"), "the escaped text: {context}");
+    }
+}
