@@ -77,16 +77,20 @@ pub fn first_breach(sql: &str, dialect: Dialect) -> Option<Finding> {
         .find_map(|statement| {
             match savepoint_use(statement, sql) {
                 Some(SavepointUse::Create(name)) => created.push(name),
-                Some(SavepointUse::Leave { shown, name }) if !created.contains(&name) => {
-                    let (line, column) = statement.position();
-                    return Some(Finding {
-                        line,
-                        column,
-                        statement: shown.to_string(),
-                        breach: Breach::OuterSavepoint,
-                    });
+                Some(SavepointUse::Leave { shown, name }) => {
+                    let Some(at) = created.iter().rposition(|made| *made == name) else {
+                        let (line, column) = statement.position();
+                        return Some(Finding {
+                            line,
+                            column,
+                            statement: shown.to_string(),
+                            breach: Breach::OuterSavepoint,
+                        });
+                    };
+                    // RELEASE ends the savepoint and those made after it; ROLLBACK TO keeps it.
+                    created.truncate(if shown == "RELEASE" { at } else { at + 1 });
                 }
-                _ => {}
+                None => {}
             }
             classify(statement, sql, dialect)
         })
@@ -351,6 +355,17 @@ mod tests {
             ),
             ("ROLLBACK TRANSACTION TO SAVEPOINT [x]", "ROLLBACK TO", 1),
             ("SAVEPOINT a; RELEASE b", "RELEASE", 1),
+            // Once released, the name is plantdb's again.
+            (
+                "SAVEPOINT plantdb_step; RELEASE plantdb_step;\nRELEASE plantdb_step",
+                "RELEASE",
+                2,
+            ),
+            (
+                "SAVEPOINT a; SAVEPOINT b; RELEASE a;\nROLLBACK TO b",
+                "ROLLBACK TO",
+                2,
+            ),
         ] {
             for dialect in [Dialect::Postgres, Dialect::Sqlite] {
                 if sql.contains('[') && dialect == Dialect::Postgres {
@@ -371,6 +386,8 @@ mod tests {
             lite("SAVEPOINT Sp1; ROLLBACK TO sp1; RELEASE \"Sp1\""),
             None
         );
+        // The same name twice: each release ends the latest.
+        assert_eq!(lite("SAVEPOINT a; SAVEPOINT a; RELEASE a; RELEASE a"), None);
     }
 
     #[test]
