@@ -308,7 +308,12 @@ impl Lexer {
                 (Some(c), _) if c.is_whitespace() => {
                     self.bump();
                 }
-                (Some('-'), Some('-')) => self.bump_while(|c| c != '\n'),
+                (Some('-'), Some('-')) => {
+                    // PostgreSQL ends a `--` comment at a carriage return too; SQLite only at a
+                    // line feed.
+                    let cr_ends = self.dialect == Dialect::Postgres;
+                    self.bump_while(|c| c != '\n' && !(cr_ends && c == '\r'));
+                }
                 (Some('/'), Some('*')) => self.block_comment(),
                 _ => return,
             }
@@ -524,6 +529,18 @@ mod tests {
         assert_eq!(
             lite("CREATE TEMP TRIGGER x AFTER INSERT ON t BEGIN DELETE FROM u; END; VACUUM").len(),
             2
+        );
+    }
+
+    #[test]
+    fn a_carriage_return_ends_a_line_comment_on_postgres_only() {
+        assert_eq!(
+            pg("CREATE TABLE a (id int);\n-- note\rCOMMIT;\nSELECT 1"),
+            vec!["CREATE TABLE A", "COMMIT", "SELECT"]
+        );
+        assert_eq!(
+            lite("SELECT 1;\n-- note\rCOMMIT;\nSELECT 2"),
+            vec!["SELECT", "SELECT"]
         );
     }
 

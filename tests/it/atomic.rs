@@ -176,6 +176,33 @@ fn names_and_savepoints_cannot_smuggle_transaction_control_past_the_check() {
 }
 
 #[test]
+fn a_commit_after_a_carriage_return_in_a_comment_is_refused_on_postgres() {
+    // PostgreSQL ends a `--` comment at a carriage return, so the COMMIT runs: it used to leave
+    // table `a` behind without a history row when the script failed later.
+    let pg = crate::support::PgDatabase::new();
+    let db = TestDb::Postgres(pg);
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "V1__cr.sql",
+        "CREATE TABLE a (id INTEGER);\n-- note\rCOMMIT;\nCREATE TABLE b (id INTEGER);\nSELECT 1/0;\n",
+    );
+    let output = plantdb(dir.path(), &db.url())
+        .args(["migrate", "up"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`COMMIT`"), "{stderr}");
+    assert!(stderr.contains("-- plantdb:no-transaction"), "{stderr}");
+    assert!(
+        tables(&db).iter().all(|t| t != "a" && t != "b"),
+        "{:?}",
+        tables(&db)
+    );
+}
+
+#[test]
 fn a_quoted_foreign_keys_pragma_is_refused_before_a_rebuild_can_cascade() {
     // Inside the migration's transaction SQLite ignores the pragma, so the rebuild's
     // DROP TABLE would delete every child row through ON DELETE CASCADE.
