@@ -399,7 +399,7 @@ pub fn mask_url(raw: &str) -> String {
         let pairs: Vec<(String, String)> = parsed
             .query_pairs()
             .map(|(k, v)| {
-                let secret = k.eq_ignore_ascii_case("password");
+                let secret = is_secret_option(&k);
                 (
                     k.into_owned(),
                     if secret {
@@ -410,10 +410,7 @@ pub fn mask_url(raw: &str) -> String {
                 )
             })
             .collect();
-        if pairs
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case("password"))
-        {
+        if pairs.iter().any(|(k, _)| is_secret_option(k)) {
             parsed.query_pairs_mut().clear().extend_pairs(pairs);
         }
         return parsed.to_string();
@@ -436,15 +433,22 @@ fn mask_loosely(raw: &str) -> String {
             }
         }
     }
-    let lower = out.to_ascii_lowercase();
-    if let Some(start) = lower.find("password=") {
-        let value_start = start + "password=".len();
+    // Every `…password=` (libpq's `password` and `sslpassword`), however many there are.
+    let mut from = 0;
+    while let Some(found) = out[from..].to_ascii_lowercase().find("password=") {
+        let value_start = from + found + "password=".len();
         let value_end = out[value_start..]
             .find(['&', ' '])
             .map_or(out.len(), |i| value_start + i);
         out.replace_range(value_start..value_end, "****");
+        from = value_start + "****".len();
     }
     out
+}
+
+/// Query options that hold a secret: libpq's `password`, and `sslpassword` (the client key's).
+fn is_secret_option(key: &str) -> bool {
+    key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("sslpassword")
 }
 
 /// Loads `.env` from the working directory into the environment (existing variables win), so
@@ -493,6 +497,21 @@ mod tests {
         let masked = mask_url("postgres://alice:hun ter2@db:notaport/plant");
         assert!(!masked.contains("hun ter2"), "{masked}");
         assert!(masked.contains("alice:****@"), "{masked}");
+    }
+
+    #[test]
+    fn masks_every_password_option_including_libpqs_sslpassword() {
+        for url in [
+            "postgres://alice@db/plant?sslpassword=hunter2&sslmode=require",
+            "postgres://alice@db/plant?password=hunter1&SSLPassword=hunter2",
+            // Unparsable: the fallback masks every occurrence, not only the first.
+            "postgres://alice@db:notaport/plant?password=hunter1&sslpassword=hunter2",
+            "postgres://alice@db:notaport/plant?password=hunter1&password=hunter2",
+        ] {
+            let masked = mask_url(url);
+            assert!(!masked.contains("hunter"), "{url}: {masked}");
+            assert!(masked.contains("****"), "{url}: {masked}");
+        }
     }
 
     #[test]

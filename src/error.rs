@@ -10,19 +10,27 @@ pub type Version = i64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("malformed database URL `{url}`: {reason}")]
+    #[error("malformed database URL `{}`: {}", printable(.url), printable(.reason))]
     InvalidUrl { url: String, reason: String },
 
-    #[error("unknown database URL scheme `{scheme}` in `{url}`")]
+    #[error(
+        "unknown database URL scheme `{}` in `{}`",
+        printable(.scheme),
+        printable(.url)
+    )]
     UnknownScheme { url: String, scheme: String },
 
-    #[error("cannot read `{path}`: {reason}")]
+    #[error("cannot read `{}`: {reason}", printable(.path))]
     Config { path: String, reason: String },
 
-    #[error("cannot connect to PostgreSQL at `{host}`: {reason}")]
+    #[error(
+        "cannot connect to PostgreSQL at `{}`: {}",
+        printable(.host),
+        printable(.reason)
+    )]
     Connect { host: String, reason: String },
 
-    #[error("cannot use {what} `{path}` for TLS: {reason}")]
+    #[error("cannot use {what} `{}` for TLS: {reason}", printable(.path))]
     Tls {
         what: String,
         path: String,
@@ -30,27 +38,37 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    #[error("PostgreSQL at `{host}` rejected user `{user}`: {reason}")]
+    #[error(
+        "PostgreSQL at `{}` rejected user `{}`: {}",
+        printable(.host),
+        printable(.user),
+        printable(.reason)
+    )]
     Auth {
         host: String,
         user: String,
         reason: String,
     },
 
-    #[error("database `{name}` does not exist on `{host}`")]
+    #[error(
+        "database `{}` does not exist on `{}`",
+        printable(.name),
+        printable(.host)
+    )]
     DatabaseMissing { host: String, name: String },
 
-    #[error("cannot open SQLite database `{path}`: {reason}")]
+    #[error("cannot open SQLite database `{}`: {reason}", printable(.path))]
     SqliteOpen { path: String, reason: String },
 
-    #[error("SQLite database `{path}` does not exist")]
+    #[error("SQLite database `{}` does not exist", printable(.path))]
     SqliteMissing { path: String },
 
-    #[error("`{path}` is not a SQLite database")]
+    #[error("`{}` is not a SQLite database", printable(.path))]
     SqliteNotADatabase { path: String },
 
     #[error(
-        "SQLite database `{path}` is read-only for this user (the file, or its directory), and plantdb needs to write to it"
+        "SQLite database `{}` is read-only for this user (the file, or its directory), and plantdb needs to write to it",
+        printable(.path)
     )]
     SqliteReadOnly { path: String },
 
@@ -73,7 +91,10 @@ pub enum Error {
     },
 
     /// `migrate redo` or `--single-transaction` met a step that cannot run in a transaction.
-    #[error("{scope} runs as one transaction, but migration {version} ({file}) cannot: {reason}")]
+    #[error(
+        "{scope} runs as one transaction, but migration {version} ({}) cannot: {reason}",
+        printable(.file)
+    )]
     NotAtomic {
         scope: String,
         version: Version,
@@ -87,10 +108,10 @@ pub enum Error {
     #[error("{cause}\n  {note}")]
     RolledBack { cause: Box<Error>, note: String },
 
-    #[error("bad migration file `{file}`: {reason}")]
+    #[error("bad migration file `{}`: {reason}", printable(.file))]
     MigrationSource { file: String, reason: String },
 
-    #[error("cannot read migrations from `{dir}`: {reason}")]
+    #[error("cannot read migrations from `{}`: {reason}", printable(.dir))]
     MigrationDir { dir: String, reason: String },
 
     #[error("{}", drift_text(.0))]
@@ -102,7 +123,10 @@ pub enum Error {
     #[error("nothing to revert: no migration is applied")]
     NothingToRevert,
 
-    #[error("migration {version} ({file}) has no down script, so it cannot be reverted")]
+    #[error(
+        "migration {version} ({}) has no down script, so it cannot be reverted",
+        printable(.file)
+    )]
     Irreversible { version: Version, file: String },
 
     #[error(
@@ -112,7 +136,8 @@ pub enum Error {
     RevertUnknown { version: Version, name: String },
 
     #[error(
-        "pending migration {version} ({file}) is older than the latest applied migration {latest}"
+        "pending migration {version} ({}) is older than the latest applied migration {latest}",
+        printable(.file)
     )]
     OutOfOrder {
         version: Version,
@@ -133,7 +158,7 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    #[error("cannot read seed file `{path}`: {reason}")]
+    #[error("cannot read seed file `{}`: {reason}", printable(.path))]
     FixtureFile { path: String, reason: String },
 
     #[error("cannot seed: the database is not fully migrated; pending: {}", .0.join(", "))]
@@ -159,13 +184,13 @@ pub enum Error {
     #[error("{0}")]
     SecretKey(String),
 
-    #[error("refusing to reset `{url}`: it is not a local database")]
+    #[error("refusing to reset `{}`: it is not a local database", printable(.url))]
     ResetRemote { url: String },
 
     #[error("reset cancelled: nothing was changed")]
     Cancelled,
 
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", printable(.path))]
     Io {
         path: String,
         #[source]
@@ -198,7 +223,11 @@ pub enum Error {
         holder: Option<String>,
     },
 
-    #[error("gave up waiting for PostgreSQL at `{host}` after {seconds} s: {reason}")]
+    #[error(
+        "gave up waiting for PostgreSQL at `{}` after {seconds} s: {}",
+        printable(.host),
+        printable(.reason)
+    )]
     WaitTimeout {
         host: String,
         seconds: u64,
@@ -230,7 +259,7 @@ pub struct Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+        write!(f, "{}:{}:{}", printable(&self.file), self.line, self.column)
     }
 }
 

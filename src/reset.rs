@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{PostgresTarget, SqliteTarget, Target};
 use crate::db;
 use crate::error::{Error, Result};
+use crate::printable::printable;
 
 /// Reset destroys everything in the database: only on this machine unless forced. Decided
 /// from the URL alone, before any connection.
@@ -25,13 +26,13 @@ pub fn describe(target: &Target) -> String {
     match target {
         Target::Postgres(pg) => format!(
             "PostgreSQL database `{}` on `{}` ({})",
-            pg.dbname(),
-            pg.host_display(),
-            target.display()
+            printable(&pg.dbname()),
+            printable(&pg.host_display()),
+            printable(&target.display())
         ),
         Target::Sqlite(SqliteTarget::File(path)) => format!(
             "SQLite database `{}` (with its -wal, -shm and -journal files)",
-            path.display()
+            printable(&path.display().to_string())
         ),
         Target::Sqlite(SqliteTarget::Memory) => "an in-memory SQLite database".into(),
     }

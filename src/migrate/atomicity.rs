@@ -21,6 +21,9 @@ pub enum Breach {
     NeedsNoTransaction,
     /// SQLite's `PRAGMA foreign_keys`: silently ignored inside a transaction.
     ForeignKeysPragma,
+    /// `RELEASE` or `ROLLBACK TO` a savepoint the script did not create: one of plantdb's own,
+    /// which would commit the step behind plantdb's back or undo part of it silently.
+    OuterSavepoint,
 }
 
 /// The first statement of `sql` that cannot run inside the migration's transaction.
@@ -57,6 +60,13 @@ impl Finding {
                  move it to a migration of its own with `-- plantdb:no-transaction` \
                  {DIRECTIVE_PLACE} (that migration is then not atomic)"
             ),
+            Breach::OuterSavepoint => format!(
+                "`{statement}` names a savepoint this script did not create, so it would end or \
+                 undo part of the transaction plantdb runs this migration in: only release or roll \
+                 back to savepoints the script made itself with `SAVEPOINT`, or put \
+                 `-- plantdb:no-transaction` at the top of the file to manage transactions in it \
+                 yourself (the migration is then not atomic)"
+            ),
             Breach::ForeignKeysPragma => format!(
                 "`{statement}` does nothing inside a transaction, and plantdb runs each migration in \
                  one: put `-- plantdb:foreign-keys-off` {DIRECTIVE_PLACE} instead, and plantdb \
@@ -68,15 +78,95 @@ impl Finding {
 
 /// The first statement in `sql` that must not run inside a transaction, if any.
 pub fn first_breach(sql: &str, dialect: Dialect) -> Option<Finding> {
+    let mut created = Vec::new();
     lexer::statements(sql, dialect)
         .iter()
-        .find_map(|statement| classify(statement, dialect))
+        .find_map(|statement| {
+            match savepoint_use(statement, sql) {
+                Some(SavepointUse::Create(name)) => created.push(name),
+                Some(SavepointUse::Leave { shown, name }) => {
+                    let Some(at) = created.iter().rposition(|made| *made == name) else {
+                        let (line, column) = statement.position();
+                        return Some(Finding {
+                            line,
+                            column,
+                            statement: shown.to_string(),
+                            breach: Breach::OuterSavepoint,
+                        });
+                    };
+                    // RELEASE ends the savepoint and those made after it; ROLLBACK TO keeps it.
+                    created.truncate(if shown == "RELEASE" { at } else { at + 1 });
+                }
+                None => {}
+            }
+            classify(statement, sql, dialect)
+        })
 }
 
-fn classify(statement: &Statement, dialect: Dialect) -> Option<Finding> {
+enum SavepointUse {
+    Create(String),
+    /// `RELEASE` or `ROLLBACK TO`, as `shown`.
+    Leave {
+        shown: &'static str,
+        name: String,
+    },
+}
+
+/// What `statement` does with a savepoint, and the savepoint's name as the databases compare
+/// it (quotes removed, case ignored: SQLite ignores it, and PostgreSQL refuses a mismatch
+/// itself).
+fn savepoint_use(statement: &Statement, sql: &str) -> Option<SavepointUse> {
+    let texts: Vec<&str> = statement
+        .tokens
+        .iter()
+        .map(|token| &sql[token.start..token.end])
+        .collect();
+    let upper: Vec<String> = texts.iter().map(|text| text.to_uppercase()).collect();
+    let upper: Vec<&str> = upper.iter().map(String::as_str).collect();
+    // The position of the name after the keywords; `SAVEPOINT` before it is optional.
+    let optional_savepoint = |at: usize| {
+        if upper.get(at) == Some(&"SAVEPOINT") && upper.len() > at + 1 {
+            at + 1
+        } else {
+            at
+        }
+    };
+    let (shown, at) = match upper.as_slice() {
+        ["SAVEPOINT", _, ..] => (None, 1),
+        ["RELEASE", ..] => (Some("RELEASE"), optional_savepoint(1)),
+        ["ROLLBACK", "WORK" | "TRANSACTION", "TO", ..] => {
+            (Some("ROLLBACK TO"), optional_savepoint(3))
+        }
+        ["ROLLBACK", "TO", ..] => (Some("ROLLBACK TO"), optional_savepoint(2)),
+        _ => return None,
+    };
+    let name = unquoted_name(texts.get(at)?);
+    Some(match shown {
+        None => SavepointUse::Create(name),
+        Some(shown) => SavepointUse::Leave { shown, name },
+    })
+}
+
+/// A name as the databases compare it: quotes removed, case ignored.
+fn unquoted_name(text: &str) -> String {
+    let unquoted = match text.chars().next() {
+        Some('"') => text.trim_matches('"').replace("\"\"", "\""),
+        Some('\'') => text.trim_matches('\'').replace("''", "'"),
+        Some('`') => text.trim_matches('`').replace("``", "`"),
+        Some('[') => text
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+        _ => text.to_string(),
+    };
+    unquoted.to_lowercase()
+}
+
+fn classify(statement: &Statement, sql: &str, dialect: Dialect) -> Option<Finding> {
     let words = statement.words();
-    let (shown, breach) =
-        transaction_control(&words).or_else(|| needs_no_transaction(&words, dialect))?;
+    let (shown, breach) = transaction_control(&words)
+        .or_else(|| needs_no_transaction(&words, dialect))
+        .or_else(|| foreign_keys_pragma(statement, sql, dialect))?;
     let (line, column) = statement.position();
     Some(Finding {
         line,
@@ -114,15 +204,39 @@ fn transaction_control(words: &[&str]) -> Option<(String, Breach)> {
     }
 }
 
+/// SQLite's `PRAGMA [schema.]foreign_keys`, its names quoted or not (SQLite takes a quoted
+/// pragma name, even a string, as the name).
+fn foreign_keys_pragma(
+    statement: &Statement,
+    sql: &str,
+    dialect: Dialect,
+) -> Option<(String, Breach)> {
+    if dialect != Dialect::Sqlite {
+        return None;
+    }
+    let texts: Vec<&str> = statement
+        .tokens
+        .iter()
+        .map(|token| &sql[token.start..token.end])
+        .collect();
+    let name = match texts.as_slice() {
+        [pragma, _, ".", name, ..] | [pragma, name, ..]
+            if pragma.eq_ignore_ascii_case("PRAGMA") =>
+        {
+            name
+        }
+        _ => return None,
+    };
+    (unquoted_name(name) == "foreign_keys")
+        .then(|| ("PRAGMA foreign_keys".to_string(), Breach::ForeignKeysPragma))
+}
+
 fn needs_no_transaction(words: &[&str], dialect: Dialect) -> Option<(String, Breach)> {
     let shown = |text: &str| Some((text.to_string(), Breach::NeedsNoTransaction));
     let has = |word: &str| words.contains(&word);
     match dialect {
         Dialect::Sqlite => match words {
             ["VACUUM", ..] => shown("VACUUM"),
-            ["PRAGMA", "FOREIGN_KEYS", ..] | ["PRAGMA", _, "FOREIGN_KEYS", ..] => {
-                Some(("PRAGMA foreign_keys".to_string(), Breach::ForeignKeysPragma))
-            }
             _ => None,
         },
         Dialect::Postgres => match words {
@@ -221,13 +335,66 @@ mod tests {
     fn savepoints_are_fine() {
         for sql in [
             "SAVEPOINT s; ROLLBACK TO s; RELEASE s;",
-            "ROLLBACK TO SAVEPOINT s",
-            "ROLLBACK TRANSACTION TO SAVEPOINT s",
-            "ROLLBACK WORK TO s",
+            "SAVEPOINT s; ROLLBACK TO SAVEPOINT s",
+            "savepoint s; rollback transaction to savepoint s",
+            "SAVEPOINT s; ROLLBACK WORK TO s",
         ] {
             assert_eq!(pg(sql), None, "{sql}");
             assert_eq!(lite(sql), None, "{sql}");
         }
+    }
+
+    #[test]
+    fn releasing_or_rolling_back_to_a_savepoint_the_script_did_not_create_is_refused() {
+        // plantdb runs each SQLite step in a savepoint of its own: releasing it commits the
+        // step behind plantdb's back, rolling back to it undoes part of the step silently.
+        for (sql, shown, line) in [
+            (
+                "CREATE TABLE t (id int);\nRELEASE plantdb_step;",
+                "RELEASE",
+                2,
+            ),
+            ("RELEASE SAVEPOINT \"plantdb_step\"", "RELEASE", 1),
+            (
+                "SAVEPOINT a; RELEASE a;\nROLLBACK TO plantdb_atomic",
+                "ROLLBACK TO",
+                2,
+            ),
+            ("ROLLBACK TRANSACTION TO SAVEPOINT [x]", "ROLLBACK TO", 1),
+            ("SAVEPOINT a; RELEASE b", "RELEASE", 1),
+            // Once released, the name is plantdb's again.
+            (
+                "SAVEPOINT plantdb_step; RELEASE plantdb_step;\nRELEASE plantdb_step",
+                "RELEASE",
+                2,
+            ),
+            (
+                "SAVEPOINT a; SAVEPOINT b; RELEASE a;\nROLLBACK TO b",
+                "ROLLBACK TO",
+                2,
+            ),
+        ] {
+            for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+                if sql.contains('[') && dialect == Dialect::Postgres {
+                    continue;
+                }
+                let found = first_breach(sql, dialect).unwrap_or_else(|| panic!("{sql}"));
+                assert_eq!(
+                    (found.statement.as_str(), found.line),
+                    (shown, line),
+                    "{sql}"
+                );
+                assert_eq!(found.breach, Breach::OuterSavepoint, "{sql}");
+                assert!(found.explain().contains("savepoint"), "{}", found.explain());
+            }
+        }
+        // Names compare as the databases compare them: unquoted names ignore case.
+        assert_eq!(
+            lite("SAVEPOINT Sp1; ROLLBACK TO sp1; RELEASE \"Sp1\""),
+            None
+        );
+        // The same name twice: each release ends the latest.
+        assert_eq!(lite("SAVEPOINT a; SAVEPOINT a; RELEASE a; RELEASE a"), None);
     }
 
     #[test]
@@ -329,6 +496,19 @@ mod tests {
             lite("PRAGMA main.foreign_keys = 0"),
             Some(("PRAGMA foreign_keys".into(), 1))
         );
+        // SQLite reads a quoted pragma name as the name: ignored inside a transaction all the
+        // same, so a table rebuild would run with foreign keys on and cascade its DROP TABLE.
+        for sql in [
+            "PRAGMA \"foreign_keys\" = OFF",
+            "PRAGMA 'Foreign_Keys' = 0",
+            "PRAGMA [foreign_keys]=0",
+            "PRAGMA main.`foreign_keys` = false",
+            "PRAGMA \"main\".\"foreign_keys\"(0)",
+        ] {
+            let found = first_breach(sql, Dialect::Sqlite).unwrap_or_else(|| panic!("{sql}"));
+            assert_eq!(found.breach, Breach::ForeignKeysPragma, "{sql}");
+        }
+        assert_eq!(lite("PRAGMA \"foreign_key_list\"('t')"), None);
     }
 
     #[test]

@@ -129,6 +129,8 @@ struct StatementState {
     paren_depth: usize,
     /// Open `BEGIN`/`CASE` blocks of a body whose semicolons belong to the statement.
     block_depth: usize,
+    /// Whether the body's BEGIN was seen: a trigger has one body.
+    body_opened: bool,
 }
 
 impl StatementState {
@@ -137,11 +139,35 @@ impl StatementState {
             TokenKind::Symbol('(') => self.paren_depth += 1,
             TokenKind::Symbol(')') => self.paren_depth = self.paren_depth.saturating_sub(1),
             TokenKind::Word(word) if token.depth == 0 && self.has_body(dialect) => {
+                // BEGIN and END are also names (a function or trigger called `begin`, a column
+                // `NEW.end`): only the body's own BEGIN opens it, or the statements after it
+                // would be swallowed unchecked.
+                let previous = self.tokens.last().map(|token| &token.kind);
+                let after_dot = previous == Some(&TokenKind::Symbol('.'));
                 match word.as_str() {
-                    "BEGIN" => self.block_depth += 1,
+                    // PostgreSQL: the body is `BEGIN ATOMIC`.
+                    "ATOMIC"
+                        if dialect == Dialect::Postgres
+                            && previous == Some(&TokenKind::Word("BEGIN".into())) =>
+                    {
+                        self.block_depth += 1;
+                    }
+                    // SQLite: the first BEGIN that is not the trigger's or the table's name.
+                    "BEGIN"
+                        if dialect == Dialect::Sqlite
+                            && !self.body_opened
+                            && !after_dot
+                            && !matches!(
+                                previous,
+                                Some(TokenKind::Word(w)) if matches!(w.as_str(), "TRIGGER" | "EXISTS" | "ON")
+                            ) =>
+                    {
+                        self.block_depth += 1;
+                        self.body_opened = true;
+                    }
                     // CASE also ends with END; it only matters inside a body.
                     "CASE" if self.block_depth > 0 => self.block_depth += 1,
-                    "END" => self.block_depth = self.block_depth.saturating_sub(1),
+                    "END" if !after_dot => self.block_depth = self.block_depth.saturating_sub(1),
                     _ => {}
                 }
             }
@@ -282,7 +308,12 @@ impl Lexer {
                 (Some(c), _) if c.is_whitespace() => {
                     self.bump();
                 }
-                (Some('-'), Some('-')) => self.bump_while(|c| c != '\n'),
+                (Some('-'), Some('-')) => {
+                    // PostgreSQL ends a `--` comment at a carriage return too; SQLite only at a
+                    // line feed.
+                    let cr_ends = self.dialect == Dialect::Postgres;
+                    self.bump_while(|c| c != '\n' && !(cr_ends && c == '\r'));
+                }
                 (Some('/'), Some('*')) => self.block_comment(),
                 _ => return,
             }
@@ -499,6 +530,49 @@ mod tests {
             lite("CREATE TEMP TRIGGER x AFTER INSERT ON t BEGIN DELETE FROM u; END; VACUUM").len(),
             2
         );
+    }
+
+    #[test]
+    fn a_carriage_return_ends_a_line_comment_on_postgres_only() {
+        assert_eq!(
+            pg("CREATE TABLE a (id int);\n-- note\rCOMMIT;\nSELECT 1"),
+            vec!["CREATE TABLE A", "COMMIT", "SELECT"]
+        );
+        assert_eq!(
+            lite("SELECT 1;\n-- note\rCOMMIT;\nSELECT 2"),
+            vec!["SELECT", "SELECT"]
+        );
+    }
+
+    #[test]
+    fn a_function_or_trigger_named_begin_opens_no_body() {
+        // BEGIN is only a keyword to PostgreSQL when ATOMIC follows it; as a name it must not
+        // hide the statements after it.
+        assert_eq!(
+            pg("CREATE FUNCTION begin() RETURNS int AS 'SELECT 1' LANGUAGE sql; COMMIT; SELECT 1"),
+            vec![
+                "CREATE FUNCTION BEGIN RETURNS INT AS LANGUAGE SQL",
+                "COMMIT",
+                "SELECT"
+            ]
+        );
+        assert_eq!(
+            pg("CREATE FUNCTION s.begin(x int) RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT x; END; COMMIT")
+                .len(),
+            2
+        );
+        // SQLite: a trigger, its table or a column may be called begin or end.
+        for sql in [
+            "CREATE TRIGGER begin AFTER INSERT ON t BEGIN SELECT 1; END; COMMIT",
+            "CREATE TRIGGER IF NOT EXISTS begin AFTER INSERT ON t BEGIN SELECT 1; END; COMMIT",
+            "CREATE TRIGGER main.begin UPDATE ON t BEGIN SELECT 1; END; COMMIT",
+            "CREATE TRIGGER x AFTER INSERT ON begin BEGIN SELECT 1; END; COMMIT",
+            "CREATE TRIGGER x AFTER UPDATE ON t WHEN NEW.begin > OLD.end BEGIN SELECT NEW.end; END; COMMIT",
+        ] {
+            let split = lite(sql);
+            assert_eq!(split.len(), 2, "{sql}: {split:?}");
+            assert_eq!(split[1], "COMMIT", "{sql}");
+        }
     }
 
     #[test]

@@ -722,15 +722,19 @@ impl Seeder<'_, '_> {
     /// column's PostgreSQL sequence up to the table's largest key, so that the seed's next
     /// rows and the application's inserts do not draw a key that is taken. Never moves a
     /// sequence back. SQLite needs nothing: a new rowid is always above the largest one.
+    ///
+    /// `ALTER SEQUENCE … RESTART` rather than `setval`: `setval` survives a rollback, so a dry
+    /// run or a failed seed would move the sequence for good (up to the column's maximum, which
+    /// makes every later insert fail); `RESTART` is undone with the seed's transaction.
     fn catch_up_sequence(&mut self, table: &Table, pk: &str) -> Result<()> {
         if self.driver.dialect() != Dialect::Postgres {
             return Ok(());
         }
         let mut params = self.params();
         let sql = format!(
-            "SELECT setval(s.seq::regclass, m.top) FROM
-               (SELECT pg_get_serial_sequence({}, {}) AS seq) s,
-               (SELECT max({}) AS top FROM {}) m
+            "SELECT format('ALTER SEQUENCE %s RESTART WITH %s', s.seq, m.top::bigint + 1)
+             FROM (SELECT pg_get_serial_sequence({}, {}) AS seq) s,
+                  (SELECT max({}) AS top FROM {}) m
              WHERE s.seq IS NOT NULL AND m.top IS NOT NULL
                AND m.top > coalesce(pg_sequence_last_value(s.seq::regclass), 0)",
             params.bind(Value::Text(quote_ident(table.name))),
@@ -738,7 +742,12 @@ impl Seeder<'_, '_> {
             quote_ident(pk),
             quote_ident(table.name)
         );
-        self.driver.query(&sql, params.values(), &[])?;
+        let rows = self.driver.query(&sql, params.values(), &[Kind::Text])?;
+        // At the column's largest value there is no next id: PostgreSQL refuses the restart,
+        // and the seed with it, rather than leave the table unable to take a new row.
+        if let Some(Value::Text(restart)) = rows.first().and_then(|row| row.first()) {
+            self.driver.execute(restart)?;
+        }
         Ok(())
     }
 

@@ -136,6 +136,110 @@ fn transaction_control_in_a_migration_is_refused_before_anything_runs() {
 }
 
 #[test]
+fn names_and_savepoints_cannot_smuggle_transaction_control_past_the_check() {
+    each_dialect(|db| {
+        // An object called `begin` looks like the start of a body; releasing plantdb's own
+        // savepoint commits the step behind its back. Both used to run, leaving tables and a
+        // history row behind while plantdb exited 1.
+        let named_begin = match db {
+            TestDb::Postgres(_) => {
+                "CREATE TABLE t (id INTEGER);\nCREATE FUNCTION begin() RETURNS int AS 'SELECT 1' LANGUAGE sql;\nCOMMIT;\nCREATE TABLE b (id INTEGER);\n"
+            }
+            TestDb::Sqlite(_) => {
+                "CREATE TABLE t (id INTEGER);\nCREATE TRIGGER begin AFTER INSERT ON t BEGIN SELECT 1; END;\nCOMMIT;\nCREATE TABLE b (id INTEGER);\n"
+            }
+        };
+        for (sql, at, shown) in [
+            (named_begin, "V1__smuggle.sql:3:1", "`COMMIT`"),
+            (
+                "CREATE TABLE t (id INTEGER);\nRELEASE plantdb_step;\nCREATE TABLE b (id INTEGER);\n",
+                "V1__smuggle.sql:2:1",
+                "`RELEASE`",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), "V1__smuggle.sql", sql);
+            let output = plantdb(dir.path(), &db.url())
+                .args(["migrate", "up"])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let dialect = db.dialect_name();
+            assert_eq!(output.status.code(), Some(1), "{dialect}: {stderr}");
+            assert!(stderr.contains(at), "{dialect}: {stderr}");
+            assert!(stderr.contains(shown), "{dialect}: {stderr}");
+            assert!(
+                tables(&db).iter().all(|t| t != "t" && t != "b"),
+                "{dialect}: {:?}",
+                tables(&db)
+            );
+        }
+    });
+}
+
+#[test]
+fn a_commit_after_a_carriage_return_in_a_comment_is_refused_on_postgres() {
+    // PostgreSQL ends a `--` comment at a carriage return, so the COMMIT runs: it used to leave
+    // table `a` behind without a history row when the script failed later.
+    let pg = crate::support::PgDatabase::new();
+    let db = TestDb::Postgres(pg);
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "V1__cr.sql",
+        "CREATE TABLE a (id INTEGER);\n-- note\rCOMMIT;\nCREATE TABLE b (id INTEGER);\nSELECT 1/0;\n",
+    );
+    let output = plantdb(dir.path(), &db.url())
+        .args(["migrate", "up"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`COMMIT`"), "{stderr}");
+    assert!(stderr.contains("-- plantdb:no-transaction"), "{stderr}");
+    assert!(
+        tables(&db).iter().all(|t| t != "a" && t != "b"),
+        "{:?}",
+        tables(&db)
+    );
+}
+
+#[test]
+fn a_quoted_foreign_keys_pragma_is_refused_before_a_rebuild_can_cascade() {
+    // Inside the migration's transaction SQLite ignores the pragma, so the rebuild's
+    // DROP TABLE would delete every child row through ON DELETE CASCADE.
+    let db = crate::support::SqliteFile::new();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "V1__tables.sql",
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);\nCREATE TABLE child (parent_id INTEGER REFERENCES parent (id) ON DELETE CASCADE);\nINSERT INTO parent VALUES (1);\nINSERT INTO child VALUES (1);\n",
+    );
+    plantdb(dir.path(), &db.url())
+        .args(["migrate", "up"])
+        .assert()
+        .success();
+    write(
+        dir.path(),
+        "V2__rebuild.sql",
+        "PRAGMA \"foreign_keys\" = OFF;\nCREATE TABLE parent_new (id INTEGER PRIMARY KEY, name TEXT);\nINSERT INTO parent_new (id) SELECT id FROM parent;\nDROP TABLE parent;\nALTER TABLE parent_new RENAME TO parent;\n",
+    );
+    let output = plantdb(dir.path(), &db.url())
+        .args(["migrate", "up"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("V2__rebuild.sql:1:1"), "{stderr}");
+    assert!(stderr.contains("plantdb:foreign-keys-off"), "{stderr}");
+    let children: i64 = db
+        .connection()
+        .query_row("SELECT count(*) FROM child", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(children, 1);
+}
+
+#[test]
 fn a_postgres_no_transaction_script_runs_statement_by_statement() {
     let pg = crate::support::PgDatabase::new();
     let dir = tempfile::tempdir().unwrap();

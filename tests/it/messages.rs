@@ -301,3 +301,62 @@ fn the_fixture_hint_points_at_a_readme_section_that_exists() {
         "and describes the rules"
     );
 }
+
+#[test]
+fn control_characters_in_file_names_are_escaped_in_errors() {
+    // File names come from whoever can write the directory: a line break in one must not fake
+    // an output line, nor an escape sequence recolour the terminal.
+    let dir = tempfile::tempdir().expect("dir");
+    let evil = "V1__a\x1b[31m\nFAKE: all good.sql";
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).expect("mkdir");
+    std::fs::write(migrations.join(evil), "SELECT 1;").expect("write");
+    std::fs::write(dir.path().join("seed\x1b[2J\nFAKE.yaml"), "plants: [1\n").expect("write");
+    let db = crate::support::SqliteFile::new();
+    for args in [
+        &["--migrations", "migrations", "migrate", "up"][..],
+        &["seed", "seed\x1b[2J\nFAKE.yaml"],
+        &["seed", "missing\x1b[2J\nFAKE.yaml"],
+    ] {
+        let (code, stdout, stderr) = run(plantdb(dir.path(), &db.url()).args(args));
+        let all = format!("{stdout}{stderr}");
+        let context = format!("{args:?}:\n{all}");
+        assert_eq!(code, Some(1), "{context}");
+        assert!(!all.contains('\x1b'), "a raw ESC: {context}");
+        assert!(
+            !all.lines().any(|line| line.starts_with("FAKE")),
+            "a fake line: {context}"
+        );
+        assert!(all.contains("\\nFAKE"), "the escaped name: {context}");
+    }
+}
+
+#[test]
+fn control_characters_in_database_urls_are_escaped_in_messages() {
+    // Hosts and names may be percent-encoded, and the URL itself may hold anything; none of it
+    // may reach the terminal raw. The host here is a unix socket that does not exist.
+    let dir = tempfile::tempdir().expect("dir");
+    for (url, args) in [
+        ("evil\x1b[2J\nFAKE://x", &["status"][..]),
+        ("postgres://u@h:1x\x1b[2J\nFAKE/db", &["status"]),
+        (
+            "postgres://u@/db%0AFAKE?host=%2Fnonexistent%0AFAKE%1b",
+            &["status"],
+        ),
+        (
+            "postgres://u@/db%0AFAKE?host=%2Fnonexistent%0AFAKE%1b",
+            &["reset", "--yes", "--no-seed"],
+        ),
+    ] {
+        let (code, stdout, stderr) = run(plantdb(dir.path(), url).args(args));
+        let all = format!("{stdout}{stderr}");
+        let context = format!("{url:?} {args:?}:\n{all}");
+        assert!(code.is_some_and(|code| code != 0), "{context}");
+        assert!(!all.contains('\x1b'), "a raw ESC: {context}");
+        assert!(
+            !all.lines().any(|line| line.starts_with("FAKE")),
+            "a fake line: {context}"
+        );
+        assert!(all.contains("\\nFAKE"), "the escaped text: {context}");
+    }
+}

@@ -364,6 +364,66 @@ fn explicit_identity_keys_leave_room_for_the_applications_next_insert() {
     });
 }
 
+/// What the application does: insert an alert without an id.
+fn application_insert(db: &TestDb) {
+    execute(
+        db,
+        "INSERT INTO alerts (metric, value, threshold, direction) VALUES ('light_level', 1, 2, 'below')",
+    );
+}
+
+#[test]
+fn a_dry_run_leaves_the_id_sequences_where_they_were() {
+    each_dialect(|db| {
+        let url = db.url();
+        up_all(&url);
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(
+            dir.path().join("ids.yaml"),
+            "alerts:\n  a: {id: 1000000, metric: temperature, value: 30, threshold: 25, direction: above}\n",
+        )
+        .expect("write");
+        let report = seed_json(dir.path(), &url, &["seed", "--dry-run", "ids.yaml"]);
+        assert_eq!(report["dry_run"], true);
+        application_insert(&db);
+        assert_eq!(
+            count(&db, "alerts WHERE id < 1000"),
+            1,
+            "{}",
+            db.dialect_name()
+        );
+    });
+}
+
+#[test]
+fn a_postgres_explicit_id_that_leaves_no_next_id_is_refused_and_moves_no_sequence() {
+    let pg = PgDatabase::new();
+    up_all(&pg.url);
+    let db = TestDb::Postgres(pg);
+    let dir = tempfile::tempdir().expect("dir");
+    // The largest id the column takes leaves no id for the next insert: refused. The sequence
+    // used to be moved there for good, so every later insert without an id failed.
+    std::fs::write(
+        dir.path().join("ids.yaml"),
+        "alerts:\n  a: {id: 2147483647, metric: temperature, value: 30, threshold: 25, direction: above}\n",
+    )
+    .expect("write");
+    let output = plantdb(dir.path(), &db.url())
+        .env(secrets::KEY_VAR, test_key().to_base64())
+        .args(["seed", "ids.yaml"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ids.yaml:2:3") && stderr.contains("MAXVALUE"),
+        "{stderr}"
+    );
+    assert_eq!(count(&db, "alerts"), 0);
+    application_insert(&db);
+    assert_eq!(count(&db, "alerts WHERE id < 1000"), 1);
+}
+
 #[test]
 fn a_failed_seed_prints_no_results() {
     each_dialect(|db| {
