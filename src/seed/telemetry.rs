@@ -5,11 +5,11 @@
 use std::f64::consts::PI;
 
 use chrono::{DateTime, Duration, Timelike, Utc};
-use rand::{Rng, SeedableRng};
-// PCG's output is fixed by its specification, unlike rand's `Pcg64Mcg`, whose algorithm may
-// change between versions and platforms: the same fixture and `now` give the same readings
-// everywhere.
+// PCG's output is fixed by its specification, unlike that of rand's `SmallRng`, which may
+// change between versions and platforms; the uniform draws are written out below for the same
+// reason. So the same fixture and `now` give the same readings everywhere.
 use rand_pcg::Pcg64Mcg;
+use rand_pcg::rand_core::{Rng, SeedableRng};
 
 use crate::db::value::Value;
 
@@ -118,21 +118,28 @@ impl Iterator for Generator {
 fn reading(rng: &mut Pcg64Mcg, time: DateTime<Utc>, device: u64) -> [f64; 4] {
     let hour = f64::from(time.hour()) + f64::from(time.minute()) / 60.0;
     let day_phase = 2.0 * PI * (hour - 9.0) / 24.0;
-    let temperature = 21.0 + 3.0 * day_phase.sin() + rng.gen_range(-0.3..0.3);
-    let humidity = (55.0 - 8.0 * day_phase.sin() + rng.gen_range(-1.5..1.5)).clamp(20.0, 95.0);
+    let temperature = 21.0 + 3.0 * day_phase.sin() + uniform(rng, -0.3, 0.3);
+    let humidity = (55.0 - 8.0 * day_phase.sin() + uniform(rng, -1.5, 1.5)).clamp(20.0, 95.0);
     let sun = (PI * (hour - 6.0) / 12.0).sin().max(0.0);
-    let light = (sun * 900.0 + rng.gen_range(0.0..20.0)).max(0.0);
+    let light = (sun * 900.0 + uniform(rng, 0.0, 20.0)).max(0.0);
     let cycle_hours = 72.0;
     let offset = (device % 72) as f64;
     let hours = time.timestamp() as f64 / 3600.0 + offset;
     let since_watering = hours.rem_euclid(cycle_hours);
-    let soil = (72.0 - since_watering * 0.5 + rng.gen_range(-0.5..0.5)).clamp(15.0, 80.0);
+    let soil = (72.0 - since_watering * 0.5 + uniform(rng, -0.5, 0.5)).clamp(15.0, 80.0);
     [
         round1(soil),
         round1(temperature),
         round1(humidity),
         round1(light),
     ]
+}
+
+/// A uniform draw from `low..high`: the top 53 bits of one output as a fraction, written out
+/// here so that no library's sampling method can change the readings.
+fn uniform(rng: &mut Pcg64Mcg, low: f64, high: f64) -> f64 {
+    let fraction = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    low + (high - low) * fraction
 }
 
 fn round1(v: f64) -> f64 {
