@@ -29,6 +29,12 @@ bench-migrate:
     cargo build --release --bins --examples
     cargo run --release --example migrate_bench
 
+# Time `migrate up` against refinery, sqlx, dbmate and psql (peers installed into .peers/ first).
+bench-peers ROUNDS="21":
+    scripts/bench-peers-setup.sh
+    cargo build --release --bins --examples
+    cargo run --release --example peer_bench -- {{ROUNDS}}
+
 # Drop, recreate, migrate and seed the configured local database (see docs/seeding.md).
 reset:
     cargo run --release -- reset

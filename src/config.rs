@@ -95,7 +95,7 @@ pub struct TlsOptions {
     pub check: CertificateCheck,
     /// `sslrootcert`; `None` means libpq's default, `~/.postgresql/root.crt`.
     pub root: Option<RootCertificates>,
-    /// `sslcert` and `sslkey`: a client certificate and its key (PEM; the key in PKCS#8).
+    /// `sslcert` and `sslkey`: a client certificate and its key (PEM; the key PKCS#8, PKCS#1 or SEC1).
     pub client: Option<(PathBuf, PathBuf)>,
 }
 

@@ -204,11 +204,13 @@ pub fn open_client(
         });
     }
     let attempt: Box<dyn FnOnce() -> std::result::Result<Client, postgres::Error> + Send> =
-        if !wants_tls(target, deadline)? {
+        if !may_use_tls(target) {
             Box::new(move || config.connect(postgres::NoTls))
         } else {
+            // With `prefer` the driver asks for TLS and goes on in plain text on the same
+            // connection if the server says no.
             let connector = super::tls::connector(target)?;
-            Box::new(move || config.connect(postgres_native_tls::MakeTlsConnector::new(connector)))
+            Box::new(move || config.connect(connector))
         };
     // The attempt runs on its own thread so that it can be given up at the deadline. An
     // abandoned attempt ends with the process; should the server answer after all, the thread
@@ -249,80 +251,17 @@ fn timed_out(target: &PostgresTarget, timeout: Duration) -> Error {
     }
 }
 
-/// Whether to set up TLS at all. Building a TLS connector loads the system's CA store, which
-/// costs more than a whole migration run on a small schema, so it is skipped where TLS cannot
-/// happen: `sslmode=disable`, unix sockets (never encrypted), and `prefer` (the default) when
-/// the server answers the SSL request with "no", exactly what the driver would then do too.
-/// A server that does not answer that request before `deadline` is a timeout.
-fn wants_tls(target: &PostgresTarget, deadline: Instant) -> Result<bool> {
+/// Whether TLS can happen at all: not with `sslmode=disable`, nor over unix sockets (never
+/// encrypted, and the driver has no host name to check there).
+fn may_use_tls(target: &PostgresTarget) -> bool {
     use postgres::config::{Host, SslMode};
     let config = &target.config;
-    Ok(match config.get_ssl_mode() {
-        SslMode::Disable => false,
-        _ if config
-            .get_hosts()
-            .iter()
-            .all(|h| matches!(h, Host::Unix(_)))
-            && config.get_hostaddrs().is_empty() =>
-        {
-            false
-        }
-        SslMode::Prefer => {
-            // Where the connection really goes: `hostaddr` when given, else the host.
-            let address = match (config.get_hosts(), config.get_hostaddrs()) {
-                (_, [ip]) => Some(ip.to_string()),
-                ([Host::Tcp(host)], []) => Some(host.clone()),
-                _ => None,
-            };
-            match address {
-                Some(address) => {
-                    let port = config.get_ports().first().copied().unwrap_or(5432);
-                    match server_offers_tls(&address, port, deadline) {
-                        Ok(offers) => offers,
-                        Err(e)
-                            if matches!(
-                                e.kind(),
-                                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-                            ) =>
-                        {
-                            return Err(timed_out(target, target.connect_timeout()));
-                        }
-                        // Any other failure: let the real connection attempt decide and report.
-                        Err(_) => true,
-                    }
-                }
-                None => true,
-            }
-        }
-        _ => true,
-    })
-}
-
-/// Sends the protocol's SSLRequest and reads the one-byte answer ('S' or 'N').
-fn server_offers_tls(host: &str, port: u16, deadline: Instant) -> std::io::Result<bool> {
-    use std::io::{Read, Write};
-    use std::net::ToSocketAddrs;
-    let remaining = || {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            Err(std::io::Error::from(std::io::ErrorKind::TimedOut))
-        } else {
-            Ok(left)
-        }
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let address = (host, port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| std::io::Error::other("no address"))?;
-    let mut stream = std::net::TcpStream::connect_timeout(&address, remaining()?)?;
-    stream.set_write_timeout(Some(remaining()?))?;
-    // Length 8, then the SSLRequest code 80877103.
-    stream.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])?;
-    stream.set_read_timeout(Some(remaining()?))?;
-    let mut answer = [0u8; 1];
-    stream.read_exact(&mut answer)?;
-    Ok(answer[0] == b'S')
+    let unix_only = config
+        .get_hosts()
+        .iter()
+        .all(|h| matches!(h, Host::Unix(_)))
+        && config.get_hostaddrs().is_empty();
+    config.get_ssl_mode() != SslMode::Disable && !unix_only
 }
 
 /// A connection to `postgres` (or `template1` where that is gone) on the target's server: a

@@ -1,10 +1,24 @@
-//! The TLS connector for a PostgreSQL target, with libpq's meaning of its options:
+//! The TLS set-up for a PostgreSQL target (rustls), with libpq's meaning of its options:
 //! `verify-ca` checks the chain only, `verify-full` also the host name; `sslrootcert` (a file,
 //! or `system`), `sslcert` and `sslkey`, with libpq's check that a key is not readable by others.
+//!
+//! Root certificates are read only by the modes that check the server's certificate: `prefer`
+//! and `require` encrypt without proof of whom they talk to, as in libpq, and cost nothing more
+//! than the handshake.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use native_tls::{Certificate, Identity, TlsConnector};
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::sign::{CertifiedKey, SigningKey, SingleCertAndKey};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::{CertificateCheck, PostgresTarget, RootCertificates};
 use crate::error::{Error, Result};
@@ -12,32 +26,66 @@ use crate::error::{Error, Result};
 /// libpq's default CA file for the verify modes, under the home directory.
 const DEFAULT_ROOT_CERT: &str = ".postgresql/root.crt";
 
-pub fn connector(target: &PostgresTarget) -> Result<TlsConnector> {
+pub fn connector(target: &PostgresTarget) -> Result<MakeRustlsConnect> {
     let tls = &target.tls;
-    let mut builder = TlsConnector::builder();
-    // Without a check (`prefer`, `require`) libpq encrypts but accepts any certificate.
-    builder
-        .danger_accept_invalid_certs(tls.check == CertificateCheck::None)
-        .danger_accept_invalid_hostnames(tls.check != CertificateCheck::ChainAndHost);
-    if tls.check != CertificateCheck::None {
-        match root_certificates(tls.root.as_ref())? {
-            RootCertificates::System => {}
-            RootCertificates::File(path) => {
-                // Only the named CAs: a certificate some public CA signed must not pass.
-                builder.disable_built_in_roots(true);
-                for certificate in read_root_file(&path)? {
-                    builder.add_root_certificate(certificate);
-                }
-            }
-        }
-    }
-    if let Some((cert, key)) = &tls.client {
-        builder.identity(client_identity(cert, key)?);
-    }
-    builder.build().map_err(|e| Error::Connect {
+    let setup_error = |e: rustls::Error| Error::Connect {
         host: target.host_display(),
         reason: format!("cannot set up TLS: {e}"),
-    })
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(setup_error)?;
+    let builder = match tls.check {
+        // Without a check (`prefer`, `require`) libpq encrypts but accepts any certificate.
+        CertificateCheck::None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(
+                provider.signature_verification_algorithms,
+            ))),
+        check => {
+            let roots = load_roots(target, root_certificates(tls.root.as_ref())?)?;
+            let chain_and_host =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| Error::Connect {
+                        host: target.host_display(),
+                        reason: format!("cannot set up TLS: {e}"),
+                    })?;
+            if check == CertificateCheck::ChainAndHost {
+                builder.with_webpki_verifier(chain_and_host)
+            } else {
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(ChainOnly(chain_and_host)))
+            }
+        }
+    };
+    let config = match &tls.client {
+        Some((cert, key)) => {
+            let (certificates, private_key) = client_identity(cert, key)?;
+            let signing_key = provider
+                .key_provider
+                .load_private_key(private_key)
+                .map_err(|e| tls_file_error("the private key (sslkey)", key, e.to_string()))?;
+            // libpq refuses a certificate that does not go with its key before connecting;
+            // without this the server would only answer with a bare "decrypt error".
+            if !key_matches(&certificates[0], signing_key.as_ref()) {
+                return Err(tls_file_error(
+                    "the client certificate (sslcert)",
+                    cert,
+                    format!(
+                        "it does not go with its key `{}`: their public keys differ",
+                        key.display()
+                    ),
+                ));
+            }
+            let identity = CertifiedKey::new(certificates, signing_key);
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(identity)))
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// The URL's `sslrootcert`, else libpq's default file, which must then exist: a verify mode
@@ -66,9 +114,49 @@ fn root_certificates(named: Option<&RootCertificates>) -> Result<RootCertificate
     })
 }
 
-fn read_root_file(path: &Path) -> Result<Vec<Certificate>> {
+/// The trust anchors: only the named file's CAs (a certificate some public CA signed must
+/// not pass), or the operating system's store.
+fn load_roots(target: &PostgresTarget, source: RootCertificates) -> Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    match source {
+        RootCertificates::File(path) => {
+            let certificates = read_root_file(&path)?;
+            let (_, unusable) = roots.add_parsable_certificates(certificates);
+            if roots.is_empty() {
+                return Err(tls_file_error(
+                    "the root certificate",
+                    &path,
+                    format!("none of its {unusable} certificate(s) can serve as a CA"),
+                ));
+            }
+        }
+        RootCertificates::System => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+            if roots.is_empty() {
+                let why = found
+                    .errors
+                    .first()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default();
+                return Err(Error::Connect {
+                    host: target.host_display(),
+                    reason: format!(
+                        "cannot set up TLS: the system's certificate store holds no CA \
+                         certificate{why}"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(roots)
+}
+
+fn read_root_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let pem = read(path, "the root certificate")?;
-    let certificates = Certificate::stack_from_pem(&pem).unwrap_or_default();
+    let certificates: Vec<_> = CertificateDer::pem_slice_iter(&pem)
+        .filter_map(|c| c.ok())
+        .collect();
     if certificates.is_empty() {
         return Err(tls_file_error(
             "the root certificate",
@@ -79,28 +167,150 @@ fn read_root_file(path: &Path) -> Result<Vec<Certificate>> {
     Ok(certificates)
 }
 
-fn client_identity(cert: &Path, key: &Path) -> Result<Identity> {
+/// The client certificate chain and its unencrypted key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
+fn client_identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
     check_key_permissions(key)?;
     let cert_pem = read(cert, "the client certificate (sslcert)")?;
     let key_pem = read(key, "the private key (sslkey)")?;
-    if !key_pem.starts_with(b"-----BEGIN PRIVATE KEY-----") {
-        return Err(Error::Tls {
-            what: "the private key (sslkey)".into(),
-            path: key.display().to_string(),
-            reason: "it is not an unencrypted PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)".into(),
-            hint: Some(format!(
-                "convert it with `openssl pkcs8 -topk8 -nocrypt -in {} -out KEY.pk8`",
-                key.display()
-            )),
-        });
-    }
-    Identity::from_pkcs8(&cert_pem, &key_pem).map_err(|e| {
-        tls_file_error(
+    let certificates: Vec<_> = CertificateDer::pem_slice_iter(&cert_pem)
+        .filter_map(|c| c.ok())
+        .collect();
+    if certificates.is_empty() {
+        return Err(tls_file_error(
             "the client certificate (sslcert)",
             cert,
-            format!("it does not go with its key `{}`: {e}", key.display()),
-        )
-    })
+            "it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+        ));
+    }
+    let private_key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| {
+        let encrypted = key_pem
+            .windows(b"ENCRYPTED".len())
+            .any(|w| w == b"ENCRYPTED");
+        Error::Tls {
+            what: "the private key (sslkey)".into(),
+            path: key.display().to_string(),
+            reason: if encrypted {
+                "it is encrypted, and plantdb reads only unencrypted keys".into()
+            } else {
+                "it holds no PEM private key (-----BEGIN PRIVATE KEY-----, \
+                 -----BEGIN RSA PRIVATE KEY----- or -----BEGIN EC PRIVATE KEY-----)"
+                    .into()
+            },
+            hint: Some(format!(
+                "write it unencrypted in PEM with `openssl pkey -in {} -out KEY.pem`",
+                key.display()
+            )),
+        }
+    })?;
+    Ok((certificates, private_key))
+}
+
+/// Whether the certificate carries the key's public half. The certificate is read with a
+/// plain X.509 parser rather than rustls' own check, which refuses X.509 v1 certificates
+/// (what `openssl x509 -req` makes without extensions) that servers accept. A key whose public
+/// half cannot be told, or a certificate that cannot be read, is left for the server to judge.
+fn key_matches(certificate: &CertificateDer<'_>, key: &dyn SigningKey) -> bool {
+    use x509_cert::der::{Decode, Encode};
+    let Some(key_spki) = key.public_key() else {
+        return true;
+    };
+    match x509_cert::Certificate::from_der(certificate.as_ref())
+        .and_then(|c| c.tbs_certificate.subject_public_key_info.to_der())
+    {
+        Ok(cert_spki) => cert_spki == key_spki.as_ref(),
+        Err(_) => true,
+    }
+}
+
+/// `prefer` and `require`: any certificate is accepted, though the handshake's signatures are
+/// still checked, so the session is at least encrypted to whoever holds that certificate.
+#[derive(Debug)]
+struct AnyCertificate(WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+/// `verify-ca`: the full check, less the host name. The WebPKI verifier checks the name only
+/// once the chain has passed, so its name error is the one failure that this mode forgives.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 /// libpq's rule: a key the current user owns must not be open to group or others (0600 or

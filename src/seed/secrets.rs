@@ -5,10 +5,11 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::aead::{Aead, Generate, KeyInit, Nonce};
+use aes_gcm::{Aes256Gcm, Key};
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -48,8 +49,7 @@ impl SecretKey {
     }
 
     pub fn generate() -> SecretKey {
-        let key = Aes256Gcm::generate_key(&mut OsRng);
-        SecretKey(key.into())
+        SecretKey(Key::<Aes256Gcm>::generate().into())
     }
 
     pub fn to_base64(&self) -> String {
@@ -59,7 +59,7 @@ impl SecretKey {
     /// base64(nonce ‖ ciphertext ‖ tag), with a fresh random nonce each time.
     pub fn encrypt(&self, plain: &str) -> Result<String> {
         let cipher = Aes256Gcm::new(&self.0.into());
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let nonce = Nonce::<Aes256Gcm>::generate();
         let sealed = cipher
             .encrypt(&nonce, plain.as_bytes())
             .map_err(|_| Error::SecretKey("cannot encrypt a gateway password".into()))?;
@@ -77,16 +77,16 @@ impl SecretKey {
         }
         let (nonce, sealed) = bytes.split_at(NONCE_LEN);
         let cipher = Aes256Gcm::new(&self.0.into());
-        let plain = cipher.decrypt(Nonce::from_slice(nonce), sealed).ok()?;
+        let nonce = Nonce::<Aes256Gcm>::try_from(nonce).ok()?;
+        let plain = cipher.decrypt(&nonce, sealed).ok()?;
         String::from_utf8(plain).ok()
     }
 }
 
 /// An Argon2id PHC string (`$argon2id$v=19$…`) with a random salt.
 pub fn hash_password(plain: &str) -> Result<String> {
-    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
     Argon2::default()
-        .hash_password(plain.as_bytes(), &salt)
+        .hash_password(plain.as_bytes())
         .map(|h| h.to_string())
         .map_err(|e| Error::SecretKey(format!("cannot hash a device password: {e}")))
 }
@@ -231,6 +231,25 @@ mod tests {
             .to_string();
         assert!(e.contains("16 bytes, not 32"), "{e}");
         assert_eq!(format!("{key:?}"), "SecretKey(****)");
+    }
+
+    #[test]
+    fn what_earlier_versions_stored_still_reads() {
+        // Made by the AES-GCM and Argon2 crates of the previous release (aes-gcm 0.10,
+        // argon2 0.5): seeded databases keep these, so a crate upgrade must still read them.
+        let key = SecretKey([7u8; 32]);
+        assert_eq!(
+            key.decrypt("hIrI1vhFf2KWb5g43NurIgIL9wnJwPaDPpMADd80xLxVMTWSyOU=")
+                .as_deref(),
+            Some("gateway-pw")
+        );
+        let phc = "$argon2id$v=19$m=19456,t=2,p=1$dAID6LGr4nZBSLZ1703Ouw$\
+                   Wq8XzAUFIYgLF/bdV/yBt+rZPygQz8DriysSrnUnfqg";
+        assert!(verify_password(phc, "device-pw"));
+        assert!(!verify_password(phc, "device-pW"));
+        // And what this version makes has the same form.
+        let new = hash_password("device-pw").unwrap();
+        assert!(new.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{new}");
     }
 
     #[test]

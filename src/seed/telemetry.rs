@@ -5,8 +5,11 @@
 use std::f64::consts::PI;
 
 use chrono::{DateTime, Duration, Timelike, Utc};
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+// PCG's output is fixed by its specification, unlike that of rand's `SmallRng`, which may
+// change between versions and platforms; the uniform draws are written out below for the same
+// reason. So the same fixture and `now` give the same readings everywhere.
+use rand_pcg::Pcg64Mcg;
+use rand_pcg::rand_core::{Rng, SeedableRng};
 
 use crate::db::value::Value;
 
@@ -47,12 +50,12 @@ pub struct Generator {
     now: DateTime<Utc>,
     current: usize,
     step: u64,
-    rng: SmallRng,
+    rng: Pcg64Mcg,
 }
 
 impl Generator {
     pub fn new(series: Vec<Series>, scale: u32, now: DateTime<Utc>) -> Generator {
-        let rng = SmallRng::seed_from_u64(seed_of(series.first().map_or("", |s| &s.device_id)));
+        let rng = Pcg64Mcg::seed_from_u64(seed_of(series.first().map_or("", |s| &s.device_id)));
         Generator {
             series,
             scale,
@@ -88,7 +91,7 @@ impl Iterator for Generator {
             self.current += 1;
             self.step = 0;
             if let Some(next) = self.series.get(self.current) {
-                self.rng = SmallRng::seed_from_u64(seed_of(&next.device_id));
+                self.rng = Pcg64Mcg::seed_from_u64(seed_of(&next.device_id));
             }
         }
         let series = &self.series[self.current];
@@ -113,24 +116,31 @@ impl Iterator for Generator {
 /// soil moisture %, temperature °C, humidity %, light lux at `time`: warm afternoons, humid
 /// nights, daylight from 6 to 18 (UTC for simplicity), soil drying out between waterings
 /// every three days (offset per device).
-fn reading(rng: &mut SmallRng, time: DateTime<Utc>, device: u64) -> [f64; 4] {
+fn reading(rng: &mut Pcg64Mcg, time: DateTime<Utc>, device: u64) -> [f64; 4] {
     let hour = f64::from(time.hour()) + f64::from(time.minute()) / 60.0;
     let day_phase = 2.0 * PI * (hour - 9.0) / 24.0;
-    let temperature = 21.0 + 3.0 * day_phase.sin() + rng.gen_range(-0.3..0.3);
-    let humidity = (55.0 - 8.0 * day_phase.sin() + rng.gen_range(-1.5..1.5)).clamp(20.0, 95.0);
+    let temperature = 21.0 + 3.0 * day_phase.sin() + uniform(rng, -0.3, 0.3);
+    let humidity = (55.0 - 8.0 * day_phase.sin() + uniform(rng, -1.5, 1.5)).clamp(20.0, 95.0);
     let sun = (PI * (hour - 6.0) / 12.0).sin().max(0.0);
-    let light = (sun * 900.0 + rng.gen_range(0.0..20.0)).max(0.0);
+    let light = (sun * 900.0 + uniform(rng, 0.0, 20.0)).max(0.0);
     let cycle_hours = 72.0;
     let offset = (device % 72) as f64;
     let hours = time.timestamp() as f64 / 3600.0 + offset;
     let since_watering = hours.rem_euclid(cycle_hours);
-    let soil = (72.0 - since_watering * 0.5 + rng.gen_range(-0.5..0.5)).clamp(15.0, 80.0);
+    let soil = (72.0 - since_watering * 0.5 + uniform(rng, -0.5, 0.5)).clamp(15.0, 80.0);
     [
         round1(soil),
         round1(temperature),
         round1(humidity),
         round1(light),
     ]
+}
+
+/// A uniform draw from `low..high`: the top 53 bits of one output as a fraction, written out
+/// here so that no library's sampling method can change the readings.
+fn uniform(rng: &mut Pcg64Mcg, low: f64, high: f64) -> f64 {
+    let fraction = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    low + (high - low) * fraction
 }
 
 fn round1(v: f64) -> f64 {
@@ -189,6 +199,44 @@ mod tests {
             Generator::new(series(), 3, now()).total(),
             3 * (7 * 288 + 24)
         );
+    }
+
+    /// soil, temperature, humidity, light: d1's first three rows, then d2's first two.
+    const PINNED: [[f64; 4]; 5] = [
+        [50.8, 23.0, 48.3, 917.2],
+        [51.5, 23.0, 48.7, 902.5],
+        [51.2, 22.8, 48.3, 916.0],
+        [60.8, 23.4, 49.5, 901.8],
+        [61.4, 22.8, 51.6, 869.4],
+    ];
+
+    fn floats(row: &[Value]) -> [f64; 4] {
+        let float = |v: &Value| match v {
+            Value::Float(f) => *f,
+            other => panic!("not a float: {other:?}"),
+        };
+        [
+            float(&row[3]),
+            float(&row[4]),
+            float(&row[5]),
+            float(&row[6]),
+        ]
+    }
+
+    #[test]
+    fn the_first_readings_are_pinned() {
+        // Seeded data must not change under anyone's feet: a new rand, another platform.
+        let rows: Vec<_> = Generator::new(series(), 1, now()).collect();
+        let d2 = rows
+            .iter()
+            .position(|r| r[1] == Value::Text("d2".into()))
+            .unwrap();
+        let firsts: Vec<[f64; 4]> = rows[..3]
+            .iter()
+            .chain(&rows[d2..d2 + 2])
+            .map(|r| floats(r))
+            .collect();
+        assert_eq!(firsts, PINNED);
     }
 
     #[test]

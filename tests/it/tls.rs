@@ -4,7 +4,10 @@
 //! `sslcert` and `sslkey` work as in libpq. The TLS test server has a certificate for IP
 //! 127.0.0.1 from the tests' own CA (`support::tls_ca`).
 
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -227,4 +230,172 @@ fn the_cli_works_over_tls() {
         .success()
         .stdout(predicate::str::contains("\"dialect\": \"postgres\""))
         .stdout(predicate::str::contains("s3cret-test-pw").not());
+}
+
+/// A TCP relay on 127.0.0.1 in front of the server of `url`, counting the connections that
+/// clients open through it. Returns the URL through the relay and the counter.
+fn counting_relay(url: &str) -> (String, Arc<AtomicUsize>) {
+    let mut through = url::Url::parse(url).unwrap();
+    let server = format!("127.0.0.1:{}", through.port().unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    through
+        .set_port(Some(listener.local_addr().unwrap().port()))
+        .unwrap();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let count = opened.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            count.fetch_add(1, Ordering::SeqCst);
+            let Ok(upstream) = TcpStream::connect(&server) else {
+                continue;
+            };
+            for (mut from, mut to) in [
+                (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                (upstream, client),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+    (through.to_string(), opened)
+}
+
+#[test]
+fn prefer_settles_tls_on_the_one_connection_it_uses() {
+    for (url, offers_tls) in [
+        (tls_server_url_for("postgres"), true),
+        (server_url_for("postgres"), false),
+    ] {
+        let (through, opened) = counting_relay(&url);
+        assert_eq!(encrypted(&through).unwrap(), offers_tls, "{url}");
+        assert_eq!(
+            opened.load(Ordering::SeqCst),
+            1,
+            "one connection, TLS offered: {offers_tls}"
+        );
+    }
+}
+
+/// A key and certificate for the cert-only database's user, signed by the tests' CA: the
+/// key as `openssl_key_args` makes it, written in its traditional (PKCS#1 / SEC1) form.
+fn traditional_client_files(dir: &Path, openssl_key_args: &str) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let ca_dir = pki().ca.parent().unwrap().to_path_buf();
+    let role = url::Url::parse(&tls_server_url_for(CERT_ONLY_DATABASE))
+        .unwrap()
+        .username()
+        .to_string();
+    let script = format!(
+        "set -e
+         openssl {openssl_key_args} > generated.key
+         openssl pkey -in generated.key -traditional -out client.key
+         openssl req -new -key client.key -subj /CN={role} -out client.csr
+         openssl x509 -req -in client.csr -CA '{ca}' -CAkey '{ca_key}' -CAcreateserial \
+             -CAserial serial -days 1 -out client.crt",
+        ca = ca_dir.join("ca.crt").display(),
+        ca_key = ca_dir.join("ca.key").display(),
+    );
+    let output = std::process::Command::new("/bin/sh")
+        .args(["-c", &script])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let key = dir.join("client.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    (dir.join("client.crt"), key)
+}
+
+#[test]
+fn pkcs1_and_sec1_client_keys_are_accepted() {
+    for (form, generate, begins) in [
+        (
+            "PKCS#1",
+            "genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048",
+            "-----BEGIN RSA PRIVATE KEY-----",
+        ),
+        (
+            "SEC1",
+            "genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256",
+            "-----BEGIN EC PRIVATE KEY-----",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = traditional_client_files(dir.path(), generate);
+        assert!(
+            std::fs::read_to_string(&key).unwrap().starts_with(begins),
+            "{form}: the key is in its traditional form"
+        );
+        let url = cert_only_url(&format!("&sslcert={}&sslkey={}", path(&cert), path(&key)));
+        assert!(encrypted(&url).unwrap(), "{form}");
+    }
+}
+
+#[test]
+fn a_client_certificate_with_another_pairs_key_is_refused_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, _) = client_files(dir.path(), 0o600);
+    // A PKCS#8 key, the one form every version of plantdb reads.
+    let other_key = dir.path().join("other.key");
+    let status = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-out"])
+        .arg(&other_key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::set_permissions(
+        &other_key,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let url = cert_only_url(&format!(
+        "&sslcert={}&sslkey={}",
+        path(&cert),
+        path(&other_key)
+    ));
+    let err = encrypted(&url).unwrap_err();
+    assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("does not go with its key"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_encrypted_client_key_is_refused_with_a_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = client_files(dir.path(), 0o600);
+    let status = std::process::Command::new("openssl")
+        .args(["pkey", "-aes256", "-passout", "pass:secret", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(dir.path().join("encrypted.key"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let encrypted_key = dir.path().join("encrypted.key");
+    std::fs::set_permissions(
+        &encrypted_key,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let url = cert_only_url(&format!(
+        "&sslcert={}&sslkey={}",
+        path(&cert),
+        path(&encrypted_key)
+    ));
+    let err = encrypted(&url).unwrap_err();
+    assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("encrypted"), "{err}");
+    assert!(
+        err.hint().unwrap_or_default().contains("openssl pkey"),
+        "{err:?}"
+    );
 }
