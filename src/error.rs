@@ -28,7 +28,14 @@ pub enum Error {
         printable(.host),
         printable(.reason)
     )]
-    Connect { host: String, reason: String },
+    Connect {
+        host: String,
+        reason: String,
+        /// What went wrong, which decides the hint and whether `--wait` may retry.
+        kind: ConnectFailure,
+        #[source]
+        source: Option<DbCause>,
+    },
 
     #[error("cannot use {what} `{}` for TLS: {reason}", printable(.path))]
     Tls {
@@ -48,6 +55,9 @@ pub enum Error {
         host: String,
         user: String,
         reason: String,
+        kind: AuthFailure,
+        #[source]
+        source: Option<DbCause>,
     },
 
     #[error(
@@ -57,8 +67,12 @@ pub enum Error {
     )]
     DatabaseMissing { host: String, name: String },
 
-    #[error("cannot open SQLite database `{}`: {reason}", printable(.path))]
-    SqliteOpen { path: String, reason: String },
+    #[error("cannot open SQLite database `{}`: {source}", printable(.path))]
+    SqliteOpen {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
 
     #[error("SQLite database `{}` does not exist", printable(.path))]
     SqliteMissing { path: String },
@@ -73,7 +87,13 @@ pub enum Error {
     SqliteReadOnly { path: String },
 
     #[error("{context}: {}", printable(.message))]
-    Database { context: String, message: String },
+    Database {
+        context: String,
+        message: String,
+        /// The driver's own error, when there is one (`message` is its text, made readable).
+        #[source]
+        source: Option<DbCause>,
+    },
 
     #[error(
         "migration {version} ({}) failed{at}: {}",
@@ -145,8 +165,8 @@ pub enum Error {
         latest: Version,
     },
 
-    #[error("{0}")]
-    Timescale(String),
+    #[error("`--timescale require` needs PostgreSQL: SQLite has no TimescaleDB")]
+    TimescaleRequiresPostgres,
 
     #[error("another plantdb run changed the database while this one waited: {}", printable(.0))]
     Raced(String),
@@ -181,8 +201,38 @@ pub enum Error {
         reason: String,
     },
 
-    #[error("{0}")]
-    SecretKey(String),
+    /// The fixtures hold a password to encrypt and no key is set.
+    #[error("the fixtures hold gateway passwords, but `{var}` is not set")]
+    SecretKeyMissing { var: &'static str },
+
+    /// No key is set, and the database is not local, so none is invented for it.
+    #[error(
+        "`{var}` is not set, and `{}` is not a local database, so plantdb will not invent a key for it; set `{var}` to the key its applications use",
+        printable(.url)
+    )]
+    SecretKeyNotInvented { var: &'static str, url: String },
+
+    /// A `.env` file names the key without a value; plantdb never overwrites it.
+    #[error(
+        "`{}` sets `{var}` to an empty value; plantdb never replaces a key there: put one in (`plantdb secret-key` prints one)",
+        printable(.path)
+    )]
+    SecretKeyEmptyInFile { var: &'static str, path: String },
+
+    #[error("`{var}` is malformed: {problem}")]
+    SecretKeyMalformed {
+        var: &'static str,
+        #[source]
+        problem: MalformedKey,
+    },
+
+    #[error("cannot encrypt a gateway password")]
+    Encrypt,
+
+    /// `argon2`'s error type is not a `std::error::Error` without its `std` feature, so
+    /// only its text is kept.
+    #[error("cannot hash a device password: {reason}")]
+    PasswordHash { reason: String },
 
     #[error("refusing to reset `{}`: it is not a local database", printable(.url))]
     ResetRemote { url: String },
@@ -232,8 +282,57 @@ pub enum Error {
         host: String,
         seconds: u64,
         reason: String,
+        /// The last attempt's failure.
+        #[source]
+        source: Option<Box<Error>>,
     },
 }
+
+/// The driver error under a database failure, kept so that `source()` reaches it.
+#[derive(Debug, thiserror::Error)]
+pub enum DbCause {
+    #[error(transparent)]
+    Postgres(#[from] postgres::Error),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Why a connection to PostgreSQL could not be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// Nothing (or not PostgreSQL) answered at the address: refused, reset, unresolvable.
+    Unreachable,
+    /// The connect timeout ran out before the connection and start-up were complete.
+    TimedOut,
+    /// TLS could not be set up or negotiated: no TLS where it is required, a certificate
+    /// that does not verify, a connector that cannot be built.
+    Tls,
+}
+
+/// Why PostgreSQL refused the login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// Wrong user or password, or no `pg_hba.conf` rule lets this login in.
+    Credentials,
+    /// Refused over TLS without a client certificate, where one may be what the server wants.
+    ClientCertificateMissing,
+}
+
+/// What is wrong with the text of the secret key.
+#[derive(Debug, thiserror::Error)]
+pub enum MalformedKey {
+    #[error("it is not valid UTF-8")]
+    NotUtf8,
+    #[error("it is not base64; {KEY_EXPECTED}")]
+    NotBase64(#[source] base64::DecodeError),
+    #[error("it decodes to {0} bytes, not 32; {KEY_EXPECTED}")]
+    WrongLength(usize),
+}
+
+const KEY_EXPECTED: &str =
+    "expected the base64 of 32 random bytes (`plantdb secret-key` prints one)";
 
 fn holder_text(holder: &Option<String>) -> String {
     holder
@@ -380,25 +479,32 @@ impl Error {
                 "use postgres://USER:PASSWORD@HOST:PORT/DB, sqlite://PATH or sqlite::memory:"
                     .into(),
             ),
-            Error::Connect { reason, .. }
-                if !reason.contains("timed out")
-                    && (reason.contains("TLS") || reason.contains("certificate")) =>
-            {
-                Some(
+            Error::Connect {
+                kind: ConnectFailure::Tls,
+                ..
+            } => Some(
                 "check `sslmode` and `sslrootcert` in the URL: verify-ca/verify-full need the server's certificate to be signed by that CA (verify-full: for this host)"
                     .into(),
-                )
-            }
+            ),
             Error::Tls { hint, .. } => hint.clone(),
-            Error::Connect { .. } => Some(
+            Error::Connect {
+                kind: ConnectFailure::Unreachable | ConnectFailure::TimedOut,
+                ..
+            } => Some(
                 "is the server running and reachable? `?connect_timeout=SECONDS` sets the wait"
                     .into(),
             ),
-            Error::Auth { reason, .. } if reason.contains("certificate") => Some(
+            Error::Auth {
+                kind: AuthFailure::ClientCertificateMissing,
+                ..
+            } => Some(
                 "this server wants a client certificate: add `sslcert=FILE&sslkey=FILE` to the URL"
                     .into(),
             ),
-            Error::Auth { .. } => Some("check the user and password in the URL".into()),
+            Error::Auth {
+                kind: AuthFailure::Credentials,
+                ..
+            } => Some("check the user and password in the URL".into()),
             Error::DatabaseMissing { host, name } => Some(format!(
                 "create it with `createdb {name}` on `{host}`, or run `plantdb reset` on a local server"
             )),

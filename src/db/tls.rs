@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use native_tls::{Certificate, Identity, TlsConnector};
 
 use crate::config::{CertificateCheck, PostgresTarget, RootCertificates};
-use crate::error::{Error, Result};
+use crate::error::{ConnectFailure, Error, Result};
 
 /// libpq's default CA file for the verify modes, under the home directory.
 const DEFAULT_ROOT_CERT: &str = ".postgresql/root.crt";
@@ -37,6 +37,8 @@ pub fn connector(target: &PostgresTarget) -> Result<TlsConnector> {
     builder.build().map_err(|e| Error::Connect {
         host: target.host_display(),
         reason: format!("cannot set up TLS: {e}"),
+        kind: ConnectFailure::Tls,
+        source: None,
     })
 }
 

@@ -212,10 +212,9 @@ pub fn seed(
     fixtures.check_telemetry_reach(options.scale, options.now)?;
     check_migrated(driver, set)?;
     if fixtures.needs_secret_key() && options.key.is_none() {
-        return Err(Error::SecretKey(format!(
-            "the fixtures hold gateway passwords, but `{}` is not set",
-            secrets::KEY_VAR
-        )));
+        return Err(Error::SecretKeyMissing {
+            var: secrets::KEY_VAR,
+        });
     }
     // PostgreSQL's run lock keeps a seed from interleaving with a migration run; SQLite's
     // lock is its write lock. Everything the seed writes is one transaction inside it.
@@ -551,8 +550,8 @@ impl Seeder<'_, '_> {
             });
             let sealed = match column.secret {
                 Some(Secret::Encrypted) => {
-                    let key = self.options.key.as_ref().ok_or_else(|| {
-                        Error::SecretKey(format!("`{}` is not set", secrets::KEY_VAR))
+                    let key = self.options.key.as_ref().ok_or(Error::SecretKeyMissing {
+                        var: secrets::KEY_VAR,
                     })?;
                     match stored {
                         Some(s) if key.decrypt(s).as_deref() == Some(plain.as_str()) => {
