@@ -325,8 +325,9 @@ pub enum AuthFailure {
 pub enum MalformedKey {
     #[error("it is not valid UTF-8")]
     NotUtf8,
+    /// The decoder's own error is not kept: it quotes a character of the key.
     #[error("it is not base64; {KEY_EXPECTED}")]
-    NotBase64(#[source] base64::DecodeError),
+    NotBase64,
     #[error("it decodes to {0} bytes, not 32; {KEY_EXPECTED}")]
     WrongLength(usize),
 }
@@ -568,6 +569,122 @@ mod tests {
             file: current.map(|_| format!("V{version}__m.sql")),
             recorded: "old".into(),
             current: current.map(str::to_string),
+        }
+    }
+
+    /// The hint follows the kind the connection code decided, whatever words the server's or
+    /// the network's message happens to hold.
+    #[test]
+    fn the_connection_hint_is_chosen_by_kind_not_by_the_words_of_the_message() {
+        let connect = |reason: &str, kind| Error::Connect {
+            host: "127.0.0.1:5432".into(),
+            reason: reason.into(),
+            kind,
+            source: None,
+        };
+        let tls_hint = |e: &Error| e.hint().unwrap_or_default().contains("sslrootcert");
+        let refused = connect(
+            "cannot reach the TLS terminator `certificate-proxy`",
+            ConnectFailure::Unreachable,
+        );
+        assert!(!tls_hint(&refused), "{:?}", refused.hint());
+        let handshake = connect("error performing handshake", ConnectFailure::Tls);
+        assert!(tls_hint(&handshake), "{:?}", handshake.hint());
+        let timed_out = connect(
+            "TLS certificate exchange timed out",
+            ConnectFailure::TimedOut,
+        );
+        assert!(
+            timed_out
+                .hint()
+                .unwrap_or_default()
+                .contains("connect_timeout"),
+            "{:?}",
+            timed_out.hint()
+        );
+
+        let auth = |reason: &str, kind| Error::Auth {
+            host: "127.0.0.1:5432".into(),
+            user: "certificate".into(),
+            reason: reason.into(),
+            kind,
+            source: None,
+        };
+        let wrong_password = auth(
+            "password authentication failed for user \"certificate\"",
+            AuthFailure::Credentials,
+        );
+        assert_eq!(
+            wrong_password.hint().as_deref(),
+            Some("check the user and password in the URL")
+        );
+        let no_certificate = auth("connection refused", AuthFailure::ClientCertificateMissing);
+        assert!(
+            no_certificate
+                .hint()
+                .unwrap_or_default()
+                .contains("sslcert=FILE"),
+            "{:?}",
+            no_certificate.hint()
+        );
+    }
+
+    #[test]
+    fn a_wait_timeout_keeps_the_last_attempts_error() {
+        let last = Error::Connect {
+            host: "127.0.0.1:5432".into(),
+            reason: "connection refused".into(),
+            kind: ConnectFailure::Unreachable,
+            source: Some(DbCause::Io(std::io::ErrorKind::ConnectionRefused.into())),
+        };
+        let err = Error::WaitTimeout {
+            host: "127.0.0.1:5432".into(),
+            seconds: 3,
+            reason: "connection refused".into(),
+            source: Some(Box::new(last)),
+        };
+        let under = std::error::Error::source(&err).expect("the last attempt's error");
+        let io = under
+            .source()
+            .and_then(|cause| cause.downcast_ref::<DbCause>());
+        assert!(
+            matches!(io, Some(DbCause::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), exit::UNREACHABLE);
+    }
+
+    #[test]
+    fn the_secret_key_and_timescale_errors_read_as_before_with_their_own_causes() {
+        assert_eq!(
+            Error::TimescaleRequiresPostgres.to_string(),
+            "`--timescale require` needs PostgreSQL: SQLite has no TimescaleDB"
+        );
+        assert_eq!(Error::TimescaleRequiresPostgres.exit_code(), exit::ERROR);
+        let missing = Error::SecretKeyMissing { var: "KEY" };
+        assert_eq!(
+            missing.to_string(),
+            "the fixtures hold gateway passwords, but `KEY` is not set"
+        );
+        let not_utf8 = Error::SecretKeyMalformed {
+            var: "KEY",
+            problem: MalformedKey::NotUtf8,
+        };
+        assert_eq!(
+            not_utf8.to_string(),
+            "`KEY` is malformed: it is not valid UTF-8"
+        );
+        let short = Error::SecretKeyMalformed {
+            var: "KEY",
+            problem: MalformedKey::WrongLength(16),
+        };
+        assert_eq!(
+            short.to_string(),
+            "`KEY` is malformed: it decodes to 16 bytes, not 32; expected the base64 of 32 random bytes (`plantdb secret-key` prints one)"
+        );
+        for err in [missing, not_utf8, short] {
+            assert_eq!(err.exit_code(), exit::ERROR, "{err}");
+            assert_eq!(err.hint(), None, "{err}");
         }
     }
 

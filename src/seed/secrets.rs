@@ -38,7 +38,7 @@ impl SecretKey {
         };
         let bytes = STANDARD
             .decode(encoded)
-            .map_err(|e| malformed(MalformedKey::NotBase64(e)))?;
+            .map_err(|_| malformed(MalformedKey::NotBase64))?;
         let key: [u8; 32] = bytes
             .as_slice()
             .try_into()
@@ -232,6 +232,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("16 bytes, not 32"), "{e}");
+        assert!(matches!(
+            SecretKey::parse(&STANDARD.encode([1u8; 16])),
+            Err(Error::SecretKeyMalformed {
+                problem: MalformedKey::WrongLength(16),
+                ..
+            })
+        ));
+        assert!(matches!(
+            SecretKey::parse("not-a-key!!"),
+            Err(Error::SecretKeyMalformed {
+                problem: MalformedKey::NotBase64,
+                ..
+            })
+        ));
         assert_eq!(format!("{key:?}"), "SecretKey(****)");
     }
 
