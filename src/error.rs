@@ -21,7 +21,14 @@ pub enum Error {
     UnknownScheme { url: String, scheme: String },
 
     #[error("cannot read `{}`: {reason}", printable(.path))]
-    Config { path: String, reason: String },
+    Config {
+        path: String,
+        reason: String,
+        /// Not kept for a line that does not parse: dotenvy's error quotes the line, which
+        /// may hold a password.
+        #[source]
+        source: Option<dotenvy::Error>,
+    },
 
     #[error(
         "cannot connect to PostgreSQL at `{}`: {}",
@@ -131,8 +138,12 @@ pub enum Error {
     #[error("bad migration file `{}`: {reason}", printable(.file))]
     MigrationSource { file: String, reason: String },
 
-    #[error("cannot read migrations from `{}`: {reason}", printable(.dir))]
-    MigrationDir { dir: String, reason: String },
+    #[error("cannot read migrations from `{}`: {source}", printable(.dir))]
+    MigrationDir {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("{}", drift_text(.0))]
     Drift(Vec<DriftItem>),
@@ -179,7 +190,12 @@ pub enum Error {
     },
 
     #[error("cannot read seed file `{}`: {reason}", printable(.path))]
-    FixtureFile { path: String, reason: String },
+    FixtureFile {
+        path: String,
+        reason: String,
+        #[source]
+        source: Option<std::io::Error>,
+    },
 
     #[error("cannot seed: the database is not fully migrated; pending: {}", .0.join(", "))]
     SeedPending(Vec<String>),

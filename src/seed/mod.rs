@@ -129,6 +129,7 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
             let entries = std::fs::read_dir(path).map_err(|e| Error::FixtureFile {
                 path: path.display().to_string(),
                 reason: e.to_string(),
+                source: Some(e),
             })?;
             let mut found: Vec<PathBuf> = entries
                 .flatten()
@@ -139,6 +140,7 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
                 return Err(Error::FixtureFile {
                     path: path.display().to_string(),
                     reason: "the directory holds no seed files (*.yaml or *.yml)".into(),
+                    source: None,
                 });
             }
             found.sort();
@@ -156,6 +158,7 @@ fn read_source(path: &std::path::Path) -> Result<(String, String)> {
     let bytes = std::fs::read(path).map_err(|e| Error::FixtureFile {
         path: name.clone(),
         reason: e.to_string(),
+        source: Some(e),
     })?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok((name, text)),

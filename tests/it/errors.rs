@@ -130,3 +130,36 @@ fn a_wrong_password_gets_the_password_hint_whatever_the_user_is_called() {
         "{err:?}"
     );
 }
+
+/// Files that cannot be read keep the I/O error, so a caller can tell a missing file from
+/// one it may not read without parsing the message.
+#[test]
+fn unreadable_migrations_seed_files_and_env_files_keep_the_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let io_kind = |err: &Error| {
+        err.source()
+            .and_then(|cause| cause.downcast_ref::<std::io::Error>())
+            .map(std::io::Error::kind)
+    };
+
+    let err = plantdb::migrate::MigrationSet::from_dir(&missing, db::Dialect::Sqlite)
+        .err()
+        .expect("a missing migrations directory is an error");
+    assert!(matches!(err, Error::MigrationDir { .. }), "{err:?}");
+    assert_eq!(io_kind(&err), Some(std::io::ErrorKind::NotFound), "{err:?}");
+
+    let err = plantdb::seed::sources(&[missing.join("plants.yaml")]).unwrap_err();
+    assert!(matches!(err, Error::FixtureFile { .. }), "{err:?}");
+    assert_eq!(io_kind(&err), Some(std::io::ErrorKind::NotFound), "{err:?}");
+
+    // A `.env` that is a directory: it exists, and reading it fails.
+    std::fs::create_dir(dir.path().join(".env")).unwrap();
+    let err = plantdb::config::load_dotenv(dir.path()).unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err:?}");
+    assert!(
+        err.source()
+            .is_some_and(|cause| cause.is::<dotenvy::Error>()),
+        "{err:?}"
+    );
+}
