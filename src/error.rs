@@ -187,6 +187,9 @@ pub enum Error {
         at: Location,
         message: String,
         hint: Option<String>,
+        /// The YAML parser's or the database's error, when one is behind the mistake.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     #[error("cannot read seed file `{}`: {reason}", printable(.path))]

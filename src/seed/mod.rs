@@ -425,14 +425,17 @@ impl Seeder<'_, '_> {
         };
         for row in rows {
             self.row(table, row, &mut report).map_err(|e| match e {
-                Error::Database { message, .. } => fixture_error(
-                    row.at.clone(),
-                    &format!(
+                Error::Database {
+                    message, source, ..
+                } => Error::Fixture {
+                    at: row.at.clone(),
+                    message: format!(
                         "the database refused row `{}` of `{}`: {message}",
                         row.label, table.name
                     ),
-                    Some(ROLLED_BACK.into()),
-                ),
+                    hint: Some(ROLLED_BACK.into()),
+                    source: source.map(|cause| Box::new(cause) as _),
+                },
                 // Pointed at the value itself when the fixture states it.
                 Error::Bind {
                     column: Some(column),

@@ -163,3 +163,51 @@ fn unreadable_migrations_seed_files_and_env_files_keep_the_io_error() {
         "{err:?}"
     );
 }
+
+/// A row the database refuses is reported at its place in the fixture file, and the
+/// database's error stays under it.
+#[test]
+fn a_fixture_row_the_database_refuses_keeps_the_databases_error() {
+    each_dialect(|db| {
+        crate::migrate::up_all(&db.url());
+        let mut sources = plantdb::seed::built_in_sources();
+        sources.push((
+            "dup.yaml".into(),
+            "gateways:\n  dup: {factory: austin, gateway_id: GW-AUS-001, name: Dup, url: ws://x, email: a@b, password: p}\n".into(),
+        ));
+        let err = crate::seed::seed_sources(&db.url(), &sources, plantdb::seed::SeedMode::Replace)
+            .expect_err("a unique violation");
+        assert!(matches!(err, Error::Fixture { .. }), "{err:?}");
+        let cause = err
+            .source()
+            .and_then(|cause| cause.downcast_ref::<DbCause>());
+        match (&db, cause) {
+            (TestDb::Postgres(_), Some(DbCause::Postgres(e))) => assert_eq!(
+                e.code(),
+                Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+                "{e:?}"
+            ),
+            (TestDb::Sqlite(_), Some(DbCause::Sqlite(e))) => assert_eq!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::ConstraintViolation),
+                "{e:?}"
+            ),
+            (_, other) => panic!("not the database's error: {other:?} under {err:?}"),
+        }
+    });
+}
+
+#[test]
+fn a_yaml_syntax_error_keeps_the_parsers_error() {
+    let sources = [("t.yaml".to_string(), "plants:\n  fern: [\n".to_string())];
+    let err = plantdb::seed::fixture::load(&sources, crate::seed::now()).unwrap_err();
+    assert!(
+        err.to_string().starts_with("t.yaml:") && err.to_string().contains("YAML syntax error"),
+        "{err}"
+    );
+    assert!(
+        err.source()
+            .is_some_and(|cause| cause.is::<marked_yaml::LoadError>()),
+        "{err:?}"
+    );
+}
