@@ -307,15 +307,22 @@ pub enum Error {
     },
 }
 
-/// The driver error under a database failure, kept so that `source()` reaches it.
+/// The driver error under a database failure, kept so that `source()` reaches it. SQLite's
+/// error is boxed: held inline it would make every `Result` of the engine several times larger.
 #[derive(Debug, thiserror::Error)]
 pub enum DbCause {
     #[error(transparent)]
     Postgres(#[from] postgres::Error),
     #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(Box<rusqlite::Error>),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+impl From<rusqlite::Error> for DbCause {
+    fn from(e: rusqlite::Error) -> DbCause {
+        DbCause::Sqlite(Box::new(e))
+    }
 }
 
 /// Why a connection to PostgreSQL could not be made.

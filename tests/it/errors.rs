@@ -35,7 +35,10 @@ fn a_failed_statement_keeps_the_drivers_error_as_its_source() {
                 "{e:?}"
             ),
             (TestDb::Sqlite(_), DbCause::Sqlite(e)) => {
-                assert!(matches!(e, rusqlite::Error::SqlInputError { .. }), "{e:?}")
+                assert!(
+                    matches!(**e, rusqlite::Error::SqlInputError { .. }),
+                    "{e:?}"
+                )
             }
             (_, other) => panic!("the wrong driver's error: {other:?}"),
         }
@@ -144,8 +147,7 @@ fn unreadable_migrations_seed_files_and_env_files_keep_the_io_error() {
     };
 
     let err = plantdb::migrate::MigrationSet::from_dir(&missing, db::Dialect::Sqlite)
-        .err()
-        .expect("a missing migrations directory is an error");
+        .expect_err("a missing migrations directory is an error");
     assert!(matches!(err, Error::MigrationDir { .. }), "{err:?}");
     assert_eq!(io_kind(&err), Some(std::io::ErrorKind::NotFound), "{err:?}");
 
