@@ -467,10 +467,12 @@ pub fn load_dotenv(dir: &Path) -> Result<()> {
                 mask_loosely(&line),
                 index + 1
             ),
+            source: None,
         }),
         Err(e) => Err(Error::Config {
             path: path.display().to_string(),
             reason: e.to_string(),
+            source: Some(e),
         }),
     }
 }

@@ -21,14 +21,28 @@ pub enum Error {
     UnknownScheme { url: String, scheme: String },
 
     #[error("cannot read `{}`: {reason}", printable(.path))]
-    Config { path: String, reason: String },
+    Config {
+        path: String,
+        reason: String,
+        /// Not kept for a line that does not parse: dotenvy's error quotes the line, which
+        /// may hold a password.
+        #[source]
+        source: Option<dotenvy::Error>,
+    },
 
     #[error(
         "cannot connect to PostgreSQL at `{}`: {}",
         printable(.host),
         printable(.reason)
     )]
-    Connect { host: String, reason: String },
+    Connect {
+        host: String,
+        reason: String,
+        /// What went wrong, which decides the hint and whether `--wait` may retry.
+        kind: ConnectFailure,
+        #[source]
+        source: Option<DbCause>,
+    },
 
     #[error("cannot use {what} `{}` for TLS: {reason}", printable(.path))]
     Tls {
@@ -48,6 +62,9 @@ pub enum Error {
         host: String,
         user: String,
         reason: String,
+        kind: AuthFailure,
+        #[source]
+        source: Option<DbCause>,
     },
 
     #[error(
@@ -57,8 +74,12 @@ pub enum Error {
     )]
     DatabaseMissing { host: String, name: String },
 
-    #[error("cannot open SQLite database `{}`: {reason}", printable(.path))]
-    SqliteOpen { path: String, reason: String },
+    #[error("cannot open SQLite database `{}`: {source}", printable(.path))]
+    SqliteOpen {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
 
     #[error("SQLite database `{}` does not exist", printable(.path))]
     SqliteMissing { path: String },
@@ -73,7 +94,13 @@ pub enum Error {
     SqliteReadOnly { path: String },
 
     #[error("{context}: {}", printable(.message))]
-    Database { context: String, message: String },
+    Database {
+        context: String,
+        message: String,
+        /// The driver's own error, when there is one (`message` is its text, made readable).
+        #[source]
+        source: Option<DbCause>,
+    },
 
     #[error(
         "migration {version} ({}) failed{at}: {}",
@@ -111,8 +138,12 @@ pub enum Error {
     #[error("bad migration file `{}`: {reason}", printable(.file))]
     MigrationSource { file: String, reason: String },
 
-    #[error("cannot read migrations from `{}`: {reason}", printable(.dir))]
-    MigrationDir { dir: String, reason: String },
+    #[error("cannot read migrations from `{}`: {source}", printable(.dir))]
+    MigrationDir {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
 
     #[error("{}", drift_text(.0))]
     Drift(Vec<DriftItem>),
@@ -145,8 +176,8 @@ pub enum Error {
         latest: Version,
     },
 
-    #[error("{0}")]
-    Timescale(String),
+    #[error("`--timescale require` needs PostgreSQL: SQLite has no TimescaleDB")]
+    TimescaleRequiresPostgres,
 
     #[error("another plantdb run changed the database while this one waited: {}", printable(.0))]
     Raced(String),
@@ -156,10 +187,18 @@ pub enum Error {
         at: Location,
         message: String,
         hint: Option<String>,
+        /// The YAML parser's or the database's error, when one is behind the mistake.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     #[error("cannot read seed file `{}`: {reason}", printable(.path))]
-    FixtureFile { path: String, reason: String },
+    FixtureFile {
+        path: String,
+        reason: String,
+        #[source]
+        source: Option<std::io::Error>,
+    },
 
     #[error("cannot seed: the database is not fully migrated; pending: {}", .0.join(", "))]
     SeedPending(Vec<String>),
@@ -181,8 +220,38 @@ pub enum Error {
         reason: String,
     },
 
-    #[error("{0}")]
-    SecretKey(String),
+    /// The fixtures hold a password to encrypt and no key is set.
+    #[error("the fixtures hold gateway passwords, but `{var}` is not set")]
+    SecretKeyMissing { var: &'static str },
+
+    /// No key is set, and the database is not local, so none is invented for it.
+    #[error(
+        "`{var}` is not set, and `{}` is not a local database, so plantdb will not invent a key for it; set `{var}` to the key its applications use",
+        printable(.url)
+    )]
+    SecretKeyNotInvented { var: &'static str, url: String },
+
+    /// A `.env` file names the key without a value; plantdb never overwrites it.
+    #[error(
+        "`{}` sets `{var}` to an empty value; plantdb never replaces a key there: put one in (`plantdb secret-key` prints one)",
+        printable(.path)
+    )]
+    SecretKeyEmptyInFile { var: &'static str, path: String },
+
+    #[error("`{var}` is malformed: {problem}")]
+    SecretKeyMalformed {
+        var: &'static str,
+        #[source]
+        problem: MalformedKey,
+    },
+
+    #[error("cannot encrypt a gateway password")]
+    Encrypt,
+
+    /// `argon2`'s error type is not a `std::error::Error` without its `std` feature, so
+    /// only its text is kept.
+    #[error("cannot hash a device password: {reason}")]
+    PasswordHash { reason: String },
 
     #[error("refusing to reset `{}`: it is not a local database", printable(.url))]
     ResetRemote { url: String },
@@ -232,8 +301,65 @@ pub enum Error {
         host: String,
         seconds: u64,
         reason: String,
+        /// The last attempt's failure.
+        #[source]
+        source: Option<Box<Error>>,
     },
 }
+
+/// The driver error under a database failure, kept so that `source()` reaches it. SQLite's
+/// error is boxed: held inline it would make every `Result` of the engine several times larger.
+#[derive(Debug, thiserror::Error)]
+pub enum DbCause {
+    #[error(transparent)]
+    Postgres(#[from] postgres::Error),
+    #[error(transparent)]
+    Sqlite(Box<rusqlite::Error>),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl From<rusqlite::Error> for DbCause {
+    fn from(e: rusqlite::Error) -> DbCause {
+        DbCause::Sqlite(Box::new(e))
+    }
+}
+
+/// Why a connection to PostgreSQL could not be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// Nothing (or not PostgreSQL) answered at the address: refused, reset, unresolvable.
+    Unreachable,
+    /// The connect timeout ran out before the connection and start-up were complete.
+    TimedOut,
+    /// TLS could not be set up or negotiated: no TLS where it is required, a certificate
+    /// that does not verify, a connector that cannot be built.
+    Tls,
+}
+
+/// Why PostgreSQL refused the login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// Wrong user or password, or no `pg_hba.conf` rule lets this login in.
+    Credentials,
+    /// Refused over TLS without a client certificate, where one may be what the server wants.
+    ClientCertificateMissing,
+}
+
+/// What is wrong with the text of the secret key.
+#[derive(Debug, thiserror::Error)]
+pub enum MalformedKey {
+    #[error("it is not valid UTF-8")]
+    NotUtf8,
+    /// The decoder's own error is not kept: it quotes a character of the key.
+    #[error("it is not base64; {KEY_EXPECTED}")]
+    NotBase64,
+    #[error("it decodes to {0} bytes, not 32; {KEY_EXPECTED}")]
+    WrongLength(usize),
+}
+
+const KEY_EXPECTED: &str =
+    "expected the base64 of 32 random bytes (`plantdb secret-key` prints one)";
 
 fn holder_text(holder: &Option<String>) -> String {
     holder
@@ -380,25 +506,32 @@ impl Error {
                 "use postgres://USER:PASSWORD@HOST:PORT/DB, sqlite://PATH or sqlite::memory:"
                     .into(),
             ),
-            Error::Connect { reason, .. }
-                if !reason.contains("timed out")
-                    && (reason.contains("TLS") || reason.contains("certificate")) =>
-            {
-                Some(
+            Error::Connect {
+                kind: ConnectFailure::Tls,
+                ..
+            } => Some(
                 "check `sslmode` and `sslrootcert` in the URL: verify-ca/verify-full need the server's certificate to be signed by that CA (verify-full: for this host)"
                     .into(),
-                )
-            }
+            ),
             Error::Tls { hint, .. } => hint.clone(),
-            Error::Connect { .. } => Some(
+            Error::Connect {
+                kind: ConnectFailure::Unreachable | ConnectFailure::TimedOut,
+                ..
+            } => Some(
                 "is the server running and reachable? `?connect_timeout=SECONDS` sets the wait"
                     .into(),
             ),
-            Error::Auth { reason, .. } if reason.contains("certificate") => Some(
+            Error::Auth {
+                kind: AuthFailure::ClientCertificateMissing,
+                ..
+            } => Some(
                 "this server wants a client certificate: add `sslcert=FILE&sslkey=FILE` to the URL"
                     .into(),
             ),
-            Error::Auth { .. } => Some("check the user and password in the URL".into()),
+            Error::Auth {
+                kind: AuthFailure::Credentials,
+                ..
+            } => Some("check the user and password in the URL".into()),
             Error::DatabaseMissing { host, name } => Some(format!(
                 "create it with `createdb {name}` on `{host}`, or run `plantdb reset` on a local server"
             )),
@@ -462,6 +595,122 @@ mod tests {
             file: current.map(|_| format!("V{version}__m.sql")),
             recorded: "old".into(),
             current: current.map(str::to_string),
+        }
+    }
+
+    /// The hint follows the kind the connection code decided, whatever words the server's or
+    /// the network's message happens to hold.
+    #[test]
+    fn the_connection_hint_is_chosen_by_kind_not_by_the_words_of_the_message() {
+        let connect = |reason: &str, kind| Error::Connect {
+            host: "127.0.0.1:5432".into(),
+            reason: reason.into(),
+            kind,
+            source: None,
+        };
+        let tls_hint = |e: &Error| e.hint().unwrap_or_default().contains("sslrootcert");
+        let refused = connect(
+            "cannot reach the TLS terminator `certificate-proxy`",
+            ConnectFailure::Unreachable,
+        );
+        assert!(!tls_hint(&refused), "{:?}", refused.hint());
+        let handshake = connect("error performing handshake", ConnectFailure::Tls);
+        assert!(tls_hint(&handshake), "{:?}", handshake.hint());
+        let timed_out = connect(
+            "TLS certificate exchange timed out",
+            ConnectFailure::TimedOut,
+        );
+        assert!(
+            timed_out
+                .hint()
+                .unwrap_or_default()
+                .contains("connect_timeout"),
+            "{:?}",
+            timed_out.hint()
+        );
+
+        let auth = |reason: &str, kind| Error::Auth {
+            host: "127.0.0.1:5432".into(),
+            user: "certificate".into(),
+            reason: reason.into(),
+            kind,
+            source: None,
+        };
+        let wrong_password = auth(
+            "password authentication failed for user \"certificate\"",
+            AuthFailure::Credentials,
+        );
+        assert_eq!(
+            wrong_password.hint().as_deref(),
+            Some("check the user and password in the URL")
+        );
+        let no_certificate = auth("connection refused", AuthFailure::ClientCertificateMissing);
+        assert!(
+            no_certificate
+                .hint()
+                .unwrap_or_default()
+                .contains("sslcert=FILE"),
+            "{:?}",
+            no_certificate.hint()
+        );
+    }
+
+    #[test]
+    fn a_wait_timeout_keeps_the_last_attempts_error() {
+        let last = Error::Connect {
+            host: "127.0.0.1:5432".into(),
+            reason: "connection refused".into(),
+            kind: ConnectFailure::Unreachable,
+            source: Some(DbCause::Io(std::io::ErrorKind::ConnectionRefused.into())),
+        };
+        let err = Error::WaitTimeout {
+            host: "127.0.0.1:5432".into(),
+            seconds: 3,
+            reason: "connection refused".into(),
+            source: Some(Box::new(last)),
+        };
+        let under = std::error::Error::source(&err).expect("the last attempt's error");
+        let io = under
+            .source()
+            .and_then(|cause| cause.downcast_ref::<DbCause>());
+        assert!(
+            matches!(io, Some(DbCause::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), exit::UNREACHABLE);
+    }
+
+    #[test]
+    fn the_secret_key_and_timescale_errors_read_as_before_with_their_own_causes() {
+        assert_eq!(
+            Error::TimescaleRequiresPostgres.to_string(),
+            "`--timescale require` needs PostgreSQL: SQLite has no TimescaleDB"
+        );
+        assert_eq!(Error::TimescaleRequiresPostgres.exit_code(), exit::ERROR);
+        let missing = Error::SecretKeyMissing { var: "KEY" };
+        assert_eq!(
+            missing.to_string(),
+            "the fixtures hold gateway passwords, but `KEY` is not set"
+        );
+        let not_utf8 = Error::SecretKeyMalformed {
+            var: "KEY",
+            problem: MalformedKey::NotUtf8,
+        };
+        assert_eq!(
+            not_utf8.to_string(),
+            "`KEY` is malformed: it is not valid UTF-8"
+        );
+        let short = Error::SecretKeyMalformed {
+            var: "KEY",
+            problem: MalformedKey::WrongLength(16),
+        };
+        assert_eq!(
+            short.to_string(),
+            "`KEY` is malformed: it decodes to 16 bytes, not 32; expected the base64 of 32 random bytes (`plantdb secret-key` prints one)"
+        );
+        for err in [missing, not_utf8, short] {
+            assert_eq!(err.exit_code(), exit::ERROR, "{err}");
+            assert_eq!(err.hint(), None, "{err}");
         }
     }
 

@@ -74,14 +74,15 @@ pub fn until_ready(
         }
         let now = Instant::now();
         if now >= deadline {
-            let reason = match error {
-                Error::Connect { reason, .. } => reason,
+            let reason = match &error {
+                Error::Connect { reason, .. } => reason.clone(),
                 other => other.to_string(),
             };
             return Err(Error::WaitTimeout {
                 host,
                 seconds: timeout.as_secs(),
                 reason,
+                source: Some(Box::new(error)),
             });
         }
         std::thread::sleep(delay.min(deadline - now));

@@ -56,9 +56,7 @@ fn run_options(common: &CommonRunArgs, fake: bool, allow_out_of_order: bool) -> 
 
 fn run(db: &Database, request: Request, options: RunOptions) -> Result<i32> {
     if matches!(db.target, Target::Sqlite(_)) && db.global.timescale == TimescalePolicy::Require {
-        return Err(Error::Timescale(
-            "`--timescale require` needs PostgreSQL: SQLite has no TimescaleDB".into(),
-        ));
+        return Err(Error::TimescaleRequiresPostgres);
     }
     // A dry run must not even create the SQLite file: a missing file is an empty database.
     let target = match &db.target {

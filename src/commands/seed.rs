@@ -5,7 +5,7 @@ use super::Database;
 use crate::cli::SeedArgs;
 use crate::config::{SqliteTarget, Target};
 use crate::db::{Access, Driver};
-use crate::error::{Error, Result};
+use crate::error::{Error, MalformedKey, Result};
 use crate::migrate::MigrationSet;
 use crate::output::Output;
 use crate::seed::secrets::{self, KeySource, SecretKey};
@@ -60,10 +60,10 @@ pub(super) fn configured_key() -> Result<Option<String>> {
             Ok(Some(value))
         }
         Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(Error::SecretKey(format!(
-            "`{}` is malformed: it is not valid UTF-8",
-            secrets::KEY_VAR
-        ))),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::SecretKeyMalformed {
+            var: secrets::KEY_VAR,
+            problem: MalformedKey::NotUtf8,
+        }),
     }
 }
 

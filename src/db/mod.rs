@@ -331,6 +331,7 @@ fn already_in_transaction(database: &str) -> Error {
     Error::Database {
         context: format!("cannot start a transaction (`{database}`)"),
         message: "a transaction is already open".into(),
+        source: None,
     }
 }
 

@@ -11,7 +11,7 @@ use super::history::{self, HISTORY_TABLE};
 use super::value::{Kind, Value, from_pg_row};
 use super::{Access, AppliedMigration, Dialect, Driver, LockWait, Step};
 use crate::config::{PostgresTarget, TimescalePolicy};
-use crate::error::{Error, Result};
+use crate::error::{AuthFailure, ConnectFailure, Error, Result};
 use crate::schema::Schema;
 
 /// COPY data is sent in chunks of about this many bytes.
@@ -172,6 +172,7 @@ impl PostgresDriver {
         Error::Database {
             context: format!("{context} (PostgreSQL `{}`)", self.host),
             message: describe(&e),
+            source: Some(e.into()),
         }
     }
 
@@ -224,6 +225,8 @@ pub fn open_client(
         .map_err(|e| Error::Connect {
             host: target.host_display(),
             reason: format!("cannot start connecting: {e}"),
+            kind: ConnectFailure::Unreachable,
+            source: Some(e.into()),
         })?;
     match receiver.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
         Ok(result) => result.map_err(|e| connect_error(target, e)),
@@ -231,6 +234,8 @@ pub fn open_client(
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Connect {
             host: target.host_display(),
             reason: "the connection attempt ended without a result".into(),
+            kind: ConnectFailure::Unreachable,
+            source: None,
         }),
     }
 }
@@ -248,6 +253,8 @@ fn timed_out(target: &PostgresTarget, timeout: Duration) -> Error {
             "timed out after {shown} s (connect_timeout): the server did not complete \
              the connection and start-up"
         ),
+        kind: ConnectFailure::TimedOut,
+        source: None,
     }
 }
 
@@ -280,6 +287,8 @@ pub fn maintenance_client(target: &PostgresTarget) -> Result<Client> {
     Err(last.unwrap_or_else(|| Error::Connect {
         host: target.host_display(),
         reason: "no maintenance database".into(),
+        kind: ConnectFailure::Unreachable,
+        source: None,
     }))
 }
 
@@ -289,6 +298,7 @@ pub fn create_database(admin: &mut Client, name: &str, host: &str) -> Result<()>
         .map_err(|e| Error::Database {
             context: format!("cannot create database `{name}` on `{host}`"),
             message: describe(&e),
+            source: Some(e.into()),
         })
 }
 
@@ -298,6 +308,7 @@ pub fn drop_database(admin: &mut Client, name: &str, host: &str) -> Result<()> {
     let fail = |what: &str, e: postgres::Error| Error::Database {
         context: format!("cannot {what} database `{name}` on `{host}`"),
         message: describe(&e),
+        source: Some(e.into()),
     };
     let version: i32 = admin
         .query_one("SELECT current_setting('server_version_num')::int", &[])
@@ -334,6 +345,8 @@ fn connect_error(target: &PostgresTarget, e: postgres::Error) -> Error {
                 host,
                 user: target.user(),
                 reason: describe(&e),
+                kind: auth_failure(target, code),
+                source: Some(e.into()),
             }
         }
         Some(code) if *code == SqlState::INVALID_CATALOG_NAME => Error::DatabaseMissing {
@@ -343,7 +356,55 @@ fn connect_error(target: &PostgresTarget, e: postgres::Error) -> Error {
         _ => Error::Connect {
             host,
             reason: describe(&e),
+            kind: connect_failure(target, &e),
+            source: Some(e.into()),
         },
+    }
+}
+
+/// PostgreSQL reports a missing client certificate with the SQLSTATE it uses for any login
+/// that `pg_hba.conf` turns away (28000), so the hint names the certificate only where it can
+/// be the reason: the connection was encrypted (TLS required) and the URL names no `sslcert`.
+/// A wrong password has its own code (28P01).
+fn auth_failure(target: &PostgresTarget, code: &SqlState) -> AuthFailure {
+    let tls_required = target.config.get_ssl_mode() == postgres::config::SslMode::Require;
+    if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+        && tls_required
+        && target.tls.client.is_none()
+    {
+        AuthFailure::ClientCertificateMissing
+    } else {
+        AuthFailure::Credentials
+    }
+}
+
+/// Classifies a connection failure that is not the server's own error by what lies under it:
+/// the TLS library's error is a failed handshake or certificate check, an I/O error is the
+/// network. With neither, the driver itself gave up, which it does only over TLS (a server
+/// that does not offer it where the URL requires it) or on a protocol error.
+fn connect_failure(target: &PostgresTarget, e: &postgres::Error) -> ConnectFailure {
+    let is_tls = |error: &(dyn std::error::Error + 'static)| error.is::<rustls::Error>();
+    let mut cause = std::error::Error::source(e);
+    while let Some(inner) = cause {
+        if is_tls(inner) {
+            return ConnectFailure::Tls;
+        }
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            // An I/O error may carry the TLS library's error inside it.
+            if io.get_ref().is_some_and(|wrapped| is_tls(wrapped)) {
+                return ConnectFailure::Tls;
+            }
+            return match io.kind() {
+                std::io::ErrorKind::TimedOut => ConnectFailure::TimedOut,
+                _ => ConnectFailure::Unreachable,
+            };
+        }
+        cause = inner.source();
+    }
+    if target.config.get_ssl_mode() == postgres::config::SslMode::Require {
+        ConnectFailure::Tls
+    } else {
+        ConnectFailure::Unreachable
     }
 }
 
@@ -675,6 +736,7 @@ impl Driver for PostgresDriver {
         let mut writer = self.client.copy_in(&sql).map_err(|e| Error::Database {
             context: context.clone(),
             message: describe(&e),
+            source: Some(e.into()),
         })?;
         // Rows are encoded into one buffer and sent in large chunks: one write per row would
         // cost a message each.
@@ -683,6 +745,7 @@ impl Driver for PostgresDriver {
         let io_error = |e: std::io::Error| Error::Database {
             context: context.clone(),
             message: e.to_string(),
+            source: Some(e.into()),
         };
         for row in rows {
             for (i, value) in row.iter().enumerate() {
@@ -703,6 +766,7 @@ impl Driver for PostgresDriver {
         writer.finish().map_err(|e| Error::Database {
             context: context.clone(),
             message: describe(&e),
+            source: Some(e.into()),
         })?;
         progress(count);
         Ok(count)

@@ -62,7 +62,7 @@ impl SqliteDriver {
         };
         let conn = conn.map_err(|e| Error::SqliteOpen {
             path: path.clone(),
-            reason: e.to_string(),
+            source: e,
         })?;
         let setup = || -> rusqlite::Result<()> {
             conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -71,7 +71,7 @@ impl SqliteDriver {
         };
         setup().map_err(|e| Error::SqliteOpen {
             path: path.clone(),
-            reason: e.to_string(),
+            source: e,
         })?;
         if let SqliteTarget::File(_) = target {
             check_file(&conn, &path, access)?;
@@ -98,6 +98,7 @@ impl SqliteDriver {
         Error::Database {
             context: format!("{context} (SQLite `{}`)", self.path),
             message: e.to_string(),
+            source: Some(e.into()),
         }
     }
 
@@ -298,13 +299,13 @@ fn check_file(conn: &Connection, path: &str, access: Access) -> Result<()> {
         Err(e) => {
             return Err(Error::SqliteOpen {
                 path: path.into(),
-                reason: e.to_string(),
+                source: e,
             });
         }
     }
     let read_only = conn.is_readonly(MAIN_DB).map_err(|e| Error::SqliteOpen {
         path: path.into(),
-        reason: e.to_string(),
+        source: e,
     })?;
     if access == Access::ReadWrite && read_only {
         return Err(Error::SqliteReadOnly { path: path.into() });

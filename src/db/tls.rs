@@ -21,7 +21,7 @@ use rustls::{
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::{CertificateCheck, PostgresTarget, RootCertificates};
-use crate::error::{Error, Result};
+use crate::error::{ConnectFailure, Error, Result};
 
 /// libpq's default CA file for the verify modes, under the home directory.
 const DEFAULT_ROOT_CERT: &str = ".postgresql/root.crt";
@@ -31,6 +31,8 @@ pub fn connector(target: &PostgresTarget) -> Result<MakeRustlsConnect> {
     let setup_error = |e: rustls::Error| Error::Connect {
         host: target.host_display(),
         reason: format!("cannot set up TLS: {e}"),
+        kind: ConnectFailure::Tls,
+        source: None,
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -51,6 +53,8 @@ pub fn connector(target: &PostgresTarget) -> Result<MakeRustlsConnect> {
                     .map_err(|e| Error::Connect {
                         host: target.host_display(),
                         reason: format!("cannot set up TLS: {e}"),
+                        kind: ConnectFailure::Tls,
+                        source: None,
                     })?;
             if check == CertificateCheck::ChainAndHost {
                 builder.with_webpki_verifier(chain_and_host)
@@ -145,6 +149,8 @@ fn load_roots(target: &PostgresTarget, source: RootCertificates) -> Result<RootC
                         "cannot set up TLS: the system's certificate store holds no CA \
                          certificate{why}"
                     ),
+                    kind: ConnectFailure::Tls,
+                    source: None,
                 });
             }
         }

@@ -286,13 +286,18 @@ fn decide_on(
         .query(source.history_query(), &[], &[Kind::Text])
         .map_err(|e| match e {
             // Say which table did not look as the old tool leaves it.
-            Error::Database { message, .. } => Error::Database {
+            Error::Database {
+                message,
+                source: cause,
+                ..
+            } => Error::Database {
                 context: format!(
                     "cannot read the {} history `{}`",
                     source.as_str(),
                     source.table()
                 ),
                 message,
+                source: cause,
             },
             other => other,
         })?

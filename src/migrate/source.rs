@@ -122,9 +122,9 @@ impl MigrationSet {
             dir.to_path_buf()
         };
         let shown = dir.display().to_string();
-        let unreadable = |e: std::io::Error| Error::MigrationDir {
+        let unreadable = |source: std::io::Error| Error::MigrationDir {
             dir: shown.clone(),
-            reason: e.to_string(),
+            source,
         };
         let mut files = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(unreadable)? {

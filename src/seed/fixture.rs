@@ -13,7 +13,7 @@ use super::catalog::{self, Column, Kind, Pk, Table};
 pub use super::fixture_row::{Cell, Row};
 use super::fixture_time::{YEARS, parse_time};
 use super::telemetry_spec::{self, TelemetrySpec};
-use super::yaml_node::{at, fixture_error, is_null, to_json};
+use super::yaml_node::{at, fixture_error, fixture_error_from, is_null, to_json};
 use super::{spc_config, yaml_text};
 use crate::db::value::Value;
 use crate::error::{Error, Location, Result};
@@ -146,45 +146,45 @@ fn parse(index: usize, name: &str, text: &str) -> Result<Node> {
         .error_on_duplicate_keys(true)
         // Quoted scalars stay strings: `"12"` is text, `12` a number.
         .prevent_coercion(true);
-    parse_yaml_with_options(index, text, options).map_err(|e| match e {
-        LoadError::ScanError(marker, scan) => fixture_error(
-            Location {
-                file: name.to_string(),
-                line: marker.line(),
-                column: marker.column(),
-            },
-            &format!("YAML syntax error: {}", scan.info()),
-            None,
-        ),
-        LoadError::DuplicateKey(inner) => {
-            let first = at(name, inner.prev_key.span());
-            fixture_error(
-                at(name, inner.key.span()),
-                &format!(
-                    "duplicate key `{}`: first defined at {first}",
-                    inner.key.as_str()
-                ),
-                None,
-            )
-        }
-        LoadError::TopLevelMustBeMapping(m)
-        | LoadError::TopLevelMustBeSequence(m)
-        | LoadError::UnexpectedAnchor(m)
-        | LoadError::MappingKeyMustBeScalar(m)
-        | LoadError::UnexpectedTag(m) => {
-            let text = e.to_string();
-            // The crate's text starts with its own rendering of the marker; ours replaces it.
-            let message = text.split_once(": ").map_or(text.as_str(), |(_, m)| m);
-            fixture_error(
+    parse_yaml_with_options(index, text, options).map_err(|e| {
+        let (place, message) = match &e {
+            LoadError::ScanError(marker, scan) => (
                 Location {
                     file: name.to_string(),
-                    line: m.line(),
-                    column: m.column(),
+                    line: marker.line(),
+                    column: marker.column(),
                 },
-                &format!("YAML error: {}", message.to_lowercase()),
-                None,
-            )
-        }
+                format!("YAML syntax error: {}", scan.info()),
+            ),
+            LoadError::DuplicateKey(inner) => {
+                let first = at(name, inner.prev_key.span());
+                (
+                    at(name, inner.key.span()),
+                    format!(
+                        "duplicate key `{}`: first defined at {first}",
+                        inner.key.as_str()
+                    ),
+                )
+            }
+            LoadError::TopLevelMustBeMapping(m)
+            | LoadError::TopLevelMustBeSequence(m)
+            | LoadError::UnexpectedAnchor(m)
+            | LoadError::MappingKeyMustBeScalar(m)
+            | LoadError::UnexpectedTag(m) => {
+                let text = e.to_string();
+                // The crate's text starts with its own rendering of the marker; ours replaces it.
+                let message = text.split_once(": ").map_or(text.as_str(), |(_, m)| m);
+                (
+                    Location {
+                        file: name.to_string(),
+                        line: m.line(),
+                        column: m.column(),
+                    },
+                    format!("YAML error: {}", message.to_lowercase()),
+                )
+            }
+        };
+        fixture_error_from(place, &message, None, e)
     })
 }
 

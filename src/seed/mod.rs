@@ -129,6 +129,7 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
             let entries = std::fs::read_dir(path).map_err(|e| Error::FixtureFile {
                 path: path.display().to_string(),
                 reason: e.to_string(),
+                source: Some(e),
             })?;
             let mut found: Vec<PathBuf> = entries
                 .flatten()
@@ -139,6 +140,7 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
                 return Err(Error::FixtureFile {
                     path: path.display().to_string(),
                     reason: "the directory holds no seed files (*.yaml or *.yml)".into(),
+                    source: None,
                 });
             }
             found.sort();
@@ -156,6 +158,7 @@ fn read_source(path: &std::path::Path) -> Result<(String, String)> {
     let bytes = std::fs::read(path).map_err(|e| Error::FixtureFile {
         path: name.clone(),
         reason: e.to_string(),
+        source: Some(e),
     })?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok((name, text)),
@@ -212,10 +215,9 @@ pub fn seed(
     fixtures.check_telemetry_reach(options.scale, options.now)?;
     check_migrated(driver, set)?;
     if fixtures.needs_secret_key() && options.key.is_none() {
-        return Err(Error::SecretKey(format!(
-            "the fixtures hold gateway passwords, but `{}` is not set",
-            secrets::KEY_VAR
-        )));
+        return Err(Error::SecretKeyMissing {
+            var: secrets::KEY_VAR,
+        });
     }
     // PostgreSQL's run lock keeps a seed from interleaving with a migration run; SQLite's
     // lock is its write lock. Everything the seed writes is one transaction inside it.
@@ -423,14 +425,17 @@ impl Seeder<'_, '_> {
         };
         for row in rows {
             self.row(table, row, &mut report).map_err(|e| match e {
-                Error::Database { message, .. } => fixture_error(
-                    row.at.clone(),
-                    &format!(
+                Error::Database {
+                    message, source, ..
+                } => Error::Fixture {
+                    at: row.at.clone(),
+                    message: format!(
                         "the database refused row `{}` of `{}`: {message}",
                         row.label, table.name
                     ),
-                    Some(ROLLED_BACK.into()),
-                ),
+                    hint: Some(ROLLED_BACK.into()),
+                    source: source.map(|cause| Box::new(cause) as _),
+                },
                 // Pointed at the value itself when the fixture states it.
                 Error::Bind {
                     column: Some(column),
@@ -551,8 +556,8 @@ impl Seeder<'_, '_> {
             });
             let sealed = match column.secret {
                 Some(Secret::Encrypted) => {
-                    let key = self.options.key.as_ref().ok_or_else(|| {
-                        Error::SecretKey(format!("`{}` is not set", secrets::KEY_VAR))
+                    let key = self.options.key.as_ref().ok_or(Error::SecretKeyMissing {
+                        var: secrets::KEY_VAR,
                     })?;
                     match stored {
                         Some(s) if key.decrypt(s).as_deref() == Some(plain.as_str()) => {

@@ -13,7 +13,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, MalformedKey, Result};
 
 pub const KEY_VAR: &str = "PLANTDB_SECRET_KEY";
 const NONCE_LEN: usize = 12;
@@ -33,18 +33,17 @@ impl SecretKey {
     pub fn parse(text: &str) -> Result<SecretKey> {
         let trimmed = text.trim();
         let encoded = trimmed.strip_prefix("base64:").unwrap_or(trimmed);
-        let malformed = |what: &str| {
-            Error::SecretKey(format!(
-                "`{KEY_VAR}` is malformed: {what}; expected the base64 of 32 random bytes (`plantdb secret-key` prints one)"
-            ))
+        let malformed = |problem| Error::SecretKeyMalformed {
+            var: KEY_VAR,
+            problem,
         };
         let bytes = STANDARD
             .decode(encoded)
-            .map_err(|_| malformed("it is not base64"))?;
+            .map_err(|_| malformed(MalformedKey::NotBase64))?;
         let key: [u8; 32] = bytes
             .as_slice()
             .try_into()
-            .map_err(|_| malformed(&format!("it decodes to {} bytes, not 32", bytes.len())))?;
+            .map_err(|_| malformed(MalformedKey::WrongLength(bytes.len())))?;
         Ok(SecretKey(key))
     }
 
@@ -62,7 +61,7 @@ impl SecretKey {
         let nonce = Nonce::<Aes256Gcm>::generate();
         let sealed = cipher
             .encrypt(&nonce, plain.as_bytes())
-            .map_err(|_| Error::SecretKey("cannot encrypt a gateway password".into()))?;
+            .map_err(|_| Error::Encrypt)?;
         let mut out = Vec::with_capacity(NONCE_LEN + sealed.len());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
@@ -88,7 +87,9 @@ pub fn hash_password(plain: &str) -> Result<String> {
     Argon2::default()
         .hash_password(plain.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| Error::SecretKey(format!("cannot hash a device password: {e}")))
+        .map_err(|e| Error::PasswordHash {
+            reason: e.to_string(),
+        })
 }
 
 pub fn verify_password(phc: &str, plain: &str) -> bool {
@@ -123,9 +124,10 @@ pub fn resolve_key(
         return Ok((SecretKey::parse(&value)?, KeySource::Environment));
     }
     if !local {
-        return Err(Error::SecretKey(format!(
-            "`{KEY_VAR}` is not set, and `{shown_url}` is not a local database, so plantdb will not invent a key for it; set `{KEY_VAR}` to the key its applications use"
-        )));
+        return Err(Error::SecretKeyNotInvented {
+            var: KEY_VAR,
+            url: shown_url.to_string(),
+        });
     }
     let path = dir.join(".env");
     let existing = match std::fs::read_to_string(&path) {
@@ -139,10 +141,10 @@ pub fn resolve_key(
         }
     };
     if mentions_key(&existing) {
-        return Err(Error::SecretKey(format!(
-            "`{}` sets `{KEY_VAR}` to an empty value; plantdb never replaces a key there: put one in (`plantdb secret-key` prints one)",
-            path.display()
-        )));
+        return Err(Error::SecretKeyEmptyInFile {
+            var: KEY_VAR,
+            path: path.display().to_string(),
+        });
     }
     let key = SecretKey::generate();
     let mut options = std::fs::OpenOptions::new();
@@ -230,6 +232,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("16 bytes, not 32"), "{e}");
+        assert!(matches!(
+            SecretKey::parse(&STANDARD.encode([1u8; 16])),
+            Err(Error::SecretKeyMalformed {
+                problem: MalformedKey::WrongLength(16),
+                ..
+            })
+        ));
+        assert!(matches!(
+            SecretKey::parse("not-a-key!!"),
+            Err(Error::SecretKeyMalformed {
+                problem: MalformedKey::NotBase64,
+                ..
+            })
+        ));
         assert_eq!(format!("{key:?}"), "SecretKey(****)");
     }
 

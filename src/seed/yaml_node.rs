@@ -22,6 +22,22 @@ pub fn fixture_error(at: Location, message: &str, hint: Option<String>) -> Error
         at,
         message: message.to_string(),
         hint,
+        source: None,
+    }
+}
+
+/// A fixture error that another error (the YAML parser's, the database's) is behind.
+pub fn fixture_error_from(
+    at: Location,
+    message: &str,
+    hint: Option<String>,
+    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> Error {
+    Error::Fixture {
+        at,
+        message: message.to_string(),
+        hint,
+        source: Some(source.into()),
     }
 }
 

@@ -237,6 +237,7 @@ fn driver_transactions_keep_or_undo_their_work_and_never_let_go_of_the_lock() {
             Err::<(), _>(Error::Database {
                 context: "test".into(),
                 message: "the work failed".into(),
+                source: None,
             })
         });
         assert!(failed.is_err());

@@ -5,6 +5,7 @@ mod atomic;
 mod cli;
 mod connect;
 mod driver_ownership;
+mod errors;
 mod harness;
 mod layers;
 mod local_guard;
