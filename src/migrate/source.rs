@@ -1,6 +1,6 @@
-//! Where migrations come from: the sets embedded in the binary (refinery embeds the up scripts,
-//! build.rs the down scripts and the list of every file) or a `--migrations` directory. Both go
-//! through `assemble`, which names files, pairs up and down, reads directives and checksums.
+//! Where migrations come from: the sets embedded in the binary (build.rs embeds every file of
+//! `migrations/`) or a `--migrations` directory. Both go through `assemble`, which names files,
+//! pairs up and down, reads directives and checksums.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,12 +9,6 @@ use crate::db::Dialect;
 use crate::error::{Error, Result, Version};
 
 mod embedded {
-    pub mod postgres {
-        refinery::embed_migrations!("migrations/postgres");
-    }
-    pub mod sqlite {
-        refinery::embed_migrations!("migrations/sqlite");
-    }
     include!(concat!(env!("OUT_DIR"), "/embedded_files.rs"));
 }
 
@@ -63,20 +57,11 @@ impl MigrationSet {
     }
 
     pub fn built_in(dialect: Dialect) -> Result<MigrationSet> {
-        let runner = match dialect {
-            Dialect::Postgres => embedded::postgres::migrations::runner(),
-            Dialect::Sqlite => embedded::sqlite::migrations::runner(),
-        };
+        // Read from the strings build.rs embedded: starting a run costs no file-name regex
+        // nor a second copy of the set (this is on the path of every command).
         let folder = dialect.dir_name();
-        let mut files: Vec<RawFile> = runner
-            .get_migrations()
-            .iter()
-            .map(|m| RawFile {
-                name: format!("V{}__{}.sql", m.version(), m.name()),
-                sql: m.sql().unwrap_or_default().to_string(),
-            })
-            .collect();
-        for (relative, down_sql) in embedded::FILES {
+        let mut files = Vec::new();
+        for (relative, sql) in embedded::FILES {
             let Some((dir, name)) = relative.rsplit_once('/') else {
                 return Err(Error::MigrationSource {
                     file: format!("migrations/{relative}"),
@@ -96,19 +81,11 @@ impl MigrationSet {
             if !relative.starts_with(&format!("{folder}/")) {
                 continue;
             }
-            match down_sql {
-                Some(sql) => files.push(RawFile {
-                    name: name.to_string(),
-                    sql: sql.to_string(),
-                }),
-                // An up script refinery embedded is already in `files`; anything else is a
-                // file refinery skipped, which `assemble` rejects by name.
-                None if files.iter().any(|f| f.name == name) => {}
-                None => files.push(RawFile {
-                    name: name.to_string(),
-                    sql: String::new(),
-                }),
-            }
+            // A file that is not SQL is rejected by `assemble`, by its name.
+            files.push(RawFile {
+                name: name.to_string(),
+                sql: sql.unwrap_or_default().to_string(),
+            });
         }
         assemble(dialect, "built-in", &format!("migrations/{folder}"), files)
     }
@@ -243,7 +220,7 @@ fn assemble(
             Some((_, down)) => Some(down),
             None => None,
         };
-        let checksum = checksum(version, &name, &up.sql, &up.file)?;
+        let checksum = checksum(version, &name, &up.sql);
         migrations.push(Migration {
             version,
             name,
@@ -310,16 +287,18 @@ fn script(dialect: Dialect, file: String, sql: &str) -> Result<Script> {
     Ok(script)
 }
 
-/// refinery's checksum over name, version and SQL, with CRLF normalised so a checkout on
-/// Windows does not look like drift.
-fn checksum(version: Version, name: &str, sql: &str, file: &str) -> Result<String> {
+/// refinery's checksum over name, version and SQL (SipHash 1-3 of the three, in that order),
+/// with CRLF normalised so a checkout on Windows does not look like drift. Computed here
+/// rather than through `refinery::Migration`, which parses the name with a regex it first
+/// compiles: a quarter of a whole SQLite run.
+fn checksum(version: Version, name: &str, sql: &str) -> String {
+    use std::hash::{Hash, Hasher};
     let normalised = sql.replace("\r\n", "\n");
-    let migration = refinery::Migration::unapplied(&format!("V{version}__{name}"), &normalised)
-        .map_err(|e| Error::MigrationSource {
-            file: file.to_string(),
-            reason: e.to_string(),
-        })?;
-    Ok(format!("{:016x}", migration.checksum()))
+    let mut hasher = siphasher::sip::SipHasher13::new();
+    name.hash(&mut hasher);
+    version.hash(&mut hasher);
+    normalised.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
 }
 
 /// Every file embedded from `migrations/`, as paths relative to it (for tests and `verify`).
@@ -535,12 +514,39 @@ mod tests {
 
     #[test]
     fn checksum_ignores_line_endings_but_not_content() {
-        let a = checksum(1, "a", "SELECT 1;\nSELECT 2;\n", "f").unwrap();
-        let b = checksum(1, "a", "SELECT 1;\r\nSELECT 2;\r\n", "f").unwrap();
-        let c = checksum(1, "a", "SELECT 1;\nSELECT 3;\n", "f").unwrap();
+        let a = checksum(1, "a", "SELECT 1;\nSELECT 2;\n");
+        let b = checksum(1, "a", "SELECT 1;\r\nSELECT 2;\r\n");
+        let c = checksum(1, "a", "SELECT 1;\nSELECT 3;\n");
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.len(), 16);
+    }
+
+    /// Databases already hold checksums refinery computed: every built-in migration must
+    /// get the very same one, and a fixed example pins the value across versions.
+    #[test]
+    fn checksums_are_refinerys() {
+        for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+            for m in MigrationSet::built_in(dialect).unwrap().migrations {
+                let theirs = refinery::Migration::unapplied(
+                    &format!("V{}__{}", m.version, m.name),
+                    &m.up.sql.replace("\r\n", "\n"),
+                )
+                .unwrap();
+                assert_eq!(
+                    m.checksum,
+                    format!("{:016x}", theirs.checksum()),
+                    "{}",
+                    m.up.file
+                );
+            }
+        }
+        let theirs =
+            refinery::Migration::unapplied("V20260101000000__it_s", "SELECT 'x';\n").unwrap();
+        assert_eq!(
+            checksum(20260101000000, "it_s", "SELECT 'x';\r\n"),
+            format!("{:016x}", theirs.checksum())
+        );
     }
 
     #[test]
