@@ -87,7 +87,16 @@ impl MigrationSet {
                 sql: sql.unwrap_or_default().to_string(),
             });
         }
-        assemble(dialect, "built-in", &format!("migrations/{folder}"), files)
+        // The built-in scripts were checked for transaction control when they were written
+        // (`built_in_scripts_hold_no_transaction_control` keeps it so): lexing them again on
+        // every start would cost more than a whole SQLite run's statements take to parse.
+        assemble_from(
+            dialect,
+            "built-in",
+            &format!("migrations/{folder}"),
+            files,
+            TransactionControl::CheckedAtBuild,
+        )
     }
 
     /// Reads `dir/postgres` or `dir/sqlite` when that folder exists, else `dir` itself.
@@ -174,11 +183,29 @@ pub fn is_snake_case(name: &str) -> bool {
         && !name.ends_with('_')
 }
 
+/// Whether scripts are looked through for statements that would end plantdb's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TransactionControl {
+    Check,
+    /// The built-in set, whose scripts a test checks.
+    CheckedAtBuild,
+}
+
 fn assemble(
     dialect: Dialect,
     origin: &str,
     shown_dir: &str,
     files: Vec<RawFile>,
+) -> Result<MigrationSet> {
+    assemble_from(dialect, origin, shown_dir, files, TransactionControl::Check)
+}
+
+fn assemble_from(
+    dialect: Dialect,
+    origin: &str,
+    shown_dir: &str,
+    files: Vec<RawFile>,
+    transaction_control: TransactionControl,
 ) -> Result<MigrationSet> {
     let mut ups: BTreeMap<Version, (String, Script)> = BTreeMap::new();
     let mut downs: BTreeMap<Version, (String, Script)> = BTreeMap::new();
@@ -196,7 +223,7 @@ fn assemble(
                 reason: "version 0: versions start at 1 (`migrate down --to 0` means \"revert everything\")".into(),
             });
         }
-        let script = script(dialect, shown.clone(), &file.sql)?;
+        let script = script(dialect, shown.clone(), &file.sql, transaction_control)?;
         let slot = match kind {
             Kind::Up => &mut ups,
             Kind::Down => &mut downs,
@@ -242,7 +269,12 @@ fn assemble(
     })
 }
 
-fn script(dialect: Dialect, file: String, sql: &str) -> Result<Script> {
+fn script(
+    dialect: Dialect,
+    file: String,
+    sql: &str,
+    transaction_control: TransactionControl,
+) -> Result<Script> {
     let mut script = Script {
         file,
         sql: sql.to_string(),
@@ -277,6 +309,7 @@ fn script(dialect: Dialect, file: String, sql: &str) -> Result<Script> {
     }
     // A script in plantdb's transaction must not end it, nor hold what cannot run in one.
     if script.transactional
+        && transaction_control == TransactionControl::Check
         && let Some(found) = super::atomicity::first_breach(sql, dialect)
     {
         return Err(Error::MigrationSource {
@@ -421,8 +454,15 @@ mod tests {
             );
         }
 
-        let transactional =
-            |sql: &str| script(Dialect::Postgres, "f.sql".into(), sql).map(|s| s.transactional);
+        let transactional = |sql: &str| {
+            script(
+                Dialect::Postgres,
+                "f.sql".into(),
+                sql,
+                TransactionControl::Check,
+            )
+            .map(|s| s.transactional)
+        };
         let index = "CREATE INDEX CONCURRENTLY i ON t (x);\n";
         // The first line, or any line of the opening comments, blank lines between them.
         for header in [
@@ -520,6 +560,26 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.len(), 16);
+    }
+
+    /// The built-in set skips this check when it loads; the scripts must pass it all the same.
+    #[test]
+    fn built_in_scripts_hold_no_transaction_control() {
+        for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+            for m in MigrationSet::built_in(dialect).unwrap().migrations {
+                for script in std::iter::once(&m.up).chain(m.down.as_ref()) {
+                    if script.transactional {
+                        let found = crate::migrate::atomicity::first_breach(&script.sql, dialect);
+                        assert!(
+                            found.is_none(),
+                            "{}: {:?}",
+                            script.file,
+                            found.map(|f| f.explain())
+                        );
+                    }
+                }
+            }
+        }
     }
 
     /// Databases already hold checksums refinery computed: every built-in migration must
