@@ -213,3 +213,14 @@ pub(super) fn adoption_gaps<D: Driver + ?Sized>(driver: &mut D) -> Result<BTreeS
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_text_reads_the_same_whatever_standard_conforming_strings_says() {
+        assert_eq!(postgres_text_literal("it's"), "E'it''s'");
+        assert_eq!(postgres_text_literal(r"a\'b"), r"E'a\\''b'");
+    }
+}
