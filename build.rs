@@ -1,5 +1,6 @@
-//! Embeds what `refinery::embed_migrations!` does not: the down scripts, and the list of every
-//! file under `migrations/`, so plantdb can refuse files that refinery would silently skip.
+//! Embeds every file under `migrations/`, with the contents of the SQL ones: the built-in set
+//! is then read from static strings, with no file-name parsing or scanning at run time, and
+//! plantdb can refuse files that do not belong there.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ fn main() {
     files.sort();
 
     let mut out = String::from(
-        "/// Every file under `migrations/`: (path relative to it, contents of down scripts).\n",
+        "/// Every file under `migrations/`: (path relative to it, contents of SQL files).\n",
     );
     out.push_str("pub static FILES: &[(&str, Option<&str>)] = &[\n");
     for path in &files {
@@ -25,7 +26,7 @@ fn main() {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if name.ends_with(".down.sql") {
+        if name.ends_with(".sql") {
             writeln!(
                 out,
                 "    ({relative:?}, Some(include_str!({:?}))),",

@@ -54,7 +54,14 @@ impl StatusReport {
 }
 
 pub fn status(driver: &mut dyn Driver, set: &MigrationSet, url: &str) -> Result<StatusReport> {
-    let applied_rows = driver.applied()?;
+    // On PostgreSQL the history and TimescaleDB's state come together, in one round trip.
+    let (applied_rows, timescaledb) = match driver.as_postgres() {
+        Some(pg) => {
+            let (applied, timescale) = pg.status_snapshot()?;
+            (applied, Some(timescale))
+        }
+        None => (driver.applied()?, None),
+    };
     let (drifted, missing) = plan::drift(set, &applied_rows);
     let pending: Vec<PendingEntry> = set
         .pending(&applied_rows)
@@ -64,7 +71,6 @@ pub fn status(driver: &mut dyn Driver, set: &MigrationSet, url: &str) -> Result<
             file: m.up.file.clone(),
         })
         .collect();
-    let timescaledb = driver.as_postgres().map(|pg| pg.timescale()).transpose()?;
     Ok(StatusReport {
         dialect: driver.dialect(),
         url: url.to_string(),

@@ -1,13 +1,14 @@
 //! PostgreSQL: the lock is a session advisory lock keyed on the database name; each migration
 //! runs in its own transaction together with its history row.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use postgres::error::{DbError, ErrorPosition, SqlState};
-use postgres::{Client, GenericClient};
+use postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
-use super::history::{self, HISTORY_TABLE};
+use super::history::{self, ADOPTION_TABLE, HISTORY_TABLE};
 use super::value::{Kind, Value, from_pg_row};
 use super::{Access, AppliedMigration, Dialect, Driver, LockWait, Step};
 use crate::config::{PostgresTarget, TimescalePolicy};
@@ -62,20 +63,16 @@ impl PostgresDriver {
             lock_wait: LockWait::default(),
             notices,
         };
-        // The telemetry migration reads the policy from this setting and decides in SQL.
+        // The telemetry migration reads the policy from this setting and decides in SQL. The
+        // settings go in one message: one round trip, whatever the access.
+        let mut setup = format!("SET plantdb.timescale = '{}'", timescale.as_str());
+        if access == Access::ReadOnly {
+            setup.push_str("; SET default_transaction_read_only = on");
+        }
         driver
             .client
-            .execute(
-                "SELECT set_config('plantdb.timescale', $1, false)",
-                &[&timescale.as_str()],
-            )
+            .batch_execute(&setup)
             .map_err(|e| driver.db_error("cannot configure the session", e))?;
-        if access == Access::ReadOnly {
-            driver
-                .client
-                .batch_execute("SET default_transaction_read_only = on")
-                .map_err(|e| driver.db_error("cannot configure the session", e))?;
-        }
         Ok(driver)
     }
 
@@ -132,35 +129,43 @@ impl PostgresDriver {
 
     /// What TimescaleDB looks like on this server and database.
     pub fn timescale(&mut self) -> Result<TimescaleState> {
-        let row = self
-            .client
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),
-                        EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),
-                        (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries')",
-                &[],
-            )
+        let mut rows = self
+            .simple_rows(TIMESCALE_STATE)
             .map_err(|e| self.db_error("cannot read TimescaleDB's state", e))?;
-        let preload: Option<String> = row.get(2);
+        if rows.is_empty() {
+            return Err(Error::Database {
+                context: format!(
+                    "cannot read TimescaleDB's state (PostgreSQL `{}`)",
+                    self.host
+                ),
+                message: "the server returned no row".into(),
+            });
+        }
+        let row = rows.remove(0);
+        Ok(self.timescale_from(&row))
+    }
+
+    /// TimescaleDB's state from a row of [`TIMESCALE_STATE`], and whether telemetry is a
+    /// hypertable when the extension is installed.
+    fn timescale_from(&mut self, row: &SimpleQueryRow) -> TimescaleState {
         let mut state = TimescaleState {
-            available: row.get(0),
-            installed: row.get(1),
-            preloaded: preload.map(|libs| libs.split(',').any(|lib| lib.trim() == "timescaledb")),
+            available: row.get(0) == Some("t"),
+            installed: row.get(1) == Some("t"),
+            preloaded: row
+                .get(2)
+                .map(|libs| libs.split(',').any(|lib| lib.trim() == "timescaledb")),
             telemetry_hypertable: false,
         };
         if state.installed {
             // Outside a transaction a failure here costs nothing, so a missing view is just "no".
             state.telemetry_hypertable = self
-                .client
-                .query_one(
+                .simple_rows(
                     "SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables
                                      WHERE hypertable_name = 'telemetry')",
-                    &[],
                 )
-                .map(|row| row.get(0))
-                .unwrap_or(false);
+                .is_ok_and(|rows| rows.first().and_then(|row| row.get(0)) == Some("t"));
         }
-        Ok(state)
+        state
     }
 
     /// The underlying client, for seeding and tests.
@@ -174,6 +179,79 @@ impl PostgresDriver {
             message: describe(&e),
             source: Some(e.into()),
         }
+    }
+
+    /// The rows of a simple query (text values): one round trip, no prepare.
+    fn simple_rows(
+        &mut self,
+        sql: &str,
+    ) -> std::result::Result<Vec<SimpleQueryRow>, postgres::Error> {
+        Ok(rows_of(self.client.simple_query(sql)?))
+    }
+
+    /// The history table's rows; the table must exist.
+    fn read_history(&mut self) -> Result<Vec<AppliedMigration>> {
+        let rows = self
+            .simple_rows(&history::select_applied(Dialect::Postgres))
+            .map_err(|e| self.db_error("cannot read the history", e))?;
+        rows.iter()
+            .map(applied_migration)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| Error::Database {
+                context: format!("cannot read the history (PostgreSQL `{}`)", self.host),
+                message: format!("`{HISTORY_TABLE}` holds a row plantdb cannot read"),
+            })
+    }
+
+    /// What `status` shows: the history and TimescaleDB's state, read in one round trip on a
+    /// database with a history (two when TimescaleDB is installed, whose hypertable view may
+    /// not be readable). The history is read without asking first whether its table exists:
+    /// an up-to-date database has it, and a missing table is the one error that means "none".
+    pub fn status_snapshot(&mut self) -> Result<(Vec<AppliedMigration>, TimescaleState)> {
+        let both = format!(
+            "{TIMESCALE_STATE};\n{}",
+            history::select_applied(Dialect::Postgres)
+        );
+        let (applied, state_row) = match self.client.simple_query(&both) {
+            Ok(messages) => {
+                let mut rows = rows_of(messages);
+                let state_row = if rows.is_empty() {
+                    None
+                } else {
+                    Some(rows.remove(0))
+                };
+                let applied = rows
+                    .iter()
+                    .map(applied_migration)
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| Error::Database {
+                        context: format!("cannot read the history (PostgreSQL `{}`)", self.host),
+                        message: format!("`{HISTORY_TABLE}` holds a row plantdb cannot read"),
+                    })?;
+                (applied, state_row)
+            }
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => {
+                let mut rows = self
+                    .simple_rows(TIMESCALE_STATE)
+                    .map_err(|e| self.db_error("cannot read TimescaleDB's state", e))?;
+                let state_row = if rows.is_empty() {
+                    None
+                } else {
+                    Some(rows.remove(0))
+                };
+                (Vec::new(), state_row)
+            }
+            Err(e) => return Err(self.db_error("cannot read the history", e)),
+        };
+        let state_row = state_row.ok_or_else(|| Error::Database {
+            context: format!(
+                "cannot read TimescaleDB's state (PostgreSQL `{}`)",
+                self.host
+            ),
+            message: "the server returned no row".into(),
+        })?;
+        let state = self.timescale_from(&state_row);
+        Ok((applied, state))
     }
 
     fn take_notices(&self) -> Vec<String> {
@@ -477,7 +555,7 @@ fn run_each_statement(client: &mut Client, step: &Step) -> Result<()> {
             // A transaction the script opened itself must not outlive its failure.
             let _ = client.batch_execute("ROLLBACK");
             let chars_before = step.sql[..span.start].chars().count();
-            migration_error_in(step, &e, chars_before)
+            migration_error_in(step, &e, chars_before as isize)
         })?;
     }
     Ok(())
@@ -487,8 +565,9 @@ fn migration_error(step: &Step, e: &postgres::Error) -> Error {
     migration_error_in(step, e, 0)
 }
 
-/// `chars_before`: where in the script the SQL that failed starts, for the reported position.
-fn migration_error_in(step: &Step, e: &postgres::Error, chars_before: usize) -> Error {
+/// `chars_before`: where in the script the SQL that failed starts, for the reported position
+/// (negative when the SQL sent had something before the script).
+fn migration_error_in(step: &Step, e: &postgres::Error, chars_before: isize) -> Error {
     let Some(db) = e.as_db_error() else {
         return Error::MigrationFailed {
             version: step.version,
@@ -498,11 +577,13 @@ fn migration_error_in(step: &Step, e: &postgres::Error, chars_before: usize) -> 
             hint: None,
         };
     };
+    let script_chars = step.sql.chars().count();
     let position = match db.position() {
-        Some(ErrorPosition::Original(offset)) => Some(super::line_column(
-            step.sql,
-            chars_before + *offset as usize,
-        )),
+        Some(ErrorPosition::Original(offset)) => usize::try_from(chars_before + *offset as isize)
+            .ok()
+            // Outside the script (the history row's statement): no place in the file to show.
+            .filter(|at| (1..=script_chars + 1).contains(at))
+            .map(|at| super::line_column(step.sql, at)),
         _ => None,
     };
     let hint = if *db.code() == SqlState::ACTIVE_SQL_TRANSACTION && step.transactional {
@@ -522,19 +603,37 @@ fn migration_error_in(step: &Step, e: &postgres::Error, chars_before: usize) -> 
     }
 }
 
-fn record(
-    client: &mut impl GenericClient,
-    step: &Step,
-) -> std::result::Result<(), postgres::Error> {
-    let (sql, params) = history::record_step(Dialect::Postgres, step);
-    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
-        .values()
-        .iter()
-        .map(|p| p as &(dyn postgres::types::ToSql + Sync))
-        .collect();
-    client.execute(&sql, &refs)?;
-    Ok(())
+/// Whether TimescaleDB is available, installed and preloaded (`null` when this role may not
+/// see `shared_preload_libraries`).
+const TIMESCALE_STATE: &str =
+    "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),
+            EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),
+            (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries')";
+
+/// The rows of a simple query's answer, leaving out the command tags.
+fn rows_of(messages: Vec<SimpleQueryMessage>) -> Vec<SimpleQueryRow> {
+    messages
+        .into_iter()
+        .filter_map(|message| match message {
+            SimpleQueryMessage::Row(row) => Some(row),
+            _ => None,
+        })
+        .collect()
 }
+
+/// A history row as [`history::select_applied`] reads it, in text; `None` if it is not one.
+fn applied_migration(row: &SimpleQueryRow) -> Option<AppliedMigration> {
+    Some(AppliedMigration {
+        version: row.get(0)?.parse().ok()?,
+        name: row.get(1)?.to_string(),
+        checksum: row.get(2)?.to_string(),
+        applied_at: row.get(3)?.to_string(),
+    })
+}
+
+/// What opens a step's own transaction, ahead of its script in the same message. Error
+/// positions the server reports count from here, so they are moved back by its length.
+const STEP_BEGIN: &str = "BEGIN;\n";
 
 impl Driver for PostgresDriver {
     fn dialect(&self) -> Dialect {
@@ -555,10 +654,11 @@ impl Driver for PostgresDriver {
             &lock,
             |driver| {
                 let key = driver.lock_key;
+                // A simple query with the key inline: one round trip, where a parameter
+                // would cost a prepare as well.
                 driver
-                    .client
-                    .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-                    .map(|row| row.get::<_, bool>(0))
+                    .simple_rows(&format!("SELECT pg_try_advisory_lock({key})"))
+                    .map(|rows| rows.first().and_then(|row| row.get(0)) == Some("t"))
                     .map_err(|e| driver.db_error("cannot take the advisory lock", e))
             },
             PostgresDriver::lock_holder,
@@ -581,32 +681,46 @@ impl Driver for PostgresDriver {
         }
         self.locked = false;
         self.client
-            .execute("SELECT pg_advisory_unlock($1)", &[&self.lock_key])
-            .map(|_| ())
+            .batch_execute(&format!("SELECT pg_advisory_unlock({})", self.lock_key))
             .map_err(|e| self.db_error("cannot release the advisory lock", e))
     }
 
     fn applied(&mut self) -> Result<Vec<AppliedMigration>> {
-        let exists: bool = self
-            .client
-            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&HISTORY_TABLE])
+        // Simple queries: one round trip each, where parameters would add a prepare.
+        let exists = self
+            .simple_rows(&format!(
+                "SELECT to_regclass('{HISTORY_TABLE}') IS NOT NULL"
+            ))
             .map_err(|e| self.db_error("cannot read the schema", e))?
-            .get(0);
+            .first()
+            .and_then(|row| row.get(0))
+            == Some("t");
         if !exists {
             return Ok(Vec::new());
         }
+        self.read_history()
+    }
+
+    /// As [`history::adoption_gaps`], in simple queries: a round trip where the table is
+    /// missing (nearly always), where parameters would cost two.
+    fn adoption_gaps(&mut self) -> Result<BTreeSet<crate::error::Version>> {
+        let exists = self
+            .simple_rows(&format!(
+                "SELECT to_regclass('{ADOPTION_TABLE}') IS NOT NULL"
+            ))
+            .map_err(|e| self.db_error("cannot read the schema", e))?
+            .first()
+            .and_then(|row| row.get(0))
+            == Some("t");
+        if !exists {
+            return Ok(BTreeSet::new());
+        }
         let rows = self
-            .client
-            .query(&history::select_applied(Dialect::Postgres), &[])
-            .map_err(|e| self.db_error("cannot read the history", e))?;
+            .simple_rows(&history::select_gaps())
+            .map_err(|e| self.db_error("cannot read the adoption record", e))?;
         Ok(rows
             .iter()
-            .map(|row| AppliedMigration {
-                version: row.get(0),
-                name: row.get(1),
-                checksum: row.get(2),
-                applied_at: row.get(3),
-            })
+            .filter_map(|row| row.get(0)?.parse().ok())
             .collect())
     }
 
@@ -618,32 +732,32 @@ impl Driver for PostgresDriver {
 
     fn apply(&mut self, step: &Step) -> Result<Vec<String>> {
         self.take_notices();
+        // The script and its history row travel in one simple-query message (with BEGIN and
+        // COMMIT around them when the step has its own transaction): one round trip a step.
+        let record = history::record_step_postgres_inline(step);
+        let script = if step.fake { "" } else { step.sql };
         if self.in_transaction {
             if !step.transactional && !step.fake {
                 return Err(super::cannot_join_atomic(step));
             }
-            if !step.fake {
-                self.client
-                    .batch_execute(step.sql)
-                    .map_err(|e| migration_error(step, &e))?;
-            }
-            record(&mut self.client, step).map_err(|e| migration_error(step, &e))?;
-        } else if step.transactional {
-            let mut tx = self
-                .client
-                .transaction()
+            self.client
+                .batch_execute(&format!("{script}\n;\n{record}"))
                 .map_err(|e| migration_error(step, &e))?;
-            if !step.fake {
-                tx.batch_execute(step.sql)
-                    .map_err(|e| migration_error(step, &e))?;
-            }
-            record(&mut tx, step).map_err(|e| migration_error(step, &e))?;
-            tx.commit().map_err(|e| migration_error(step, &e))?;
+        } else if step.transactional {
+            self.client
+                .batch_execute(&format!("{STEP_BEGIN}{script}\n;\n{record};\nCOMMIT"))
+                .map_err(|e| {
+                    // The failed statement left the transaction open and aborted.
+                    let _ = self.client.batch_execute("ROLLBACK");
+                    migration_error_in(step, &e, -(STEP_BEGIN.len() as isize))
+                })?;
         } else {
             if !step.fake {
                 run_each_statement(&mut self.client, step)?;
             }
-            record(&mut self.client, step).map_err(|e| migration_error(step, &e))?;
+            self.client
+                .batch_execute(&record)
+                .map_err(|e| migration_error(step, &e))?;
         }
         Ok(self.take_notices())
     }

@@ -1,6 +1,6 @@
-//! Where migrations come from: the sets embedded in the binary (refinery embeds the up scripts,
-//! build.rs the down scripts and the list of every file) or a `--migrations` directory. Both go
-//! through `assemble`, which names files, pairs up and down, reads directives and checksums.
+//! Where migrations come from: the sets embedded in the binary (build.rs embeds every file of
+//! `migrations/`) or a `--migrations` directory. Both go through `assemble`, which names files,
+//! pairs up and down, reads directives and checksums.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,12 +9,6 @@ use crate::db::Dialect;
 use crate::error::{Error, Result, Version};
 
 mod embedded {
-    pub mod postgres {
-        refinery::embed_migrations!("migrations/postgres");
-    }
-    pub mod sqlite {
-        refinery::embed_migrations!("migrations/sqlite");
-    }
     include!(concat!(env!("OUT_DIR"), "/embedded_files.rs"));
 }
 
@@ -63,20 +57,11 @@ impl MigrationSet {
     }
 
     pub fn built_in(dialect: Dialect) -> Result<MigrationSet> {
-        let runner = match dialect {
-            Dialect::Postgres => embedded::postgres::migrations::runner(),
-            Dialect::Sqlite => embedded::sqlite::migrations::runner(),
-        };
+        // Read from the strings build.rs embedded: starting a run costs no file-name regex
+        // nor a second copy of the set (this is on the path of every command).
         let folder = dialect.dir_name();
-        let mut files: Vec<RawFile> = runner
-            .get_migrations()
-            .iter()
-            .map(|m| RawFile {
-                name: format!("V{}__{}.sql", m.version(), m.name()),
-                sql: m.sql().unwrap_or_default().to_string(),
-            })
-            .collect();
-        for (relative, down_sql) in embedded::FILES {
+        let mut files = Vec::new();
+        for (relative, sql) in embedded::FILES {
             let Some((dir, name)) = relative.rsplit_once('/') else {
                 return Err(Error::MigrationSource {
                     file: format!("migrations/{relative}"),
@@ -96,21 +81,22 @@ impl MigrationSet {
             if !relative.starts_with(&format!("{folder}/")) {
                 continue;
             }
-            match down_sql {
-                Some(sql) => files.push(RawFile {
-                    name: name.to_string(),
-                    sql: sql.to_string(),
-                }),
-                // An up script refinery embedded is already in `files`; anything else is a
-                // file refinery skipped, which `assemble` rejects by name.
-                None if files.iter().any(|f| f.name == name) => {}
-                None => files.push(RawFile {
-                    name: name.to_string(),
-                    sql: String::new(),
-                }),
-            }
+            // A file that is not SQL is rejected by `assemble`, by its name.
+            files.push(RawFile {
+                name: name.to_string(),
+                sql: sql.unwrap_or_default().to_string(),
+            });
         }
-        assemble(dialect, "built-in", &format!("migrations/{folder}"), files)
+        // The built-in scripts were checked for transaction control when they were written
+        // (`built_in_scripts_hold_no_transaction_control` keeps it so): lexing them again on
+        // every start would cost more than a whole SQLite run's statements take to parse.
+        assemble_from(
+            dialect,
+            "built-in",
+            &format!("migrations/{folder}"),
+            files,
+            TransactionControl::CheckedAtBuild,
+        )
     }
 
     /// Reads `dir/postgres` or `dir/sqlite` when that folder exists, else `dir` itself.
@@ -197,11 +183,29 @@ pub fn is_snake_case(name: &str) -> bool {
         && !name.ends_with('_')
 }
 
+/// Whether scripts are looked through for statements that would end plantdb's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TransactionControl {
+    Check,
+    /// The built-in set, whose scripts a test checks.
+    CheckedAtBuild,
+}
+
 fn assemble(
     dialect: Dialect,
     origin: &str,
     shown_dir: &str,
     files: Vec<RawFile>,
+) -> Result<MigrationSet> {
+    assemble_from(dialect, origin, shown_dir, files, TransactionControl::Check)
+}
+
+fn assemble_from(
+    dialect: Dialect,
+    origin: &str,
+    shown_dir: &str,
+    files: Vec<RawFile>,
+    transaction_control: TransactionControl,
 ) -> Result<MigrationSet> {
     let mut ups: BTreeMap<Version, (String, Script)> = BTreeMap::new();
     let mut downs: BTreeMap<Version, (String, Script)> = BTreeMap::new();
@@ -219,7 +223,7 @@ fn assemble(
                 reason: "version 0: versions start at 1 (`migrate down --to 0` means \"revert everything\")".into(),
             });
         }
-        let script = script(dialect, shown.clone(), &file.sql)?;
+        let script = script(dialect, shown.clone(), &file.sql, transaction_control)?;
         let slot = match kind {
             Kind::Up => &mut ups,
             Kind::Down => &mut downs,
@@ -243,7 +247,7 @@ fn assemble(
             Some((_, down)) => Some(down),
             None => None,
         };
-        let checksum = checksum(version, &name, &up.sql, &up.file)?;
+        let checksum = checksum(version, &name, &up.sql);
         migrations.push(Migration {
             version,
             name,
@@ -265,7 +269,12 @@ fn assemble(
     })
 }
 
-fn script(dialect: Dialect, file: String, sql: &str) -> Result<Script> {
+fn script(
+    dialect: Dialect,
+    file: String,
+    sql: &str,
+    transaction_control: TransactionControl,
+) -> Result<Script> {
     let mut script = Script {
         file,
         sql: sql.to_string(),
@@ -300,6 +309,7 @@ fn script(dialect: Dialect, file: String, sql: &str) -> Result<Script> {
     }
     // A script in plantdb's transaction must not end it, nor hold what cannot run in one.
     if script.transactional
+        && transaction_control == TransactionControl::Check
         && let Some(found) = super::atomicity::first_breach(sql, dialect)
     {
         return Err(Error::MigrationSource {
@@ -310,16 +320,18 @@ fn script(dialect: Dialect, file: String, sql: &str) -> Result<Script> {
     Ok(script)
 }
 
-/// refinery's checksum over name, version and SQL, with CRLF normalised so a checkout on
-/// Windows does not look like drift.
-fn checksum(version: Version, name: &str, sql: &str, file: &str) -> Result<String> {
+/// refinery's checksum over name, version and SQL (SipHash 1-3 of the three, in that order),
+/// with CRLF normalised so a checkout on Windows does not look like drift. Computed here
+/// rather than through `refinery::Migration`, which parses the name with a regex it first
+/// compiles: a quarter of a whole SQLite run.
+fn checksum(version: Version, name: &str, sql: &str) -> String {
+    use std::hash::{Hash, Hasher};
     let normalised = sql.replace("\r\n", "\n");
-    let migration = refinery::Migration::unapplied(&format!("V{version}__{name}"), &normalised)
-        .map_err(|e| Error::MigrationSource {
-            file: file.to_string(),
-            reason: e.to_string(),
-        })?;
-    Ok(format!("{:016x}", migration.checksum()))
+    let mut hasher = siphasher::sip::SipHasher13::new();
+    name.hash(&mut hasher);
+    version.hash(&mut hasher);
+    normalised.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
 }
 
 /// Every file embedded from `migrations/`, as paths relative to it (for tests and `verify`).
@@ -442,8 +454,15 @@ mod tests {
             );
         }
 
-        let transactional =
-            |sql: &str| script(Dialect::Postgres, "f.sql".into(), sql).map(|s| s.transactional);
+        let transactional = |sql: &str| {
+            script(
+                Dialect::Postgres,
+                "f.sql".into(),
+                sql,
+                TransactionControl::Check,
+            )
+            .map(|s| s.transactional)
+        };
         let index = "CREATE INDEX CONCURRENTLY i ON t (x);\n";
         // The first line, or any line of the opening comments, blank lines between them.
         for header in [
@@ -535,12 +554,59 @@ mod tests {
 
     #[test]
     fn checksum_ignores_line_endings_but_not_content() {
-        let a = checksum(1, "a", "SELECT 1;\nSELECT 2;\n", "f").unwrap();
-        let b = checksum(1, "a", "SELECT 1;\r\nSELECT 2;\r\n", "f").unwrap();
-        let c = checksum(1, "a", "SELECT 1;\nSELECT 3;\n", "f").unwrap();
+        let a = checksum(1, "a", "SELECT 1;\nSELECT 2;\n");
+        let b = checksum(1, "a", "SELECT 1;\r\nSELECT 2;\r\n");
+        let c = checksum(1, "a", "SELECT 1;\nSELECT 3;\n");
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.len(), 16);
+    }
+
+    /// The built-in set skips this check when it loads; the scripts must pass it all the same.
+    #[test]
+    fn built_in_scripts_hold_no_transaction_control() {
+        for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+            for m in MigrationSet::built_in(dialect).unwrap().migrations {
+                for script in std::iter::once(&m.up).chain(m.down.as_ref()) {
+                    if script.transactional {
+                        let found = crate::migrate::atomicity::first_breach(&script.sql, dialect);
+                        assert!(
+                            found.is_none(),
+                            "{}: {:?}",
+                            script.file,
+                            found.map(|f| f.explain())
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Databases already hold checksums refinery computed: every built-in migration must
+    /// get the very same one, and a fixed example pins the value across versions.
+    #[test]
+    fn checksums_are_refinerys() {
+        for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+            for m in MigrationSet::built_in(dialect).unwrap().migrations {
+                let theirs = refinery::Migration::unapplied(
+                    &format!("V{}__{}", m.version, m.name),
+                    &m.up.sql.replace("\r\n", "\n"),
+                )
+                .unwrap();
+                assert_eq!(
+                    m.checksum,
+                    format!("{:016x}", theirs.checksum()),
+                    "{}",
+                    m.up.file
+                );
+            }
+        }
+        let theirs =
+            refinery::Migration::unapplied("V20260101000000__it_s", "SELECT 'x';\n").unwrap();
+        assert_eq!(
+            checksum(20260101000000, "it_s", "SELECT 'x';\r\n"),
+            format!("{:016x}", theirs.checksum())
+        );
     }
 
     #[test]

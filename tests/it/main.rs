@@ -15,6 +15,7 @@ mod migrate;
 mod module_graph;
 mod new_and_wait;
 mod reset;
+mod round_trips;
 mod safety;
 mod schema_spec;
 mod seed;
