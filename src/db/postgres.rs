@@ -139,6 +139,7 @@ impl PostgresDriver {
                     self.host
                 ),
                 message: "the server returned no row".into(),
+                source: None,
             });
         }
         let row = rows.remove(0);
@@ -200,6 +201,7 @@ impl PostgresDriver {
             .ok_or_else(|| Error::Database {
                 context: format!("cannot read the history (PostgreSQL `{}`)", self.host),
                 message: format!("`{HISTORY_TABLE}` holds a row plantdb cannot read"),
+                source: None,
             })
     }
 
@@ -227,6 +229,7 @@ impl PostgresDriver {
                     .ok_or_else(|| Error::Database {
                         context: format!("cannot read the history (PostgreSQL `{}`)", self.host),
                         message: format!("`{HISTORY_TABLE}` holds a row plantdb cannot read"),
+                        source: None,
                     })?;
                 (applied, state_row)
             }
@@ -249,6 +252,7 @@ impl PostgresDriver {
                 self.host
             ),
             message: "the server returned no row".into(),
+            source: None,
         })?;
         let state = self.timescale_from(&state_row);
         Ok((applied, state))
