@@ -61,7 +61,7 @@ impl MigrationSet {
         // nor a second copy of the set (this is on the path of every command).
         let folder = dialect.dir_name();
         let mut files = Vec::new();
-        for (relative, sql) in embedded::FILES {
+        for (relative, sql, checksum) in embedded::FILES {
             let Some((dir, name)) = relative.rsplit_once('/') else {
                 return Err(Error::MigrationSource {
                     file: format!("migrations/{relative}"),
@@ -85,6 +85,7 @@ impl MigrationSet {
             files.push(RawFile {
                 name: name.to_string(),
                 sql: sql.unwrap_or_default().to_string(),
+                checksum: *checksum,
             });
         }
         // The built-in scripts were checked for transaction control when they were written
@@ -123,7 +124,11 @@ impl MigrationSet {
                 path: entry.path().display().to_string(),
                 source: e,
             })?;
-            files.push(RawFile { name, sql });
+            files.push(RawFile {
+                name,
+                sql,
+                checksum: None,
+            });
         }
         assemble(dialect, &shown, &shown, files)
     }
@@ -153,6 +158,8 @@ impl MigrationSet {
 struct RawFile {
     name: String,
     sql: String,
+    /// refinery's checksum, when build.rs computed it already (the built-in up scripts).
+    checksum: Option<u64>,
 }
 
 enum Kind {
@@ -209,6 +216,7 @@ fn assemble_from(
 ) -> Result<MigrationSet> {
     let mut ups: BTreeMap<Version, (String, Script)> = BTreeMap::new();
     let mut downs: BTreeMap<Version, (String, Script)> = BTreeMap::new();
+    let mut checksums: BTreeMap<Version, String> = BTreeMap::new();
     for file in files {
         let shown = format!("{shown_dir}/{}", file.name);
         let Some((version, name, kind)) = parse_file_name(&file.name) else {
@@ -224,6 +232,18 @@ fn assemble_from(
             });
         }
         let script = script(dialect, shown.clone(), &file.sql, transaction_control)?;
+        if let Kind::Up = kind {
+            let checksum = match file.checksum {
+                Some(checksum) => checksum,
+                None => {
+                    checksum(&file.name, &file.sql).map_err(|reason| Error::MigrationSource {
+                        file: shown.clone(),
+                        reason,
+                    })?
+                }
+            };
+            checksums.insert(version, format!("{checksum:016x}"));
+        }
         let slot = match kind {
             Kind::Up => &mut ups,
             Kind::Down => &mut downs,
@@ -247,7 +267,7 @@ fn assemble_from(
             Some((_, down)) => Some(down),
             None => None,
         };
-        let checksum = checksum(version, &name, &up.sql);
+        let checksum = checksums.remove(&version).unwrap_or_default();
         migrations.push(Migration {
             version,
             name,
@@ -320,23 +340,19 @@ fn script(
     Ok(script)
 }
 
-/// refinery's checksum over name, version and SQL (SipHash 1-3 of the three, in that order),
-/// with CRLF normalised so a checkout on Windows does not look like drift. Computed here
-/// rather than through `refinery::Migration`, which parses the name with a regex it first
-/// compiles: a quarter of a whole SQLite run.
-fn checksum(version: Version, name: &str, sql: &str) -> String {
-    use std::hash::{Hash, Hasher};
-    let normalised = sql.replace("\r\n", "\n");
-    let mut hasher = siphasher::sip::SipHasher13::new();
-    name.hash(&mut hasher);
-    version.hash(&mut hasher);
-    normalised.hash(&mut hasher);
-    format!("{:016x}", hasher.finish())
+/// refinery's checksum of an up script (over its name, version and SQL), with CRLF normalised
+/// so a checkout on Windows does not look like drift. The built-in scripts' checksums are
+/// computed by build.rs; this is for `--migrations` directories.
+fn checksum(file_name: &str, sql: &str) -> std::result::Result<u64, String> {
+    let stem = file_name.strip_suffix(".sql").unwrap_or(file_name);
+    refinery::Migration::unapplied(stem, &sql.replace("\r\n", "\n"))
+        .map(|migration| migration.checksum())
+        .map_err(|e| format!("refinery cannot read it: {e}"))
 }
 
 /// Every file embedded from `migrations/`, as paths relative to it (for tests and `verify`).
 pub fn embedded_file_names() -> impl Iterator<Item = &'static str> {
-    embedded::FILES.iter().map(|(path, _)| *path)
+    embedded::FILES.iter().map(|(path, _, _)| *path)
 }
 
 #[cfg(test)]
@@ -347,6 +363,7 @@ mod tests {
         RawFile {
             name: name.into(),
             sql: sql.into(),
+            checksum: None,
         }
     }
 
@@ -554,12 +571,11 @@ mod tests {
 
     #[test]
     fn checksum_ignores_line_endings_but_not_content() {
-        let a = checksum(1, "a", "SELECT 1;\nSELECT 2;\n");
-        let b = checksum(1, "a", "SELECT 1;\r\nSELECT 2;\r\n");
-        let c = checksum(1, "a", "SELECT 1;\nSELECT 3;\n");
+        let a = checksum("V1__a.sql", "SELECT 1;\nSELECT 2;\n").unwrap();
+        let b = checksum("V1__a.sql", "SELECT 1;\r\nSELECT 2;\r\n").unwrap();
+        let c = checksum("V1__a.sql", "SELECT 1;\nSELECT 3;\n").unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
-        assert_eq!(a.len(), 16);
     }
 
     /// The built-in set skips this check when it loads; the scripts must pass it all the same.
@@ -604,8 +620,8 @@ mod tests {
         let theirs =
             refinery::Migration::unapplied("V20260101000000__it_s", "SELECT 'x';\n").unwrap();
         assert_eq!(
-            checksum(20260101000000, "it_s", "SELECT 'x';\r\n"),
-            format!("{:016x}", theirs.checksum())
+            checksum("V20260101000000__it_s.sql", "SELECT 'x';\r\n").unwrap(),
+            theirs.checksum()
         );
     }
 
