@@ -239,12 +239,14 @@ pub fn seed(
         let (effects, named) = match options.mode {
             SeedMode::Replace => {
                 let named = seeder.named_rows(fixtures, &same_series)?;
+                named.stage(seeder.driver)?;
                 (plan::effects(seeder.driver, &named)?, Some(named))
             }
             SeedMode::Upsert => (Vec::new(), None),
         };
         if let Some(named) = &named {
             seeder.delete_unnamed(fixtures, named)?;
+            named.unstage(seeder.driver)?;
         }
         let mut reports: HashMap<&'static str, TableReport> = HashMap::new();
         for table in fixtures.tables() {
