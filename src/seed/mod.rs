@@ -300,7 +300,7 @@ fn telemetry_series(fixtures: &Fixtures) -> Vec<telemetry::Series> {
         .telemetry
         .iter()
         .map(|spec| {
-            let device = fixtures.rows_of("devices").find(|r| r.label == spec.device);
+            let device = fixtures.row("devices", &spec.device);
             let plant_id = device.and_then(|r| match r.cell("plant_id") {
                 Some(Cell::Label { table, label }) => text_key(table, label),
                 _ => None,
@@ -321,7 +321,7 @@ const ROLLED_BACK: &str = "the seed was rolled back: nothing was written";
 
 /// The key of a fixture row whose key does not come from the database (text and UUID keys).
 fn fixture_key(fixtures: &Fixtures, table: &str, label: &str) -> Option<Value> {
-    let row = fixtures.rows_of(table).find(|r| r.label == label)?;
+    let row = fixtures.row(table, label)?;
     let pk = match row.table.pk {
         Pk::Text(pk) | Pk::Uuid(pk) => pk,
         Pk::Identity(_) | Pk::None => return None,
