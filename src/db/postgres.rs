@@ -43,7 +43,7 @@ pub struct PostgresDriver {
     lock_wait: LockWait,
     /// Filled by the connection's notice callback (RAISE NOTICE from migrations).
     notices: Arc<Mutex<Vec<String>>>,
-    /// `query`'s prepared statements by SQL text, for the current transaction: a seed runs
+    /// `query`'s prepared statements by SQL text, kept until the transaction ends: a seed runs
     /// the same few statements once per row, and preparing costs a round trip each time.
     statements: HashMap<String, postgres::Statement>,
 }
@@ -716,10 +716,14 @@ impl Driver for PostgresDriver {
                     .client
                     .prepare(sql)
                     .map_err(|e| self.db_error("seed statement failed", e))?;
-                if self.statements.len() >= STATEMENTS_KEPT {
-                    self.statements.clear();
+                // Only inside a transaction, whose end forgets them: outside one, a migration
+                // could change a table under a kept statement.
+                if self.in_transaction {
+                    if self.statements.len() >= STATEMENTS_KEPT {
+                        self.statements.clear();
+                    }
+                    self.statements.insert(sql.to_string(), statement.clone());
                 }
-                self.statements.insert(sql.to_string(), statement.clone());
                 statement
             }
         };
