@@ -35,7 +35,14 @@ bench-peers ROUNDS="21":
     cargo build --release --bins --examples
     cargo run --release --example peer_bench -- {{ROUNDS}}
 
-# Drop, recreate, migrate and seed the configured local database (see docs/seeding.md).
+# Load and seed generated fixture files of 10k, 100k and 1M rows (1M: loading only).
+bench-fixtures:
+    cargo build --release --examples
+    cargo run --release --example fixture_bench -- 10000
+    cargo run --release --example fixture_bench -- 100000
+    cargo run --release --example fixture_bench -- 1000000 load
+
+# Drop, recreate, migrate and seed the configured local database (see the README, "reset").
 reset:
     cargo run --release -- reset
 

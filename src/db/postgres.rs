@@ -2,6 +2,7 @@
 //! runs in its own transaction together with its history row.
 
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,7 +44,14 @@ pub struct PostgresDriver {
     lock_wait: LockWait,
     /// Filled by the connection's notice callback (RAISE NOTICE from migrations).
     notices: Arc<Mutex<Vec<String>>>,
+    /// `query`'s prepared statements by SQL text, kept until the transaction ends: a seed runs
+    /// the same few statements once per row, and preparing costs a round trip each time.
+    statements: HashMap<String, postgres::Statement>,
 }
+
+/// How many statements `query` keeps prepared; the seed's per-row statements are a few per
+/// table.
+const STATEMENTS_KEPT: usize = 64;
 
 impl PostgresDriver {
     pub fn connect(
@@ -62,6 +70,7 @@ impl PostgresDriver {
             in_transaction: false,
             lock_wait: LockWait::default(),
             notices,
+            statements: HashMap::new(),
         };
         // The telemetry migration reads the policy from this setting and decides in SQL. The
         // settings go in one message: one round trip, whatever the access.
@@ -779,6 +788,7 @@ impl Driver for PostgresDriver {
 
     fn commit(&mut self) -> Result<()> {
         self.in_transaction = false;
+        self.statements.clear();
         // A deferred constraint can still fail here; the server then rolls everything back.
         self.client
             .batch_execute("COMMIT")
@@ -787,6 +797,7 @@ impl Driver for PostgresDriver {
 
     fn rollback(&mut self) -> Result<()> {
         self.in_transaction = false;
+        self.statements.clear();
         self.client
             .batch_execute("ROLLBACK")
             .map_err(|e| self.db_error("cannot roll back the transaction", e))
@@ -816,10 +827,24 @@ impl Driver for PostgresDriver {
             .iter()
             .map(|p| p as &(dyn postgres::types::ToSql + Sync))
             .collect();
-        let statement = self
-            .client
-            .prepare(sql)
-            .map_err(|e| self.db_error("seed statement failed", e))?;
+        let statement = match self.statements.get(sql) {
+            Some(statement) => statement.clone(),
+            None => {
+                let statement = self
+                    .client
+                    .prepare(sql)
+                    .map_err(|e| self.db_error("seed statement failed", e))?;
+                // Only inside a transaction, whose end forgets them: outside one, a migration
+                // could change a table under a kept statement.
+                if self.in_transaction {
+                    if self.statements.len() >= STATEMENTS_KEPT {
+                        self.statements.clear();
+                    }
+                    self.statements.insert(sql.to_string(), statement.clone());
+                }
+                statement
+            }
+        };
         check_parameters(&statement, params)?;
         let rows = self
             .client

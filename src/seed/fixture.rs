@@ -2,6 +2,7 @@
 //! values are typed by their column. Everything a user can get wrong is found here, before
 //! the database is touched, and reported with file, line and column.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, Utc};
@@ -23,9 +24,32 @@ pub struct Fixtures {
     /// Rows in foreign-key order: every row comes after the rows it references.
     pub rows: Vec<Row>,
     pub telemetry: Vec<TelemetrySpec>,
+    /// The position in `rows` of each (table, label), for lookups by label in linear time.
+    by_label: HashMap<(&'static str, String), usize>,
 }
 
 impl Fixtures {
+    fn new(rows: Vec<Row>, telemetry: Vec<TelemetrySpec>) -> Fixtures {
+        let by_label = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| ((r.table.name, r.label.clone()), i))
+            .collect();
+        Fixtures {
+            rows,
+            telemetry,
+            by_label,
+        }
+    }
+
+    /// The row of `table` labelled `label`.
+    pub fn row(&self, table: &str, label: &str) -> Option<&Row> {
+        // Tables are named by the catalog's `&'static str`s; look the name up to borrow one.
+        let table = catalog::table(table)?.name;
+        let i = self.by_label.get(&(table, label.to_string()))?;
+        self.rows.get(*i)
+    }
+
     /// The tables the fixtures write, parents first.
     pub fn tables(&self) -> Vec<&'static Table> {
         let mut written: HashSet<&str> = self.rows.iter().map(|r| r.table.name).collect();
@@ -62,6 +86,8 @@ pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> 
     let mut rows: Vec<Row> = Vec::new();
     let mut telemetry: Vec<TelemetrySpec> = Vec::new();
     let mut tables_named = 0;
+    // Where each (table, label) was first defined: a scan of the rows per row is quadratic.
+    let mut defined: HashMap<(&'static str, String), Location> = HashMap::new();
     for (index, (name, text)) in files.iter().enumerate() {
         let root = parse(index, name, text)?;
         let Node::Mapping(root) = root else {
@@ -99,18 +125,22 @@ pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> 
             };
             for (label, row) in body.iter() {
                 let row = read_row(name, table, label, row, now)?;
-                if let Some(first) = rows
-                    .iter()
-                    .find(|r| r.table.name == table.name && r.label == row.label)
-                {
-                    return Err(fixture_error(
-                        row.at,
-                        &format!(
-                            "duplicate label `{}` in `{}`: first defined at {}",
-                            first.label, table.name, first.at
-                        ),
-                        None,
-                    ));
+                match defined.entry((table.name, row.label.clone())) {
+                    Entry::Occupied(first) => {
+                        return Err(fixture_error(
+                            row.at,
+                            &format!(
+                                "duplicate label `{}` in `{}`: first defined at {}",
+                                row.label,
+                                table.name,
+                                first.get()
+                            ),
+                            None,
+                        ));
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(row.at.clone());
+                    }
                 }
                 rows.push(row);
             }
@@ -137,7 +167,7 @@ pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> 
     telemetry_spec::check_unique(&telemetry)?;
     spc_config::check_matches_provider(&rows)?;
     let rows = order(rows)?;
-    Ok(Fixtures { rows, telemetry })
+    Ok(Fixtures::new(rows, telemetry))
 }
 
 fn parse(index: usize, name: &str, text: &str) -> Result<Node> {

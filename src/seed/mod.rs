@@ -241,12 +241,14 @@ pub fn seed(
         let (effects, named) = match options.mode {
             SeedMode::Replace => {
                 let named = seeder.named_rows(fixtures, &same_series)?;
+                named.stage(seeder.driver)?;
                 (plan::effects(seeder.driver, &named)?, Some(named))
             }
             SeedMode::Upsert => (Vec::new(), None),
         };
         if let Some(named) = &named {
             seeder.delete_unnamed(fixtures, named)?;
+            named.unstage(seeder.driver)?;
         }
         let mut reports: HashMap<&'static str, TableReport> = HashMap::new();
         for table in fixtures.tables() {
@@ -300,7 +302,7 @@ fn telemetry_series(fixtures: &Fixtures) -> Vec<telemetry::Series> {
         .telemetry
         .iter()
         .map(|spec| {
-            let device = fixtures.rows_of("devices").find(|r| r.label == spec.device);
+            let device = fixtures.row("devices", &spec.device);
             let plant_id = device.and_then(|r| match r.cell("plant_id") {
                 Some(Cell::Label { table, label }) => text_key(table, label),
                 _ => None,
@@ -321,7 +323,7 @@ const ROLLED_BACK: &str = "the seed was rolled back: nothing was written";
 
 /// The key of a fixture row whose key does not come from the database (text and UUID keys).
 fn fixture_key(fixtures: &Fixtures, table: &str, label: &str) -> Option<Value> {
-    let row = fixtures.rows_of(table).find(|r| r.label == label)?;
+    let row = fixtures.row(table, label)?;
     let pk = match row.table.pk {
         Pk::Text(pk) | Pk::Uuid(pk) => pk,
         Pk::Identity(_) | Pk::None => return None,

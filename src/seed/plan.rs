@@ -19,6 +19,11 @@ const BLOCKERS_SHOWN: usize = 5;
 
 /// The existing rows the fixtures name, per table the fixtures write: every other row of
 /// those tables is deleted.
+///
+/// The named keys are written to temporary tables ([`Named::stage`]) and the conditions
+/// join against them: one condition per named row (`NOT (k = 1 OR k = 2 …)`) grows with the
+/// fixtures until SQLite refuses the expression as too deep and either database runs out of
+/// parameters, and costs time quadratic in the number of rows.
 #[derive(Debug, Default)]
 pub struct Named {
     tables: HashMap<&'static str, (Vec<&'static str>, Vec<Vec<Value>>)>,
@@ -38,6 +43,59 @@ impl Named {
     pub fn writes(&self, table: &str) -> bool {
         self.tables.contains_key(table)
     }
+
+    /// Writes the named keys into one temporary table per table, for the conditions to join
+    /// against. Inside the seed's transaction: a rollback takes them away, and
+    /// [`Named::unstage`] drops them before a commit.
+    pub fn stage(&self, driver: &mut dyn Driver) -> Result<()> {
+        for (table, (columns, rows)) in &self.tables {
+            let staged = staged_name(table);
+            let selected = crate::db::quote_idents(columns);
+            let create = match driver.dialect() {
+                Dialect::Postgres => format!(
+                    "CREATE TEMPORARY TABLE {staged} ON COMMIT DROP AS \
+                     SELECT {selected} FROM {} WITH NO DATA",
+                    quote_ident(table)
+                ),
+                // The columns keep the table's declared types, so values compare the same.
+                Dialect::Sqlite => format!(
+                    "CREATE TEMPORARY TABLE {staged} AS SELECT {selected} FROM {} WHERE 0;\n\
+                     CREATE INDEX temp.{} ON {staged} ({selected})",
+                    quote_ident(table),
+                    quote_ident(&format!("{}_key", staged_bare(table)))
+                ),
+            };
+            driver.execute(&create)?;
+            driver.insert_rows(
+                &staged_bare(table),
+                columns,
+                &mut rows.iter().cloned(),
+                &mut |_| {},
+            )?;
+            if driver.dialect() == Dialect::Postgres {
+                // Without statistics the planner guesses the table's size and may loop over it.
+                driver.execute(&format!("ANALYZE {staged}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the tables [`Named::stage`] wrote.
+    pub fn unstage(&self, driver: &mut dyn Driver) -> Result<()> {
+        for table in self.tables.keys() {
+            driver.execute(&format!("DROP TABLE {}", staged_name(table)))?;
+        }
+        Ok(())
+    }
+}
+
+/// The temporary table holding the named keys of `table`, unquoted.
+fn staged_bare(table: &str) -> String {
+    format!("plantdb_named_{table}")
+}
+
+fn staged_name(table: &str) -> String {
+    quote_ident(&staged_bare(table))
 }
 
 /// Rows that replace mode removes or changes in one table.
@@ -55,6 +113,7 @@ pub struct Effect {
 /// added.
 pub struct Conditions<'a> {
     named: &'a Named,
+    dialect: Dialect,
     params: Params,
 }
 
@@ -62,6 +121,7 @@ impl<'a> Conditions<'a> {
     pub fn new(dialect: Dialect, named: &'a Named) -> Conditions<'a> {
         Conditions {
             named,
+            dialect,
             params: Params::new(dialect),
         }
     }
@@ -72,21 +132,35 @@ impl<'a> Conditions<'a> {
     }
 
     /// The rows of a table the fixtures write that they do not name; `None` for other tables.
+    /// Reads the table [`Named::stage`] wrote.
     pub fn unnamed(&mut self, table: &str) -> Option<String> {
         let (columns, rows) = self.named.tables.get(table)?;
         if rows.is_empty() {
             return Some("1 = 1".into());
         }
-        let mut alternatives = Vec::new();
-        for row in rows {
-            let parts: Vec<String> = columns
-                .iter()
-                .zip(row)
-                .map(|(column, value)| self.params.same(column, value.clone()))
-                .collect();
-            alternatives.push(format!("({})", parts.join(" AND ")));
-        }
-        Some(format!("NOT ({})", alternatives.join(" OR ")))
+        let pk = catalog::table(table).and_then(|t| t.pk_column());
+        let own = quote_ident(table);
+        let matches: Vec<String> = columns
+            .iter()
+            .map(|column| {
+                let name = quote_ident(column);
+                let (stored, named) = (format!("{own}.{name}"), format!("k.{name}"));
+                // A primary key is never NULL: plain equality lets the databases hash or
+                // index the lookup. Natural keys may hold NULL, which matches NULL here.
+                match (Some(*column) == pk, self.dialect) {
+                    (true, _) => format!("{named} = {stored}"),
+                    (false, Dialect::Postgres) => {
+                        format!("{named} IS NOT DISTINCT FROM {stored}")
+                    }
+                    (false, Dialect::Sqlite) => format!("{named} IS {stored}"),
+                }
+            })
+            .collect();
+        Some(format!(
+            "NOT EXISTS (SELECT 1 FROM {} k WHERE {})",
+            staged_name(table),
+            matches.join(" AND ")
+        ))
     }
 
     /// The rows of `table` that replace mode deletes, by its own delete or by a cascade;
@@ -285,7 +359,7 @@ mod tests {
     }
 
     #[test]
-    fn conditions_number_their_parameters_in_order_and_follow_cascades() {
+    fn conditions_join_the_staged_keys_and_follow_cascades() {
         let mut named = Named::default();
         named.insert("plants", vec!["id"], vec![vec![Value::Text("fern".into())]]);
         let mut conditions = Conditions::new(Dialect::Postgres, &named);
@@ -297,9 +371,15 @@ mod tests {
             doomed.contains("\"plant_id\" IN (SELECT \"id\" FROM \"plants\" WHERE"),
             "{doomed}"
         );
+        // The named keys are joined from their staged table, however many they are.
+        assert!(
+            doomed.contains(
+                "NOT EXISTS (SELECT 1 FROM \"plantdb_named_plants\" k WHERE k.\"id\" = \"plants\".\"id\")"
+            ),
+            "{doomed}"
+        );
         // Devices only lose their plant (SET NULL): their alerts stay.
         assert!(!doomed.contains("\"devices\""), "{doomed}");
-        assert_eq!(conditions.params(), [Value::Text("fern".into())]);
         let mut conditions = Conditions::new(Dialect::Postgres, &named);
         assert!(
             conditions

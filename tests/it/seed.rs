@@ -769,3 +769,39 @@ fn the_catalog_matches_the_migrated_schema() {
         }
     });
 }
+
+/// A fixture file with `n` plants, for seeding many rows of one table.
+fn many_plants(n: usize) -> Vec<(String, String)> {
+    let mut text = String::from("plants:\n");
+    for i in 0..n {
+        text.push_str(&format!("  p{i}: {{name: Plant {i}}}\n"));
+    }
+    vec![("seeds/many.yaml".into(), text)]
+}
+
+#[test]
+fn replace_mode_keeps_thousands_of_named_rows_of_one_table() {
+    each_dialect(|db| {
+        up_all(&db.url());
+        let sources = many_plants(5_000);
+        let first = seed_sources(&db.url(), &sources, SeedMode::Replace).expect("first seed");
+        let plants = |report: &SeedReport| {
+            let t = report
+                .tables
+                .iter()
+                .find(|t| t.table == "plants")
+                .expect("plants");
+            (t.inserted, t.updated, t.deleted, t.unchanged)
+        };
+        assert_eq!(plants(&first), (5_000, 0, 0, 0));
+        // Every stored row is named now: the second run must keep all of them, by key.
+        let again = seed_sources(&db.url(), &sources, SeedMode::Replace).expect("second seed");
+        assert_eq!(plants(&again), (0, 0, 0, 5_000));
+        assert_eq!(count(&db, "plants"), 5_000);
+        // One row fewer in the fixtures: exactly that row goes.
+        let fewer = many_plants(4_999);
+        let third = seed_sources(&db.url(), &fewer, SeedMode::Replace).expect("third seed");
+        assert_eq!(plants(&third), (0, 0, 1, 4_999));
+        assert_eq!(count(&db, "plants WHERE id = 'p4999'"), 0);
+    });
+}
