@@ -19,7 +19,11 @@ pub fn run(db: &Database, args: &ResetArgs) -> Result<i32> {
     let fixtures = if args.no_seed {
         None
     } else {
-        Some(fixture::load(&seed::sources(&args.files)?, now)?)
+        let fixtures = fixture::load(&seed::sources(&args.files)?, now)?;
+        // `seed` checks this too, but only after the database is gone: how far back the
+        // telemetry reaches depends on --scale, which loading alone does not know.
+        fixtures.check_telemetry_reach(args.scale, now)?;
+        Some(fixtures)
     };
     let configured = configured_key()?;
     if let Some(fixtures) = &fixtures {

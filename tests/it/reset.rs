@@ -236,3 +236,31 @@ fn a_key_in_a_dotenv_others_can_read_is_warned_about_without_showing_it() {
         );
     }
 }
+
+#[test]
+fn reset_refuses_telemetry_that_scale_stretches_before_year_one_before_destroying_anything() {
+    // Fine at scale 1 (about 192 years back), before year 1 at `--scale 20`: found only once
+    // the scale is known, which must still be before the database is dropped.
+    let fixture = "plants:\n  fern: {name: F}\ndevices:\n  d: {plant: fern, mqtt_password: x}\n\
+                   telemetry:\n  w: {device: d, interval: 10000w, span: 10000w}\n";
+    each_dialect(|db| {
+        migrated_and_seeded_with_junk(&db);
+        let before = snapshot(&db);
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("t.yaml"), fixture).expect("write");
+        let output = plantdb(dir.path(), &db.url())
+            .env(secrets::KEY_VAR, test_key().to_base64())
+            .args(["reset", "--yes", "--scale", "20", "t.yaml"])
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("reaches back before 0001-01-01"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("about to destroy"), "{stderr}");
+        assert_eq!(snapshot(&db), before, "nothing was destroyed");
+        assert_eq!(count(&db, "settings WHERE key = 'junk'"), 1);
+    });
+}
