@@ -173,11 +173,12 @@ pub struct LockWait {
 }
 
 impl Default for LockWait {
-    /// Waits as long as it takes, and says so on stderr.
+    /// Waits as long as it takes and tells nobody: the engine never prints, so the command
+    /// layer gives every driver it opens a `notify` that reaches the user.
     fn default() -> Self {
         LockWait {
             timeout: None,
-            notify: Arc::new(|line| eprintln!("{line}")),
+            notify: Arc::new(|_| {}),
         }
     }
 }
