@@ -267,6 +267,15 @@ impl PostgresDriver {
         Ok((applied, state))
     }
 
+    /// Whether one of plantdb's own tables exists, in one simple query (one round trip, where
+    /// a parameter would add a prepare). `table` is a constant of ours, never user input.
+    fn own_table_exists(&mut self, table: &str) -> Result<bool> {
+        let rows = self
+            .simple_rows(&format!("SELECT to_regclass('{table}') IS NOT NULL"))
+            .map_err(|e| self.db_error("cannot read the schema", e))?;
+        Ok(rows.first().and_then(|row| row.get(0)) == Some("t"))
+    }
+
     fn take_notices(&self) -> Vec<String> {
         match self.notices.lock() {
             Ok(mut notices) => std::mem::take(&mut *notices),
@@ -700,15 +709,7 @@ impl Driver for PostgresDriver {
 
     fn applied(&mut self) -> Result<Vec<AppliedMigration>> {
         // Simple queries: one round trip each, where parameters would add a prepare.
-        let exists = self
-            .simple_rows(&format!(
-                "SELECT to_regclass('{HISTORY_TABLE}') IS NOT NULL"
-            ))
-            .map_err(|e| self.db_error("cannot read the schema", e))?
-            .first()
-            .and_then(|row| row.get(0))
-            == Some("t");
-        if !exists {
+        if !self.own_table_exists(HISTORY_TABLE)? {
             return Ok(Vec::new());
         }
         self.read_history()
@@ -717,15 +718,7 @@ impl Driver for PostgresDriver {
     /// As [`history::adoption_gaps`], in simple queries: a round trip where the table is
     /// missing (nearly always), where parameters would cost two.
     fn adoption_gaps(&mut self) -> Result<BTreeSet<crate::error::Version>> {
-        let exists = self
-            .simple_rows(&format!(
-                "SELECT to_regclass('{ADOPTION_TABLE}') IS NOT NULL"
-            ))
-            .map_err(|e| self.db_error("cannot read the schema", e))?
-            .first()
-            .and_then(|row| row.get(0))
-            == Some("t");
-        if !exists {
+        if !self.own_table_exists(ADOPTION_TABLE)? {
             return Ok(BTreeSet::new());
         }
         let rows = self
