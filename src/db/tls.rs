@@ -159,13 +159,18 @@ fn load_roots(target: &PostgresTarget, source: RootCertificates) -> Result<RootC
 }
 
 fn read_root_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let pem = read(path, "the root certificate")?;
+    read_certificates(path, "the root certificate")
+}
+
+/// The PEM certificates in `path`; a file without any is an error naming `what` it should be.
+fn read_certificates(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let pem = read(path, what)?;
     let certificates: Vec<_> = CertificateDer::pem_slice_iter(&pem)
         .filter_map(|c| c.ok())
         .collect();
     if certificates.is_empty() {
         return Err(tls_file_error(
-            "the root certificate",
+            what,
             path,
             "it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
         ));
@@ -179,18 +184,8 @@ fn client_identity(
     key: &Path,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
     check_key_permissions(key)?;
-    let cert_pem = read(cert, "the client certificate (sslcert)")?;
+    let certificates = read_certificates(cert, "the client certificate (sslcert)")?;
     let key_pem = read(key, "the private key (sslkey)")?;
-    let certificates: Vec<_> = CertificateDer::pem_slice_iter(&cert_pem)
-        .filter_map(|c| c.ok())
-        .collect();
-    if certificates.is_empty() {
-        return Err(tls_file_error(
-            "the client certificate (sslcert)",
-            cert,
-            "it holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
-        ));
-    }
     let private_key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| {
         let encrypted = key_pem
             .windows(b"ENCRYPTED".len())
