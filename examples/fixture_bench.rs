@@ -9,6 +9,9 @@
 //! once into the empty table, once more where every row is kept. With `load` only the
 //! loading is timed.
 
+mod common;
+
+use common::peak_rss_mb;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -88,18 +91,4 @@ fn main() -> Result<(), Error> {
     }
     println!("  peak RSS {:.1} MB", peak_rss_mb());
     Ok(())
-}
-
-/// This process's peak resident set (VmHWM), in MB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

@@ -15,9 +15,12 @@ mod pg;
 #[allow(dead_code)]
 mod tls_ca;
 
+mod common;
+
+use common::{ms, plantdb_binary, time};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use plantdb::db::Dialect;
 use plantdb::migrate::MigrationSet;
@@ -87,22 +90,6 @@ fn main() {
     }
 }
 
-/// The release binary next to this example (`target/release/examples/..` → `target/release`).
-fn plantdb_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the example's own path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("examples live in target/<profile>/examples");
-    let binary = dir.join("plantdb");
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo build --release` first",
-        binary.display()
-    );
-    binary
-}
-
 /// All up scripts of a dialect in one file, wrapped the way the fastest client runs them.
 fn concatenated(dialect: Dialect, dir: &Path) -> PathBuf {
     let set = MigrationSet::built_in(dialect).expect("the built-in migrations load");
@@ -123,18 +110,6 @@ fn concatenated(dialect: Dialect, dir: &Path) -> PathBuf {
     path
 }
 
-fn time(command: &mut Command) -> Duration {
-    let started = Instant::now();
-    let output = command.output().expect("start the command");
-    let elapsed = started.elapsed();
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    elapsed
-}
-
 /// Medians of both sides over `runs` rounds, after one warm-up round (page cache, the
 /// server's catalog caches).
 fn medians(
@@ -146,8 +121,4 @@ fn medians(
     ours.sort();
     theirs.sort();
     (ours[runs / 2], theirs[runs / 2])
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

@@ -26,9 +26,12 @@ mod pg;
 #[allow(dead_code)]
 mod tls_ca;
 
+mod common;
+
+use common::{median, ms, plantdb_binary, time};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use plantdb::db::Dialect;
 use plantdb::migrate::MigrationSet;
@@ -138,22 +141,6 @@ fn main() {
             median.as_secs_f64() / limit.as_secs_f64()
         );
     }
-}
-
-/// The release binary next to this example (`target/release/examples/..` → `target/release`).
-fn plantdb_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the example's own path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("examples live in target/<profile>/examples");
-    let binary = dir.join("plantdb");
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo build --release` first",
-        binary.display()
-    );
-    binary
 }
 
 fn peers_dir() -> PathBuf {
@@ -284,19 +271,6 @@ fn dbmate(binary: PathBuf, dir: PathBuf) -> Box<dyn Fn(&str) -> Command> {
     })
 }
 
-fn time(command: &mut Command) -> Duration {
-    let started = Instant::now();
-    let output = command.output().expect("start the command");
-    let elapsed = started.elapsed();
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    elapsed
-}
-
 /// A tool that exits 0 without running the scripts (a layout it does not read) must not
 /// count: the last migration's table has to be there.
 fn assert_schema_built(tool: &str, url: &str) {
@@ -306,13 +280,4 @@ fn assert_schema_built(tool: &str, url: &str) {
         .expect("look for the last migration's table")
         .get(0);
     assert!(built, "{tool} exited 0 but did not build the schema");
-}
-
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

@@ -9,6 +9,9 @@
 //! transaction over rows prepared in memory beforehand. Run one dialect per process so the
 //! peak memory is the seed's own. The PostgreSQL URL's database is dropped and recreated.
 
+mod common;
+
+use common::peak_rss_mb;
 use std::io::Write as _;
 use std::time::Instant;
 
@@ -132,20 +135,6 @@ fn main() -> Result<(), Error> {
         seed_rate / limit_rate
     );
     Ok(())
-}
-
-/// This process's peak resident set (VmHWM), in MB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn tempfile_dir() -> Result<String, Error> {
