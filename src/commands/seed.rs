@@ -13,9 +13,17 @@ use crate::seed::{self, Fixtures, SeedOptions, SeedReport, fixture};
 
 pub fn run(db: &Database, args: &SeedArgs) -> Result<i32> {
     let now = args.now.resolve();
-    let fixtures = fixture::load(&seed::sources(&args.files)?, now)?;
+    let sources = seed::sources(&args.files)?;
+    // Fixtures for the built-in tables are checked before connecting; fixtures naming other
+    // tables are checked against the live database's tables once connected.
+    let built_in = match fixture::load(&sources, now) {
+        Err(e) if fixture::is_unknown_table(&e) => None,
+        loaded => Some(loaded?),
+    };
     let configured = configured_key()?;
-    refuse_remote_without_key(&fixtures, configured.as_deref(), &db.target)?;
+    if let Some(fixtures) = &built_in {
+        refuse_remote_without_key(fixtures, configured.as_deref(), &db.target)?;
+    }
     // A missing SQLite file is an unmigrated database: say so without creating the file.
     let access = match &db.target {
         Target::Sqlite(SqliteTarget::File(path)) if !path.exists() => Access::ReadOnly,
@@ -24,6 +32,13 @@ pub fn run(db: &Database, args: &SeedArgs) -> Result<i32> {
     let mut driver = db.connect(&db.target, access)?;
     let set = db.migrations(driver.dialect())?;
     seed::check_migrated(driver.as_mut(), &set)?;
+    let fixtures = match built_in {
+        Some(fixtures) => fixtures,
+        None => {
+            let live = seed::live_catalog::read(driver.as_mut())?;
+            fixture::load_for(&sources, now, live)?
+        }
+    };
     let key = key_for(&fixtures, configured, &db.target, db.out)?;
     let options = SeedOptions {
         mode: args.mode,

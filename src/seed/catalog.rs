@@ -1,10 +1,15 @@
-//! What the seed engine knows about the built-in schema: each table's columns with the kind of
-//! value they hold, their foreign keys, and the key a row is matched by on a re-run.
+//! What the seed engine knows about a schema: each table's columns with the kind of value
+//! they hold, their foreign keys, and the key a row is matched by on a re-run.
 //!
-//! SQLite's declared types cannot tell a timestamp, a UUID or a JSON document from text, so
-//! introspection would lose exactly what typing fixture values needs; the schema is fixed by
-//! the built-in migrations, so it is described here once (a test checks it against a migrated
-//! database).
+//! A seed reads its [`Catalog`] from the live database (live_catalog.rs). What the schema
+//! cannot say about the built-in tables is described here once, in [`TABLES`]: which text
+//! columns hold timestamps, UUIDs or SPC configuration documents (SQLite declares them all
+//! `TEXT`), the secret columns, the names fixtures use for some foreign keys, and the key a
+//! table without a unique one is matched by. A test checks that the catalog read from a
+//! freshly migrated database equals [`TABLES`].
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 pub use crate::db::value::Kind;
 
@@ -59,7 +64,7 @@ impl OnDelete {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Column {
     pub name: &'static str,
     pub kind: Kind,
@@ -91,7 +96,7 @@ impl Column {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Table {
     pub name: &'static str,
     pub pk: Pk,
@@ -494,29 +499,89 @@ pub static TABLES: &[Table] = &[
     },
 ];
 
-pub fn table(name: &str) -> Option<&'static Table> {
-    TABLES.iter().find(|t| t.name == name)
+/// A unique key other than the one a table's rows are matched by: upsert finds a row by it
+/// too, so a row another tool wrote (with its own id) is updated instead of duplicated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NaturalKey {
+    pub columns: Vec<&'static str>,
+    /// A partial unique index (`… WHERE deleted_at IS NULL`) holds only the rows where these
+    /// columns are NULL.
+    pub where_null: Vec<&'static str>,
 }
 
-/// Every table in an order where each comes after the tables it references.
-pub fn parent_first() -> Vec<&'static Table> {
-    let mut done: Vec<&'static Table> = Vec::new();
-    while done.len() < TABLES.len() {
-        let before = done.len();
-        for table in TABLES {
-            if done.iter().any(|d| d.name == table.name) {
-                continue;
-            }
-            if table.parents().all(|p| done.iter().any(|d| d.name == p)) {
-                done.push(table);
-            }
-        }
-        // The catalog is static and acyclic (a unit test proves it); never loop forever.
-        if done.len() == before {
-            break;
+/// The tables a seed can write, with their unique keys.
+#[derive(Debug)]
+pub struct Catalog {
+    tables: Vec<&'static Table>,
+    natural_keys: HashMap<&'static str, Vec<NaturalKey>>,
+}
+
+impl Catalog {
+    pub fn new(
+        tables: Vec<&'static Table>,
+        natural_keys: HashMap<&'static str, Vec<NaturalKey>>,
+    ) -> Catalog {
+        Catalog {
+            tables,
+            natural_keys,
         }
     }
-    done
+
+    /// The built-in tables as [`TABLES`] describes them, without natural keys: what fixtures
+    /// are checked against before a database is at hand.
+    pub fn built_in() -> &'static Catalog {
+        static BUILT_IN: OnceLock<Catalog> = OnceLock::new();
+        BUILT_IN.get_or_init(|| Catalog::new(TABLES.iter().collect(), HashMap::new()))
+    }
+
+    pub fn table(&self, name: &str) -> Option<&'static Table> {
+        self.tables.iter().copied().find(|t| t.name == name)
+    }
+
+    pub fn tables(&self) -> &[&'static Table] {
+        &self.tables
+    }
+
+    pub fn natural_keys(&self, table: &str) -> &[NaturalKey] {
+        self.natural_keys.get(table).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every table in an order where each comes after the tables it references. Tables in a
+    /// foreign-key cycle (which a live schema may hold) come last, in catalog order.
+    pub fn parent_first(&self) -> Vec<&'static Table> {
+        let mut done: Vec<&'static Table> = Vec::new();
+        while done.len() < self.tables.len() {
+            let before = done.len();
+            for table in &self.tables {
+                if done.iter().any(|d| d.name == table.name) {
+                    continue;
+                }
+                if table.parents().all(|p| done.iter().any(|d| d.name == p)) {
+                    done.push(table);
+                }
+            }
+            if done.len() == before {
+                let rest: Vec<&'static Table> = self
+                    .tables
+                    .iter()
+                    .copied()
+                    .filter(|t| !done.iter().any(|d| d.name == t.name))
+                    .collect();
+                done.extend(rest);
+            }
+        }
+        done
+    }
+}
+
+/// A built-in table, as [`TABLES`] describes it.
+pub fn table(name: &str) -> Option<&'static Table> {
+    Catalog::built_in().table(name)
+}
+
+/// The built-in tables, parents first.
+pub fn parent_first() -> Vec<&'static Table> {
+    Catalog::built_in().parent_first()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use marked_yaml::LoadError;
 use marked_yaml::loader::{LoaderOptions, parse_yaml_with_options};
 use marked_yaml::types::{MarkedScalarNode, Node};
 
-use super::catalog::{self, Column, Kind, Pk, Table};
+use super::catalog::{self, Catalog, Column, Kind, Pk, Table};
 pub use super::fixture_row::{Cell, Row};
 use super::fixture_time::{YEARS, parse_time};
 use super::telemetry_spec::{self, TelemetrySpec};
@@ -19,17 +19,25 @@ use super::{spc_config, yaml_text};
 use crate::db::value::Value;
 use crate::error::{Error, Location, Result};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Fixtures {
     /// Rows in foreign-key order: every row comes after the rows it references.
     pub rows: Vec<Row>,
     pub telemetry: Vec<TelemetrySpec>,
     /// The position in `rows` of each (table, label), for lookups by label in linear time.
     by_label: HashMap<(&'static str, String), usize>,
+    /// The tables the rows were checked against.
+    catalog: &'static Catalog,
+}
+
+impl Default for Fixtures {
+    fn default() -> Fixtures {
+        Fixtures::new(Vec::new(), Vec::new(), Catalog::built_in())
+    }
 }
 
 impl Fixtures {
-    fn new(rows: Vec<Row>, telemetry: Vec<TelemetrySpec>) -> Fixtures {
+    fn new(rows: Vec<Row>, telemetry: Vec<TelemetrySpec>, catalog: &'static Catalog) -> Fixtures {
         let by_label = rows
             .iter()
             .enumerate()
@@ -39,13 +47,19 @@ impl Fixtures {
             rows,
             telemetry,
             by_label,
+            catalog,
         }
+    }
+
+    /// The catalog the rows were checked against.
+    pub fn catalog(&self) -> &'static Catalog {
+        self.catalog
     }
 
     /// The row of `table` labelled `label`.
     pub fn row(&self, table: &str, label: &str) -> Option<&Row> {
         // Tables are named by the catalog's `&'static str`s; look the name up to borrow one.
-        let table = catalog::table(table)?.name;
+        let table = self.catalog.table(table)?.name;
         let i = self.by_label.get(&(table, label.to_string()))?;
         self.rows.get(*i)
     }
@@ -56,7 +70,8 @@ impl Fixtures {
         if !self.telemetry.is_empty() {
             written.insert("telemetry");
         }
-        catalog::parent_first()
+        self.catalog
+            .parent_first()
             .into_iter()
             .filter(|t| written.contains(t.name))
             .collect()
@@ -81,8 +96,26 @@ impl Fixtures {
     }
 }
 
-/// Parses and checks fixture files, given as (name shown in messages, contents), in order.
+/// Parses and checks fixture files, given as (name shown in messages, contents), in order,
+/// against the built-in tables.
 pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> {
+    load_for(files, now, Catalog::built_in())
+}
+
+/// Whether `error` is [`load`]'s refusal of a table it does not know: a table that the
+/// live database's catalog may hold.
+pub fn is_unknown_table(error: &Error) -> bool {
+    matches!(error, Error::Fixture { message, .. } if message.starts_with(UNKNOWN_TABLE))
+}
+
+const UNKNOWN_TABLE: &str = "unknown table";
+
+/// [`load`] against `catalog`, e.g. the tables of the live database.
+pub fn load_for(
+    files: &[(String, String)],
+    now: DateTime<Utc>,
+    catalog: &'static Catalog,
+) -> Result<Fixtures> {
     let mut rows: Vec<Row> = Vec::new();
     let mut telemetry: Vec<TelemetrySpec> = Vec::new();
     let mut tables_named = 0;
@@ -105,11 +138,11 @@ pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> 
                 telemetry.extend(telemetry_spec::read(name, body, now)?);
                 continue;
             }
-            let Some(table) = catalog::table(table_name) else {
-                let known: Vec<&str> = catalog::TABLES.iter().map(|t| t.name).collect();
+            let Some(table) = catalog.table(table_name) else {
+                let known: Vec<&str> = catalog.tables().iter().map(|t| t.name).collect();
                 return Err(fixture_error(
                     table_at,
-                    &format!("unknown table `{table_name}`"),
+                    &format!("{UNKNOWN_TABLE} `{table_name}`"),
                     Some(format!("tables: {}", known.join(", "))),
                 ));
             };
@@ -166,8 +199,8 @@ pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> 
     check_labels(&rows, &telemetry)?;
     telemetry_spec::check_unique(&telemetry)?;
     spc_config::check_matches_provider(&rows)?;
-    let rows = order(rows)?;
-    Ok(Fixtures::new(rows, telemetry))
+    let rows = order(rows, catalog)?;
+    Ok(Fixtures::new(rows, telemetry, catalog))
 }
 
 fn parse(index: usize, name: &str, text: &str) -> Result<Node> {
@@ -523,13 +556,13 @@ fn check_labels(rows: &[Row], telemetry: &[TelemetrySpec]) -> Result<()> {
 
 /// Puts rows in foreign-key order: tables parents first, and within a table that references
 /// itself (hierarchy), each row after its parent row.
-fn order(rows: Vec<Row>) -> Result<Vec<Row>> {
+fn order(rows: Vec<Row>, catalog: &Catalog) -> Result<Vec<Row>> {
     let mut by_table: HashMap<&str, Vec<Row>> = HashMap::new();
     for row in rows {
         by_table.entry(row.table.name).or_default().push(row);
     }
     let mut ordered = Vec::new();
-    for table in catalog::parent_first() {
+    for table in catalog.parent_first() {
         let Some(mut pending) = by_table.remove(table.name) else {
             continue;
         };

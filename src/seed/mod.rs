@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod fixture;
 mod fixture_row;
 pub mod fixture_time;
+pub mod live_catalog;
 pub mod plan;
 pub mod secrets;
 pub mod spc_config;
@@ -25,7 +26,7 @@ use crate::db::value::{Kind, Value};
 use crate::db::{Dialect, Driver, Locked, Params, quote_ident};
 use crate::error::{Error, Location, Result};
 use crate::migrate::MigrationSet;
-use catalog::{Column, Pk, Secret, Table};
+use catalog::{Catalog, Column, NaturalKey, Pk, Secret, Table};
 pub use fixture::Fixtures;
 use fixture::{Cell, Row};
 use secrets::SecretKey;
@@ -214,6 +215,8 @@ pub fn seed(
     let started = Instant::now();
     fixtures.check_telemetry_reach(options.scale, options.now)?;
     check_migrated(driver, set)?;
+    let live = live_catalog::read(driver)?;
+    check_fits(fixtures, live)?;
     if fixtures.needs_secret_key() && options.key.is_none() {
         return Err(Error::SecretKeyMissing {
             var: secrets::KEY_VAR,
@@ -226,6 +229,7 @@ pub fn seed(
         let mut seeder = Seeder {
             driver,
             options,
+            live,
             ids: HashMap::new(),
         };
         let series = telemetry_series(fixtures);
@@ -242,7 +246,7 @@ pub fn seed(
             SeedMode::Replace => {
                 let named = seeder.named_rows(fixtures, &same_series)?;
                 named.stage(seeder.driver)?;
-                (plan::effects(seeder.driver, &named)?, Some(named))
+                (plan::effects(seeder.driver, &named, live)?, Some(named))
             }
             SeedMode::Upsert => (Vec::new(), None),
         };
@@ -279,8 +283,13 @@ pub fn seed(
         locked.transaction(work)?
     };
     locked.release()?;
-    let tables = catalog::parent_first()
+    // The fixtures' tables in their catalog's order, then tables only the live database has
+    // (changed through their foreign keys' `ON DELETE` rules).
+    let tables = fixtures
+        .catalog()
+        .parent_first()
         .into_iter()
+        .chain(live.parent_first())
         .filter_map(|t| reports.remove(t.name))
         .collect();
     Ok(SeedReport {
@@ -337,6 +346,8 @@ fn fixture_key(fixtures: &Fixtures, table: &str, label: &str) -> Option<Value> {
 struct Seeder<'a, 'o> {
     driver: &'a mut dyn Driver,
     options: &'o SeedOptions,
+    /// The live database's tables, for their unique keys.
+    live: &'static Catalog,
     /// The stored key of every row, by (table, label), for foreign keys.
     ids: HashMap<(&'static str, String), Value>,
 }
@@ -369,7 +380,7 @@ impl Seeder<'_, '_> {
                 let Some(values) = self.resolve_existing(fixtures, row) else {
                     continue;
                 };
-                match (table.pk_column(), self.find(table, &values)?) {
+                match (table.pk_column(), self.find(table, row, &values)?) {
                     (Some(_), Some(Existing { id: Some(id), .. })) => {
                         self.ids.insert((table.name, row.label.clone()), id.clone());
                         kept.push(vec![id]);
@@ -390,7 +401,7 @@ impl Seeder<'_, '_> {
         let mut tables = fixtures.tables();
         tables.reverse();
         for table in tables {
-            let mut conditions = plan::Conditions::new(self.driver.dialect(), named);
+            let mut conditions = plan::Conditions::new(self.driver.dialect(), named, self.live);
             let Some(unnamed) = conditions.unnamed(table.name) else {
                 continue;
             };
@@ -468,10 +479,22 @@ impl Seeder<'_, '_> {
     fn row(&mut self, table: &'static Table, row: &Row, report: &mut TableReport) -> Result<()> {
         let mut values = self.resolve(row)?;
         let existing = if !table.key.is_empty() {
-            self.find(table, &values)?
+            self.find(table, row, &values)?
         } else {
             None
         };
+        // Found by another unique key: the stored row keeps its id, and the fixtures' rows
+        // that reference this one get that id.
+        if let Some(Existing {
+            id: Some(id),
+            by_natural_key: true,
+            ..
+        }) = &existing
+            && let Pk::Uuid(pk) | Pk::Text(pk) = table.pk
+            && let Some(slot) = values.iter_mut().find(|(c, _)| *c == pk)
+        {
+            slot.1 = id.clone();
+        }
         self.seal_secrets(row, &mut values, existing.as_ref())?;
         let id = match existing {
             Some(existing) => {
@@ -483,7 +506,7 @@ impl Seeder<'_, '_> {
                 if changed.is_empty() {
                     report.unchanged += 1;
                 } else {
-                    self.update(table, &values, &changed)?;
+                    self.update(table, &values, &existing, &changed)?;
                     report.updated += 1;
                 }
                 existing.id
@@ -593,63 +616,180 @@ impl Seeder<'_, '_> {
             .collect()
     }
 
+    /// The stored row a fixture row is, found by the table's match key or, in a table with a
+    /// primary key, by any other unique key of the live table whose values the row gives
+    /// (a row another tool wrote with an id of its own). Two stored rows found by different
+    /// keys, or a stated key (a text key, a UUID the fixture gives) naming no row while
+    /// another key names one, is refused: one fixture row cannot be both.
     fn find(
         &mut self,
         table: &'static Table,
+        row: &Row,
         values: &[(&'static str, Value)],
     ) -> Result<Option<Existing>> {
-        let pk = match table.pk {
-            Pk::Identity(pk) => Some(pk),
-            _ => None,
+        let pk = table.pk_column();
+        let naturals: Vec<&NaturalKey> = match pk {
+            Some(_) => self
+                .live
+                .natural_keys(table.name)
+                .iter()
+                .filter(|key| natural_key_applies(key, values))
+                .collect(),
+            None => Vec::new(),
         };
         let mut columns: Vec<&'static str> = values.iter().map(|(c, _)| *c).collect();
-        if let Some(pk) = pk {
+        if let Some(pk) = pk
+            && !columns.contains(&pk)
+        {
             columns.push(pk);
         }
-        let kinds: Vec<Kind> = columns
+        let mut kinds: Vec<Kind> = columns
             .iter()
             .map(|c| table.column(c).map_or(Kind::Text, |col| col.kind))
             .collect();
         let mut params = self.params();
-        let conditions: Vec<String> = table
+        let by_key: Vec<String> = table
             .key
             .iter()
             .zip(Self::key_values(table, values))
             .map(|(k, value)| params.same(k, value))
             .collect();
-        let sql = format!(
-            "SELECT {} FROM {} WHERE {} LIMIT 1",
-            columns
+        let mut branches = vec![by_key.join(" AND ")];
+        for key in &naturals {
+            let mut parts: Vec<String> = key
+                .columns
                 .iter()
-                .map(|c| quote_ident(c))
-                .collect::<Vec<_>>()
-                .join(", "),
-            quote_ident(table.name),
-            conditions.join(" AND ")
+                .map(|c| params.same(c, value_of(values, c)))
+                .collect();
+            parts.extend(
+                key.where_null
+                    .iter()
+                    .map(|c| format!("{} IS NULL", quote_ident(c))),
+            );
+            branches.push(parts.join(" AND "));
+        }
+        // Which keys found each row: worked out by the database, which compares as it stores.
+        let mut selected: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        selected.extend(
+            branches
+                .iter()
+                .map(|b| format!("CASE WHEN {b} THEN 1 ELSE 0 END")),
         );
+        kinds.extend(branches.iter().map(|_| Kind::Int));
+        let sql = format!(
+            "SELECT {} FROM {} WHERE ({}) LIMIT {}",
+            selected.join(", "),
+            quote_ident(table.name),
+            branches.join(") OR ("),
+            branches.len()
+        );
+        let named: Vec<&str> = table
+            .key
+            .iter()
+            .copied()
+            .chain(naturals.iter().flat_map(|k| k.columns.iter().copied()))
+            .collect();
         let rows = self
             .driver
             .query(&sql, params.values(), &kinds)
-            .map_err(|e| name_parameter(e, table.key))?;
-        let Some(row) = rows.into_iter().next() else {
+            .map_err(|e| name_parameter(e, &named))?;
+        let mut found: Vec<(HashMap<&'static str, Value>, Vec<bool>)> = rows
+            .into_iter()
+            .map(|mut row| {
+                let matched = row
+                    .split_off(columns.len())
+                    .into_iter()
+                    .map(|v| v == Value::Int(1))
+                    .collect();
+                (columns.iter().copied().zip(row).collect(), matched)
+            })
+            .collect();
+        let by = |matched: &[bool]| -> Vec<(Vec<&'static str>, Vec<Value>)> {
+            let keys = std::iter::once(table.key.to_vec())
+                .chain(naturals.iter().map(|k| k.columns.clone()));
+            keys.zip(matched)
+                .filter(|(_, m)| **m)
+                .map(|(k, _)| {
+                    let shown = k.iter().map(|c| value_of(values, c)).collect();
+                    (k, shown)
+                })
+                .collect()
+        };
+        let stated_key_missed = found.len() == 1
+            && !found[0].1[0]
+            && match table.pk {
+                Pk::Text(_) => true,
+                Pk::Uuid(pk) => {
+                    value_of(values, pk)
+                        != Value::Uuid(fixture::derived_uuid(table.name, &row.label))
+                }
+                Pk::Identity(_) | Pk::None => false,
+            };
+        if found.len() > 1 || stated_key_missed {
+            let pk = pk.unwrap_or("id");
+            let mut described: Vec<String> = found
+                .iter()
+                .map(|(stored, matched)| {
+                    let keys: Vec<String> =
+                        by(matched).iter().map(|(k, v)| key_text(k, v)).collect();
+                    format!(
+                        "{} finds the stored row {pk}={}",
+                        keys.join(" and "),
+                        shown(stored.get(pk).unwrap_or(&Value::Null))
+                    )
+                })
+                .collect();
+            if stated_key_missed {
+                described.insert(
+                    0,
+                    format!(
+                        "{} finds no stored row",
+                        key_text(table.key, &Self::key_values(table, values))
+                    ),
+                );
+            }
+            return Err(fixture_error(
+                row.at.clone(),
+                &format!(
+                    "row `{}` of `{}` matches different stored rows by different unique keys: {}",
+                    row.label,
+                    table.name,
+                    described.join("; ")
+                ),
+                Some(
+                    "a fixture row updates one stored row: change the fixture's values, or the stored rows, so that its keys agree"
+                        .into(),
+                ),
+            ));
+        }
+        let Some((stored, matched)) = found.pop() else {
             return Ok(None);
         };
-        let found: HashMap<&'static str, Value> = columns.iter().copied().zip(row).collect();
         let id = match table.pk {
-            Pk::Identity(pk) => found.get(pk).cloned(),
-            Pk::Uuid(pk) | Pk::Text(pk) => values
-                .iter()
-                .find(|(c, _)| *c == pk)
-                .map(|(_, v)| v.clone()),
+            Pk::Identity(pk) | Pk::Uuid(pk) | Pk::Text(pk) => stored.get(pk).cloned(),
             Pk::None => None,
         };
-        Ok(Some(Existing { id, values: found }))
+        // A row another fixture row of this seed wrote is that row's: this one is a new row,
+        // whose duplicate key the database refuses.
+        if !matched[0]
+            && self.ids.iter().any(|((t, label), v)| {
+                *t == table.name && *label != row.label && Some(v) == id.as_ref()
+            })
+        {
+            return Ok(None);
+        }
+        Ok(Some(Existing {
+            id,
+            values: stored,
+            by_natural_key: !matched[0],
+        }))
     }
 
     fn update(
         &mut self,
         table: &'static Table,
         values: &[(&'static str, Value)],
+        existing: &Existing,
         changed: &[(&'static str, Value)],
     ) -> Result<()> {
         let mut params = self.params();
@@ -657,23 +797,26 @@ impl Seeder<'_, '_> {
             .iter()
             .map(|(c, v)| format!("{} = {}", quote_ident(c), params.bind(v.clone())))
             .collect();
-        let conditions: Vec<String> = table
-            .key
-            .iter()
-            .zip(Self::key_values(table, values))
-            .map(|(k, value)| params.same(k, value))
-            .collect();
+        // The stored row by its primary key: it may have been found by another unique key.
+        let (conditions, key): (Vec<String>, Vec<&str>) = match (table.pk_column(), &existing.id) {
+            (Some(pk), Some(id)) => (vec![params.same(pk, id.clone())], vec![pk]),
+            _ => (
+                table
+                    .key
+                    .iter()
+                    .zip(Self::key_values(table, values))
+                    .map(|(k, value)| params.same(k, value))
+                    .collect(),
+                table.key.to_vec(),
+            ),
+        };
         let sql = format!(
             "UPDATE {} SET {} WHERE {}",
             quote_ident(table.name),
             sets.join(", "),
             conditions.join(" AND ")
         );
-        let filled: Vec<&str> = changed
-            .iter()
-            .map(|(c, _)| *c)
-            .chain(table.key.iter().copied())
-            .collect();
+        let filled: Vec<&str> = changed.iter().map(|(c, _)| *c).chain(key).collect();
         self.driver
             .query(&sql, params.values(), &[])
             .map_err(|e| name_parameter(e, &filled))?;
@@ -866,6 +1009,133 @@ fn name_parameter(e: Error, filled: &[&str]) -> Error {
 struct Existing {
     id: Option<Value>,
     values: HashMap<&'static str, Value>,
+    /// Found by a unique key other than the table's match key.
+    by_natural_key: bool,
+}
+
+/// The value a row gives `column`; NULL when it gives none.
+fn value_of(values: &[(&'static str, Value)], column: &str) -> Value {
+    values
+        .iter()
+        .find(|(c, _)| *c == column)
+        .map_or(Value::Null, |(_, v)| v.clone())
+}
+
+/// Whether a unique key can find the row: the row gives every column of it (NULLs never
+/// collide), and a partial index's NULL condition holds for the row.
+fn natural_key_applies(key: &NaturalKey, values: &[(&'static str, Value)]) -> bool {
+    key.columns
+        .iter()
+        .all(|c| value_of(values, c) != Value::Null)
+        && key
+            .where_null
+            .iter()
+            .all(|c| value_of(values, c) == Value::Null)
+}
+
+/// `(gateway_id) = ('GW-1')`, for messages.
+fn key_text(columns: &[&str], values: &[Value]) -> String {
+    let values: Vec<String> = values.iter().map(shown).collect();
+    format!("({}) = ({})", columns.join(", "), values.join(", "))
+}
+
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Null => "NULL".into(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Text(t) => format!("'{t}'"),
+        Value::Uuid(u) => format!("'{u}'"),
+        Value::Time(t) => format!("'{}'", Value::time_text(t)),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Refuses, before anything is written, fixtures the live tables cannot take: a table or
+/// column the database lacks, or a column the database requires (NOT NULL without a
+/// default) that a row does not give, such as one another application added to a built-in
+/// table. The database's own refusal would name one column, after the seed began.
+fn check_fits(fixtures: &Fixtures, live: &Catalog) -> Result<()> {
+    for table in fixtures.tables() {
+        let first_at = || {
+            fixtures
+                .rows_of(table.name)
+                .next()
+                .map(|r| r.at.clone())
+                .or_else(|| fixtures.telemetry.first().map(|t| t.at.clone()))
+                .unwrap_or_else(|| Location {
+                    file: String::new(),
+                    line: 1,
+                    column: 1,
+                })
+        };
+        let Some(stored) = live.table(table.name) else {
+            return Err(fixture_error(
+                first_at(),
+                &format!("the database has no table `{}`", table.name),
+                Some("run its migrations first, or name a table the database has".into()),
+            ));
+        };
+        if table.name == "telemetry" {
+            let missing: Vec<String> = stored
+                .columns
+                .iter()
+                .filter(|c| c.required && !telemetry::COLUMNS.contains(&c.name))
+                .map(|c| format!("`{}`", c.name))
+                .collect();
+            if !missing.is_empty() {
+                return Err(fixture_error(
+                    first_at(),
+                    &format!(
+                        "generated telemetry cannot fill {} of `telemetry`: the database requires them (NOT NULL without a default)",
+                        missing.join(", ")
+                    ),
+                    Some("give those columns a default in a migration".into()),
+                ));
+            }
+            continue;
+        }
+        for row in fixtures.rows_of(table.name) {
+            let gives = |name: &str| row.cells.iter().any(|(c, _, _)| c.name == name);
+            if let Some((column, _, at)) = row
+                .cells
+                .iter()
+                .find(|(c, _, _)| stored.column(c.name).is_none())
+            {
+                return Err(fixture_error(
+                    at.clone(),
+                    &format!(
+                        "the database's `{}` has no column `{}` (row `{}`)",
+                        table.name, column.name, row.label
+                    ),
+                    Some(format!("columns: {}", stored.fixture_names().join(", "))),
+                ));
+            }
+            let missing: Vec<String> = stored
+                .columns
+                .iter()
+                .filter(|c| c.required && !gives(c.name))
+                .map(|c| format!("`{}`", c.alias.unwrap_or(c.name)))
+                .collect();
+            if !missing.is_empty() {
+                return Err(fixture_error(
+                    row.at.clone(),
+                    &format!(
+                        "row `{}` of `{}` does not give {}, which the database requires (NOT NULL without a default)",
+                        row.label,
+                        table.name,
+                        missing.join(", ")
+                    ),
+                    Some(
+                        "give them in the fixture, or give the columns a default in a migration"
+                            .into(),
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The fixtures to load: the given files, or the built-in ones.

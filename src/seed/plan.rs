@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::catalog::{self, Column, OnDelete, Table};
+use super::catalog::{Catalog, Column, OnDelete, Table};
 use crate::db::value::{Kind, Value};
 use crate::db::{Dialect, Driver, Params, quote_ident};
 use crate::error::{Error, Result};
@@ -113,16 +113,22 @@ pub struct Effect {
 /// added.
 pub struct Conditions<'a> {
     named: &'a Named,
+    catalog: &'a Catalog,
     dialect: Dialect,
     params: Params,
+    /// The tables whose doomed rows are being worked out, outermost first: a cascade that
+    /// comes back to one of them (a cycle a live schema may hold) adds nothing new.
+    visiting: Vec<&'static str>,
 }
 
 impl<'a> Conditions<'a> {
-    pub fn new(dialect: Dialect, named: &'a Named) -> Conditions<'a> {
+    pub fn new(dialect: Dialect, named: &'a Named, catalog: &'a Catalog) -> Conditions<'a> {
         Conditions {
             named,
+            catalog,
             dialect,
             params: Params::new(dialect),
+            visiting: Vec::new(),
         }
     }
 
@@ -138,7 +144,7 @@ impl<'a> Conditions<'a> {
         if rows.is_empty() {
             return Some("1 = 1".into());
         }
-        let pk = catalog::table(table).and_then(|t| t.pk_column());
+        let pk = self.catalog.table(table).and_then(|t| t.pk_column());
         let own = quote_ident(table);
         let matches: Vec<String> = columns
             .iter()
@@ -167,6 +173,10 @@ impl<'a> Conditions<'a> {
     /// `None` when it deletes none.
     pub fn doomed(&mut self, table: &'static Table) -> Option<String> {
         let mut parts: Vec<String> = self.unnamed(table.name).into_iter().collect();
+        if self.visiting.contains(&table.name) {
+            return parts.pop();
+        }
+        self.visiting.push(table.name);
         // A self-reference with CASCADE would need a recursive query; the catalog has none
         // (a unit test keeps it that way).
         for column in table
@@ -178,6 +188,7 @@ impl<'a> Conditions<'a> {
                 parts.push(reference);
             }
         }
+        self.visiting.pop();
         if parts.is_empty() {
             None
         } else {
@@ -187,7 +198,7 @@ impl<'a> Conditions<'a> {
 
     /// The rows whose `column` references a row replace mode deletes.
     pub fn references_doomed(&mut self, table: &Table, column: &Column) -> Option<String> {
-        let parent = catalog::table(column.references?)?;
+        let parent = self.catalog.table(column.references?)?;
         if parent.name == table.name && column.on_delete == OnDelete::Cascade {
             return None;
         }
@@ -215,18 +226,22 @@ fn count(driver: &mut dyn Driver, table: &str, condition: &str, params: &[Value]
 
 /// What replace mode will do to each table, or an error naming the rows a foreign key keeps
 /// from being deleted. Reads only.
-pub fn effects(driver: &mut dyn Driver, named: &Named) -> Result<Vec<(&'static str, Effect)>> {
+pub fn effects(
+    driver: &mut dyn Driver,
+    named: &Named,
+    catalog: &Catalog,
+) -> Result<Vec<(&'static str, Effect)>> {
     let dialect = driver.dialect();
     let mut effects = Vec::new();
     let mut blocked: Vec<String> = Vec::new();
     let mut blocked_total = 0u64;
-    for table in catalog::parent_first() {
+    for table in catalog.parent_first() {
         let mut effect = Effect::default();
-        let mut conditions = Conditions::new(dialect, named);
+        let mut conditions = Conditions::new(dialect, named, catalog);
         if let Some(unnamed) = conditions.unnamed(table.name) {
             effect.deleted = count(driver, table.name, &unnamed, conditions.params())?;
         }
-        let mut conditions = Conditions::new(dialect, named);
+        let mut conditions = Conditions::new(dialect, named, catalog);
         let doomed = conditions.doomed(table);
         if let Some(doomed) = &doomed {
             let all = count(driver, table.name, doomed, conditions.params())?;
@@ -241,7 +256,7 @@ pub fn effects(driver: &mut dyn Driver, named: &Named) -> Result<Vec<(&'static s
                     c.on_delete.blocks()
                 }
             }) {
-                let mut conditions = Conditions::new(dialect, named);
+                let mut conditions = Conditions::new(dialect, named, catalog);
                 let Some(reference) = conditions.references_doomed(table, column) else {
                     continue;
                 };
@@ -261,6 +276,7 @@ pub fn effects(driver: &mut dyn Driver, named: &Named) -> Result<Vec<(&'static s
                     let shown = BLOCKERS_SHOWN.saturating_sub(blocked.len());
                     blocked.extend(blocking_rows(
                         driver,
+                        catalog,
                         table,
                         column,
                         &condition,
@@ -286,6 +302,7 @@ pub fn effects(driver: &mut dyn Driver, named: &Named) -> Result<Vec<(&'static s
 /// Up to `limit` rows in the way, as `table` key=value … -> parent key=value.
 fn blocking_rows(
     driver: &mut dyn Driver,
+    catalog: &Catalog,
     table: &Table,
     column: &Column,
     condition: &str,
@@ -316,7 +333,8 @@ fn blocking_rows(
         _ => "NULL".into(),
     };
     let parent = column.references.unwrap_or("?");
-    let parent_key = catalog::table(parent)
+    let parent_key = catalog
+        .table(parent)
         .and_then(|t| t.pk_column())
         .unwrap_or("id");
     Ok(rows
@@ -341,6 +359,7 @@ fn blocking_rows(
 
 #[cfg(test)]
 mod tests {
+    use super::super::catalog;
     use super::*;
 
     #[test]
@@ -362,7 +381,7 @@ mod tests {
     fn conditions_join_the_staged_keys_and_follow_cascades() {
         let mut named = Named::default();
         named.insert("plants", vec!["id"], vec![vec![Value::Text("fern".into())]]);
-        let mut conditions = Conditions::new(Dialect::Postgres, &named);
+        let mut conditions = Conditions::new(Dialect::Postgres, &named, Catalog::built_in());
         let alerts = catalog::table("alerts").unwrap();
         let doomed = conditions
             .doomed(alerts)
@@ -380,7 +399,7 @@ mod tests {
         );
         // Devices only lose their plant (SET NULL): their alerts stay.
         assert!(!doomed.contains("\"devices\""), "{doomed}");
-        let mut conditions = Conditions::new(Dialect::Postgres, &named);
+        let mut conditions = Conditions::new(Dialect::Postgres, &named, Catalog::built_in());
         assert!(
             conditions
                 .doomed(catalog::table("organizations").unwrap())

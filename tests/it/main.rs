@@ -20,6 +20,7 @@ mod safety;
 mod schema_spec;
 mod seed;
 mod seed_input;
+mod seed_live;
 mod seed_replace;
 mod support;
 mod tls;
