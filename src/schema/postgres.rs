@@ -93,8 +93,9 @@ pub fn of_postgres(client: &mut postgres::Client) -> Result<Schema, postgres::Er
         .read_only(true)
         .start()?;
 
+    // `query_typed`: one round trip per query, where a prepared statement costs three.
     let mut names: BTreeMap<u32, String> = BTreeMap::new();
-    for row in tx.query(PG_TABLES, &[])? {
+    for row in tx.query_typed(PG_TABLES, &[])? {
         names.insert(row.get(0), row.get(1));
     }
     let mut tables: BTreeMap<u32, Table> = names
@@ -102,7 +103,7 @@ pub fn of_postgres(client: &mut postgres::Client) -> Result<Schema, postgres::Er
         .map(|oid| (*oid, Table::new(Vec::new())))
         .collect();
 
-    for row in tx.query(PG_COLUMNS, &[])? {
+    for row in tx.query_typed(PG_COLUMNS, &[])? {
         let Some(table) = tables.get_mut(&row.get::<_, u32>(0)) else {
             continue; // a view, sequence or extension table
         };
@@ -124,7 +125,7 @@ pub fn of_postgres(client: &mut postgres::Client) -> Result<Schema, postgres::Er
         });
     }
 
-    for row in tx.query(PG_CONSTRAINTS, &[])? {
+    for row in tx.query_typed(PG_CONSTRAINTS, &[])? {
         let Some(table) = tables.get_mut(&row.get::<_, u32>(0)) else {
             continue;
         };
@@ -147,7 +148,7 @@ pub fn of_postgres(client: &mut postgres::Client) -> Result<Schema, postgres::Er
         }
     }
 
-    for row in tx.query(PG_INDEXES, &[])? {
+    for row in tx.query_typed(PG_INDEXES, &[])? {
         let Some(table) = tables.get_mut(&row.get::<_, u32>(0)) else {
             continue;
         };
@@ -162,14 +163,14 @@ pub fn of_postgres(client: &mut postgres::Client) -> Result<Schema, postgres::Er
         );
     }
 
-    for row in tx.query(PG_TRIGGERS, &[])? {
+    for row in tx.query_typed(PG_TRIGGERS, &[])? {
         if let Some(table) = tables.get_mut(&row.get::<_, u32>(0)) {
             table.triggers.insert(row.get(1));
         }
     }
 
     let functions = tx
-        .query(PG_FUNCTIONS, &[])?
+        .query_typed(PG_FUNCTIONS, &[])?
         .iter()
         .map(|row| row.get(0))
         .collect();

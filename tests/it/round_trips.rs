@@ -134,3 +134,52 @@ fn migrate_up_costs_one_round_trip_per_migration_plus_a_few_for_the_run() {
         relay.round_trips()
     );
 }
+
+/// Round trips of reading the seed catalog over one connection, and of a `plantdb seed` of
+/// one settings row that is stored already (the same work every time).
+fn catalog_and_seed_round_trips(db: &PgDatabase, fixture: &std::path::Path) -> (usize, usize) {
+    let relay = CountingRelay::new(db);
+    let mut driver = crate::migrate::connect(&relay.url);
+    let before = relay.round_trips();
+    plantdb::seed::live_catalog::read(driver.as_mut()).expect("the catalog reads");
+    let catalog = relay.round_trips() - before;
+    drop(driver);
+    let relay = CountingRelay::new(db);
+    plantdb(
+        &relay.url,
+        &["seed", "--mode", "upsert", fixture.to_str().unwrap()],
+    );
+    (catalog, relay.round_trips())
+}
+
+#[test]
+fn seed_reads_the_live_catalog_in_the_same_round_trips_however_many_tables_there_are() {
+    let db = PgDatabase::new();
+    up_all(&db.url);
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("one.yaml");
+    std::fs::write(&fixture, "settings:\n  units: {value: metric}\n").unwrap();
+    plantdb(
+        &db.url,
+        &["seed", "--mode", "upsert", fixture.to_str().unwrap()],
+    );
+    let (catalog, seed) = catalog_and_seed_round_trips(&db, &fixture);
+    let extra: String = (0..40)
+        .map(|i| {
+            format!(
+                "CREATE TABLE extra_{i} (id SERIAL PRIMARY KEY, code TEXT UNIQUE, \
+                 parent_id INTEGER REFERENCES extra_{i} (id));"
+            )
+        })
+        .collect();
+    db.client().batch_execute(&extra).expect("extra tables");
+    let (catalog_extra, seed_extra) = catalog_and_seed_round_trips(&db, &fixture);
+    eprintln!(
+        "catalog read: {catalog} round trips ({catalog_extra} with 40 more tables); \
+         seed of one stored row: {seed} ({seed_extra})"
+    );
+    // One query per kind of information, whatever the number of tables.
+    assert_eq!(catalog, catalog_extra);
+    assert_eq!(seed, seed_extra);
+    assert!(catalog <= 10, "the catalog read made {catalog} round trips");
+}
