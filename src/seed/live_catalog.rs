@@ -363,4 +363,26 @@ mod tests {
         assert_eq!(sqlite_max_chars("TEXT"), None);
         assert_eq!(sqlite_max_chars("VARCHAR"), None);
     }
+
+    #[test]
+    fn only_null_conditions_make_a_partial_unique_index_a_key() {
+        let column = |name: &'static str| Column {
+            name,
+            kind: Kind::Time,
+            required: false,
+            references: None,
+            on_delete: OnDelete::NoAction,
+            alias: None,
+            secret: None,
+            max_chars: None,
+        };
+        let columns = [column("deleted_at"), column("archived_at")];
+        assert_eq!(
+            null_conditions("deleted_at is null and archived_at is null", &columns),
+            Some(vec!["deleted_at", "archived_at"])
+        );
+        assert_eq!(null_conditions("deleted_at is not null", &columns), None);
+        assert_eq!(null_conditions("status = 'active'", &columns), None);
+        assert_eq!(null_conditions("gone_at is null", &columns), None);
+    }
 }

@@ -346,6 +346,51 @@ fn a_row_that_two_unique_keys_find_in_different_stored_rows_is_refused_naming_bo
     });
 }
 
+#[test]
+fn a_row_another_tool_wrote_is_found_by_its_unique_key_and_keeps_its_id() {
+    each_dialect(|db| {
+        let db = &db;
+        up_all(&db.url());
+        seed_sources(&db.url(), &source(ONE_GATEWAY), SeedMode::Upsert).expect("first seed");
+        // Another tool's gateway GW-9, under an id of its own, in the same factory.
+        execute(
+            db,
+            "INSERT INTO gateways (id, factory_id, gateway_id, name, url, email, password_encrypted)
+             SELECT '00000000-0000-4000-8000-000000000009', factory_id, 'GW-9', 'Theirs', 'ws://y', 'o@example.com', 'x'
+             FROM gateways",
+        );
+        let fixture = format!(
+            "{ONE_GATEWAY}  south: {{factory: spr, gateway_id: GW-9, name: South, url: 'ws://10.0.0.2:5000', email: a@example.com, password: other}}\n"
+        );
+        let report = seed_sources(&db.url(), &source(&fixture), SeedMode::Upsert)
+            .unwrap_or_else(|e| panic!("{}: {e}", db.dialect_name()));
+        let gateways = report
+            .tables
+            .iter()
+            .find(|t| t.table == "gateways")
+            .expect("gateways");
+        assert_eq!(
+            (gateways.inserted, gateways.updated, gateways.unchanged),
+            (0, 1, 1),
+            "{}",
+            db.dialect_name()
+        );
+        assert_eq!(
+            rows(
+                db,
+                "SELECT CAST(id AS TEXT), name FROM gateways WHERE gateway_id = 'GW-9'"
+            ),
+            [[
+                Some("00000000-0000-4000-8000-000000000009".to_string()),
+                Some("South".to_string())
+            ]],
+            "{}",
+            db.dialect_name()
+        );
+        assert_eq!(count(db, "gateways"), 2, "{}", db.dialect_name());
+    });
+}
+
 /// The fleet application's schema as its node-pg-migrate migrations make it (`seeds/002_*`:
 /// names as node-pg-migrate gives them), and the rows its `seed.ts` writes: random UUIDs
 /// and a placeholder password.
