@@ -1,5 +1,6 @@
 //! The one seam between the engine and the two databases.
 
+pub mod describe;
 pub mod history;
 pub mod params;
 pub mod postgres;
@@ -16,6 +17,7 @@ pub use crate::config::Dialect;
 use crate::config::{Target, TimescalePolicy};
 use crate::error::{Error, Result, Version};
 use crate::schema::Schema;
+pub use describe::describe;
 pub use history::{ADOPTION_TABLE, AdoptedVersion, Adoption, HISTORY_TABLE};
 pub use params::Params;
 use value::{Kind, Value};
