@@ -282,6 +282,21 @@ pub enum Error {
         problems: Vec<String>,
     },
 
+    #[error(
+        "`{table}` says {}, but the live tables do not hold what plantdb's migrations define for it, so nothing was adopted:{}{}",
+        printable(.says),
+        list_text(.problems),
+        .note.as_ref().map(|n| format!("\n({})", printable(n))).unwrap_or_default()
+    )]
+    AdoptIncompatible {
+        table: String,
+        says: String,
+        /// `table.column`: what plantdb's migrations define, what is there.
+        problems: Vec<String>,
+        /// How an ambiguous id was read.
+        note: Option<String>,
+    },
+
     #[error("cannot create migration `{name}`: {reason}")]
     NewMigration { name: String, reason: String },
 
@@ -562,6 +577,9 @@ impl Error {
             Error::AdoptUnknown { known, .. } => Some(format!("plantdb knows: {known}")),
             Error::AdoptMismatch { .. } => Some(
                 "fix the database or the old tool's history first; `plantdb migrate adopt --dry-run` shows what would be recorded".into(),
+            ),
+            Error::AdoptIncompatible { .. } => Some(
+                "the application has moved past plantdb's migrations for these tables: `plantdb migrate baseline` takes the database over as it is, as plantdb's first migration".into(),
             ),
             Error::LockTimeout { .. } => Some(
                 "another plantdb run (or whoever holds the lock) is still working; try again later, or raise --lock-timeout".into(),

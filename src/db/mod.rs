@@ -111,6 +111,16 @@ pub trait Driver {
         history::adoption_gaps(self)
     }
 
+    /// The versions adoption recorded as applied without running them. Reads only.
+    fn adopted_versions(&mut self) -> Result<BTreeSet<Version>> {
+        history::adopted_versions(self)
+    }
+
+    /// The schema differences each adoption accepted, as the JSON it recorded. Reads only.
+    fn accepted_at_adoption(&mut self) -> Result<Vec<String>> {
+        history::accepted_at_adoption(self)
+    }
+
     /// Runs SQL that is not a migration.
     fn execute(&mut self, sql: &str) -> Result<()>;
 

@@ -13,6 +13,14 @@ use crate::db::{self, ADOPTION_TABLE, Access, HISTORY_TABLE, describe};
 use crate::error::{Result, Version};
 use crate::schema::Described;
 
+/// Where the scratch database is made: beside `target` (same server, same credentials), with
+/// the run's TimescaleDB policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Scratch<'a> {
+    pub target: &'a Target,
+    pub timescale: TimescalePolicy,
+}
+
 /// What `versions` of `set` produce on a fresh database of `target`'s dialect, without
 /// plantdb's own tables.
 pub fn schema_of(
