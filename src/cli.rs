@@ -255,6 +255,10 @@ pub struct DownArgs {
     /// Revert the whole plan in one transaction: every migration or none (like `psql -1`).
     #[arg(long)]
     pub single_transaction: bool,
+    /// Also revert migrations `migrate adopt` recorded: their down scripts drop tables the
+    /// other application may still use.
+    #[arg(long)]
+    pub below_adoption: bool,
     #[command(flatten)]
     pub common: CommonRunArgs,
 }

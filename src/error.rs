@@ -297,6 +297,14 @@ pub enum Error {
         note: Option<String>,
     },
 
+    #[error(
+        "refusing to revert {}: `migrate adopt` recorded {} from another tool's history, and {} down script would drop tables that application created and may still use, with their data",
+        .versions.join(", "),
+        if .versions.len() == 1 { "it" } else { "them" },
+        if .versions.len() == 1 { "its" } else { "their" }
+    )]
+    BelowAdoption { versions: Vec<String> },
+
     #[error("cannot create migration `{name}`: {reason}")]
     NewMigration { name: String, reason: String },
 
@@ -580,6 +588,9 @@ impl Error {
             ),
             Error::AdoptIncompatible { .. } => Some(
                 "the application has moved past plantdb's migrations for these tables: `plantdb migrate baseline` takes the database over as it is, as plantdb's first migration".into(),
+            ),
+            Error::BelowAdoption { .. } => Some(
+                "plantdb does not revert below the adoption point (as Flyway does not undo past its baseline); pass --below-adoption to `migrate down` if the other application is gone and the tables may go".into(),
             ),
             Error::LockTimeout { .. } => Some(
                 "another plantdb run (or whoever holds the lock) is still working; try again later, or raise --lock-timeout".into(),

@@ -354,3 +354,56 @@ fn several_alembic_rows_between_a_branch_point_and_its_merge_are_one_state() {
         "{stderr}"
     );
 }
+
+#[test]
+fn migrate_down_stops_at_the_adoption_point_unless_asked() {
+    each_dialect(|db| {
+        spc_alembic::build(&db, Stage::At008);
+        spc_alembic::stamp(&db, &["008"]);
+        let (code, _, stderr) = adopt(&db);
+        assert_eq!(code, 0, "{stderr}");
+        let dir = tempfile::tempdir().unwrap();
+        let url = db.url();
+        plantdb(dir.path())
+            .args(["--database-url", &url, "migrate", "up", "-q"])
+            .assert()
+            .success();
+        let history = || scalar(&db, "SELECT count(*) FROM plantdb_migrations");
+        let applied = history();
+        let before = spc_alembic::row_counts(&db);
+
+        for extra in [&[][..], &["--dry-run"]] {
+            let output = plantdb(dir.path())
+                .args(["--database-url", &url, "migrate", "down", "--to", "0"])
+                .args(extra)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{stderr}");
+            assert!(
+                stderr.contains("refusing to revert 20260207000000 add_plant"),
+                "{stderr}"
+            );
+            assert!(stderr.contains("--below-adoption"), "{stderr}");
+            assert!(stderr.contains("Flyway"), "{stderr}");
+        }
+        // Nothing was reverted: not even the migrations above the adoption point.
+        assert_eq!(history(), applied);
+        assert_eq!(spc_alembic::row_counts(&db), before);
+        assert_eq!(scalar(&db, "SELECT count(*) FROM sample_edit_history"), 1);
+        // Asked explicitly, the plan goes below it (shown here as a dry run).
+        plantdb(dir.path())
+            .args(["--database-url", &url, "migrate", "down", "--to", "0"])
+            .args(["--below-adoption", "--dry-run"])
+            .assert()
+            .success()
+            .stdout(predicates::str::contains("20260202000000"));
+
+        // Above the adoption point, down works as ever.
+        plantdb(dir.path())
+            .args(["--database-url", &url, "migrate", "down", "--count", "1"])
+            .assert()
+            .success();
+        assert_eq!(history(), applied - 1);
+    });
+}
