@@ -407,3 +407,105 @@ fn migrate_down_stops_at_the_adoption_point_unless_asked() {
         assert_eq!(history(), applied - 1);
     });
 }
+
+/// `plantdb --json verify --live`: the exit code and the report.
+fn verify_live(db: &TestDb) -> (i32, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let output = plantdb(dir.path())
+        .args(["--database-url", &db.url(), "--json", "verify", "--live"])
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&output.stderr));
+    });
+    (output.status.code().unwrap_or(-1), report)
+}
+
+fn named(list: &serde_json::Value, table: &str, what: &str) -> bool {
+    list.as_array().unwrap().iter().any(|item| {
+        item["table"] == table
+            && match what {
+                "" => item["object"].is_null(),
+                _ => item["column"] == what || item["object"] == what,
+            }
+    })
+}
+
+#[test]
+fn verify_live_reports_hand_made_hotfixes_on_a_database_plantdb_built() {
+    each_dialect(|db| {
+        let dir = tempfile::tempdir().unwrap();
+        plantdb(dir.path())
+            .args(["--database-url", &db.url(), "migrate", "up", "-q"])
+            .assert()
+            .success();
+        // Another application's table is not plantdb's business.
+        spc_alembic::execute(
+            &db,
+            "CREATE TABLE app_notes (id INTEGER PRIMARY KEY, note TEXT)",
+        );
+        let (code, report) = verify_live(&db);
+        assert_eq!(code, 0, "{report:#}");
+        assert!(report["drift"].as_array().unwrap().is_empty());
+        assert!(
+            named(&report["not_plantdbs"], "app_notes", ""),
+            "{report:#}"
+        );
+
+        // The hotfixes: an index dropped, a column added.
+        spc_alembic::execute(
+            &db,
+            "DROP INDEX ix_sample_char_id; ALTER TABLE sample ADD COLUMN hotfix_note TEXT;",
+        );
+        if let TestDb::Postgres(_) = db {
+            // And a column changed (SQLite cannot change a column in place).
+            spc_alembic::execute(
+                &db,
+                "ALTER TABLE violation ALTER COLUMN rule_name TYPE VARCHAR(50)",
+            );
+        }
+        let (code, report) = verify_live(&db);
+        assert_eq!(code, 4, "{report:#}");
+        assert!(named(&report["drift"], "sample", "char_id"), "{report:#}");
+        assert!(
+            named(&report["added"], "sample", "hotfix_note"),
+            "{report:#}"
+        );
+        if let TestDb::Postgres(_) = db {
+            assert!(
+                named(&report["drift"], "violation", "rule_name"),
+                "{report:#}"
+            );
+        }
+        assert!(!named(&report["added"], "app_notes", ""));
+    });
+}
+
+#[test]
+fn verify_live_accepts_what_adoption_accepted_and_reports_later_hotfixes() {
+    each_dialect(|db| {
+        spc_alembic::build(&db, Stage::At008);
+        spc_alembic::stamp(&db, &["008"]);
+        let (code, _, stderr) = adopt(&db);
+        assert_eq!(code, 0, "{stderr}");
+        let (code, report) = verify_live(&db);
+        assert_eq!(code, 0, "{report:#}");
+        assert!(
+            report["accepted_at_adoption"].as_i64().unwrap() > 14,
+            "{report:#}"
+        );
+        assert!(
+            named(&report["not_plantdbs"], "sample_edit_history", ""),
+            "{report:#}"
+        );
+
+        spc_alembic::execute(&db, "DROP INDEX ix_violation_acknowledged");
+        let (code, report) = verify_live(&db);
+        assert_eq!(code, 4, "{report:#}");
+        let drift = report["drift"].as_array().unwrap();
+        assert_eq!(drift.len(), 1, "{report:#}");
+        assert_eq!(drift[0]["table"], "violation");
+        assert_eq!(drift[0]["column"], "acknowledged");
+        assert_eq!(drift[0]["aspect"], "index");
+    });
+}
