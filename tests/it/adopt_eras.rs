@@ -509,3 +509,60 @@ fn verify_live_accepts_what_adoption_accepted_and_reports_later_hotfixes() {
         assert_eq!(drift[0]["aspect"], "index");
     });
 }
+
+#[test]
+fn an_adoption_table_of_an_older_plantdb_gains_the_new_columns_in_place() {
+    each_dialect(|db| {
+        crate::adopt::old_database(
+            &db,
+            &crate::adopt::versions_of(plantdb::migrate::adopt_manifest::Source::NodePgMigrate),
+            crate::adopt::PGMIGRATIONS_HISTORY,
+        );
+        // The shape older plantdb versions wrote, with a row of theirs.
+        let time = match db {
+            TestDb::Postgres(_) => "TIMESTAMPTZ",
+            TestDb::Sqlite(_) => "TEXT",
+        };
+        spc_alembic::execute(
+            &db,
+            &format!(
+                "CREATE TABLE plantdb_adoption (
+                     version BIGINT PRIMARY KEY,
+                     kind TEXT NOT NULL CHECK (kind IN ('adopted', 'gap')),
+                     source TEXT NOT NULL,
+                     foreign_id TEXT,
+                     recorded_at {time} NOT NULL
+                 );
+                 INSERT INTO plantdb_adoption VALUES (20260101000000, 'gap', 'alembic', NULL, '2026-01-01T00:00:00Z');"
+            ),
+        );
+        let (code, _) = verify_live(&db);
+        assert_eq!(code, 0, "an old adoption table reads as accepting nothing");
+        let dir = tempfile::tempdir().unwrap();
+        plantdb(dir.path())
+            .args([
+                "--database-url",
+                &db.url(),
+                "migrate",
+                "adopt",
+                "--from",
+                "node-pg-migrate",
+            ])
+            .assert()
+            .success();
+        assert_eq!(
+            text(
+                &db,
+                "SELECT foreign_head FROM plantdb_adoption WHERE version = 20260208000003"
+            ),
+            "1707345600001_create-organizations, 1707345600002_create-factories, 1707345600003_create-gateways"
+        );
+        assert_eq!(
+            scalar(
+                &db,
+                "SELECT count(*) FROM plantdb_adoption WHERE version = 20260101000000"
+            ),
+            1
+        );
+    });
+}
