@@ -569,14 +569,6 @@ impl Described {
             spellings,
         }
     }
-
-    /// Keeps only the tables named in `tables` (e.g. the ones plantdb owns).
-    pub fn only(&self, tables: &BTreeSet<String>) -> Described {
-        let mut copy = self.clone();
-        copy.schema.tables.retain(|name, _| tables.contains(name));
-        copy.spellings.retain(|name, _| tables.contains(name));
-        copy
-    }
 }
 
 #[cfg(test)]
