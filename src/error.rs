@@ -282,6 +282,29 @@ pub enum Error {
         problems: Vec<String>,
     },
 
+    #[error(
+        "`{table}` says {}, but the live tables do not hold what plantdb's migrations define for it, so nothing was adopted:{}{}",
+        printable(.says),
+        capped_list_text(.problems, 20),
+        .note.as_ref().map(|n| format!("\n({})", printable(n))).unwrap_or_default()
+    )]
+    AdoptIncompatible {
+        table: String,
+        says: String,
+        /// `table.column`: what plantdb's migrations define, what is there.
+        problems: Vec<String>,
+        /// How an ambiguous id was read.
+        note: Option<String>,
+    },
+
+    #[error(
+        "refusing to revert {}: `migrate adopt` recorded {} from another tool's history, and {} down script would drop tables that application created and may still use, with their data",
+        .versions.join(", "),
+        if .versions.len() == 1 { "it" } else { "them" },
+        if .versions.len() == 1 { "its" } else { "their" }
+    )]
+    BelowAdoption { versions: Vec<String> },
+
     #[error("cannot create migration `{name}`: {reason}")]
     NewMigration { name: String, reason: String },
 
@@ -366,6 +389,15 @@ fn holder_text(holder: &Option<String>) -> String {
         .as_ref()
         .map(|holder| format!(", held by {holder}"))
         .unwrap_or_default()
+}
+
+/// Like [`list_text`], but at most `shown` lines, so the message fits on one screen.
+fn capped_list_text(items: &[String], shown: usize) -> String {
+    let mut text = list_text(&items[..items.len().min(shown)]);
+    if items.len() > shown {
+        text.push_str(&format!("\n  - … and {} more", items.len() - shown));
+    }
+    text
 }
 
 fn list_text(items: &[String]) -> String {
@@ -562,6 +594,12 @@ impl Error {
             Error::AdoptUnknown { known, .. } => Some(format!("plantdb knows: {known}")),
             Error::AdoptMismatch { .. } => Some(
                 "fix the database or the old tool's history first; `plantdb migrate adopt --dry-run` shows what would be recorded".into(),
+            ),
+            Error::AdoptIncompatible { .. } => Some(
+                "plantdb's migrations cannot take over these tables as they are (the application moved on, or the history is wrong): `plantdb migrate baseline` takes the database over as it is, as plantdb's first migration".into(),
+            ),
+            Error::BelowAdoption { .. } => Some(
+                "plantdb does not revert below the adoption point (as Flyway does not undo past its baseline); pass --below-adoption to `migrate down` if the other application is gone and the tables may go".into(),
             ),
             Error::LockTimeout { .. } => Some(
                 "another plantdb run (or whoever holds the lock) is still working; try again later, or raise --lock-timeout".into(),

@@ -5,6 +5,7 @@ use crate::cli::AdoptArgs;
 use crate::db::Access;
 use crate::error::Result;
 use crate::migrate::adopt::{self, AdoptOptions};
+use crate::migrate::expected::Scratch;
 
 pub fn run(db: &Database, args: &AdoptArgs) -> Result<i32> {
     let access = if args.dry_run {
@@ -19,7 +20,11 @@ pub fn run(db: &Database, args: &AdoptArgs) -> Result<i32> {
         dry_run: args.dry_run,
         drop_foreign: args.drop_foreign_table,
     };
-    let report = adopt::adopt(driver.as_mut(), &set, args.from, options)?;
+    let scratch = Scratch {
+        target: &db.target,
+        timescale: db.global.timescale,
+    };
+    let report = adopt::adopt(driver.as_mut(), scratch, &set, args.from, options)?;
     db.out.adopt_report(&db.shown_url, &report);
     Ok(0)
 }

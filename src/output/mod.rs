@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use crate::db::{Dialect, Direction};
 use crate::error::{Error, Version};
+use crate::live_drift::LiveReport;
 use crate::migrate::adopt::AdoptReport;
+use crate::migrate::adopt_manifest::AlembicEra;
 use crate::migrate::new::NewReport;
 use crate::migrate::{Observer, RunReport, StepReport};
 use crate::printable::{printable, printable_lines};
@@ -303,6 +305,35 @@ impl Output {
                         list.join(", ")
                     );
                 }
+                if let Some(era) = report.era {
+                    let era = match era {
+                        AlembicEra::OriginalUpToPlant => "the original chain, up to add_plant",
+                        AlembicEra::OriginalLater => "the original chain, past add_plant",
+                        AlembicEra::Squash => "the chain since the squash",
+                    };
+                    let _ = writeln!(out, "alembic history: {era}");
+                }
+                if !report.convergible.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "{} difference(s) from plantdb's definitions lose nothing when converged ({}; `plantdb migrate adopt --converge` applies plantdb's definitions):",
+                        report.convergible.len(),
+                        if report.dry_run {
+                            "would be recorded"
+                        } else {
+                            "recorded"
+                        }
+                    );
+                    for difference in &report.convergible {
+                        let _ = writeln!(out, "  {}", printable(&difference.to_string()));
+                    }
+                }
+                if !report.not_plantdbs.is_empty() {
+                    let _ = writeln!(out, "kept, not plantdb's ({}):", report.not_plantdbs.len());
+                    for foreign in &report.not_plantdbs {
+                        let _ = writeln!(out, "  {}", printable(&foreign.to_string()));
+                    }
+                }
                 if report.dropped_foreign_table {
                     let _ = writeln!(out, "dropped `{}`", report.foreign_table);
                 } else if !report.dry_run {
@@ -328,6 +359,65 @@ impl Output {
                 let _ = writeln!(out, "created migration {} {}", report.version, report.name);
                 for file in &report.files {
                     let _ = writeln!(out, "  {file}");
+                }
+            }
+        }
+    }
+
+    pub fn live_report(&self, report: &LiveReport) {
+        match self.format {
+            Format::Quiet => {}
+            Format::Json => print_json(report),
+            Format::Text => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(
+                    out,
+                    "live schema of {} against {} applied migration(s)",
+                    printable(&report.url),
+                    report.compared.len()
+                );
+                if !report.unknown_versions.is_empty() {
+                    let list: Vec<String> = report
+                        .unknown_versions
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect();
+                    let _ = writeln!(
+                        out,
+                        "skipped (applied, but no migration file): {}",
+                        list.join(", ")
+                    );
+                }
+                for difference in &report.drift {
+                    let _ = writeln!(out, "DRIFT {}", printable(&difference.to_string()));
+                }
+                for added in &report.added {
+                    let _ = writeln!(
+                        out,
+                        "DRIFT {} (no migration defines it)",
+                        printable(&added.to_string())
+                    );
+                }
+                if report.accepted_at_adoption > 0 {
+                    let _ = writeln!(
+                        out,
+                        "{} difference(s) accepted at adoption (not drift)",
+                        report.accepted_at_adoption
+                    );
+                }
+                if !report.not_plantdbs.is_empty() {
+                    let tables: Vec<String> = report
+                        .not_plantdbs
+                        .iter()
+                        .map(|f| format!("`{}`", printable(&f.table)))
+                        .collect();
+                    let _ = writeln!(out, "not plantdb's (not checked): {}", tables.join(", "));
+                }
+                if !report.has_drift() {
+                    let _ = writeln!(
+                        out,
+                        "ok: plantdb's tables are as their migrations made them"
+                    );
                 }
             }
         }
