@@ -83,7 +83,15 @@ impl<'a> Database<'a> {
     /// Connects to `target` (this database, or a stand-in for one that does not exist yet),
     /// waiting for plantdb's lock as `--lock-timeout` says.
     fn connect(&self, target: &Target, access: Access) -> Result<Box<dyn Driver>> {
+        // Read before connecting, so that a bad setting stops the command before anything.
+        let telemetry = match access {
+            Access::ReadWrite => Some(config::TelemetrySettings::from_env()?),
+            Access::ReadOnly => None,
+        };
         let mut driver = db::connect(target, access, self.global.timescale)?;
+        if let (Some(settings), Some(pg)) = (telemetry, driver.as_postgres()) {
+            pg.set_telemetry_settings(&settings)?;
+        }
         driver.set_lock_wait(self.lock_wait());
         Ok(driver)
     }

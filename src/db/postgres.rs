@@ -12,7 +12,7 @@ use postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 use super::history::{self, ADOPTION_TABLE, HISTORY_TABLE};
 use super::value::{Kind, Value, from_pg_row};
 use super::{Access, AppliedMigration, Dialect, Driver, LockWait, Step};
-use crate::config::{PostgresTarget, TimescalePolicy};
+use crate::config::{PostgresTarget, TelemetrySettings, TimescalePolicy};
 use crate::error::{AuthFailure, ConnectFailure, Error, Result};
 use crate::schema::Schema;
 
@@ -30,6 +30,19 @@ pub struct TimescaleState {
     pub preloaded: Option<bool>,
     /// The telemetry table is a hypertable.
     pub telemetry_hypertable: bool,
+}
+
+/// The telemetry policies TimescaleDB runs on this database, as its catalogs tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TelemetryPolicyState {
+    /// The compression policy's `compress_after`, when there is one.
+    pub compress_after: Option<String>,
+    /// The retention policy's `drop_after`, when there is one.
+    pub retain_for: Option<String>,
+    /// `telemetry_hourly` is a continuous aggregate.
+    pub hourly_continuous: bool,
+    /// `telemetry_hourly` exists (a continuous aggregate or an ordinary view).
+    pub hourly_exists: bool,
 }
 
 pub struct PostgresDriver {
@@ -83,6 +96,48 @@ impl PostgresDriver {
             .batch_execute(&setup)
             .map_err(|e| driver.db_error("cannot configure the session", e))?;
         Ok(driver)
+    }
+
+    /// Sets the session settings the telemetry policy migrations read
+    /// (`plantdb.telemetry_compress_after`, `plantdb.telemetry_retain_for`): the durations
+    /// reach the scripts without being written into them, so their checksums never change.
+    pub fn set_telemetry_settings(&mut self, settings: &TelemetrySettings) -> Result<()> {
+        // Periods print as `N days` or `N hours`: nothing there needs quoting.
+        let sql = format!(
+            "SET plantdb.telemetry_compress_after = '{}'; SET plantdb.telemetry_retain_for = '{}'",
+            settings.compress_after, settings.retain_for
+        );
+        self.client
+            .batch_execute(&sql)
+            .map_err(|e| self.db_error("cannot configure the session", e))
+    }
+
+    /// The telemetry policies and the kind of `telemetry_hourly` on this database.
+    pub fn telemetry_policies(&mut self) -> Result<TelemetryPolicyState> {
+        let mut state = TelemetryPolicyState::default();
+        let rows = self
+            .simple_rows(
+                "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),
+                        EXISTS (SELECT 1 FROM pg_views
+                                WHERE viewname = 'telemetry_hourly'
+                                  AND schemaname = current_schema())",
+            )
+            .map_err(|e| self.db_error("cannot read the telemetry policies", e))?;
+        let row = rows.first();
+        let installed = row.and_then(|row| row.get(0)) == Some("t");
+        state.hourly_exists = row.and_then(|row| row.get(1)) == Some("t");
+        if installed {
+            // Outside a transaction a failure costs nothing: a TimescaleDB without these
+            // views (the test stand-in) has no policies.
+            if let Ok(rows) = self.simple_rows(TELEMETRY_POLICIES) {
+                if let Some(row) = rows.first() {
+                    state.compress_after = row.get(0).map(str::to_string);
+                    state.retain_for = row.get(1).map(str::to_string);
+                    state.hourly_continuous = row.get(2) == Some("t");
+                }
+            }
+        }
+        Ok(state)
     }
 
     /// Who holds the advisory lock, as `pg_locks` and `pg_stat_activity` tell (a role without
@@ -631,6 +686,18 @@ const TIMESCALE_STATE: &str =
     "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),
             EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),
             (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries')";
+
+/// The compression and retention policies of telemetry, and whether `telemetry_hourly` is a
+/// continuous aggregate, from TimescaleDB's information views.
+const TELEMETRY_POLICIES: &str = "SELECT
+    (SELECT config ->> 'compress_after' FROM timescaledb_information.jobs
+      WHERE proc_name = 'policy_compression' AND hypertable_name = 'telemetry'
+        AND hypertable_schema = current_schema() LIMIT 1),
+    (SELECT config ->> 'drop_after' FROM timescaledb_information.jobs
+      WHERE proc_name = 'policy_retention' AND hypertable_name = 'telemetry'
+        AND hypertable_schema = current_schema() LIMIT 1),
+    EXISTS (SELECT 1 FROM timescaledb_information.continuous_aggregates
+             WHERE view_name = 'telemetry_hourly' AND view_schema = current_schema())";
 
 /// The rows of a simple query's answer, leaving out the command tags.
 fn rows_of(messages: Vec<SimpleQueryMessage>) -> Vec<SimpleQueryRow> {

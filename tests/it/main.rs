@@ -22,5 +22,6 @@ mod seed;
 mod seed_input;
 mod seed_replace;
 mod support;
+mod telemetry_policies;
 mod tls;
 mod verify;
