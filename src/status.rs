@@ -90,14 +90,15 @@ impl StatusReport {
 
 pub fn status(driver: &mut dyn Driver, set: &MigrationSet, url: &str) -> Result<StatusReport> {
     // On PostgreSQL the history and TimescaleDB's state come together, in one round trip.
-    let (applied_rows, timescaledb) = match driver.as_postgres() {
+    // The telemetry policies too: nothing more to ask without TimescaleDB.
+    let (applied_rows, timescaledb, live_policies) = match driver.as_postgres() {
         Some(pg) => {
-            let (applied, timescale) = pg.status_snapshot()?;
-            (applied, Some(timescale))
+            let (applied, timescale, policies) = pg.status_snapshot_with_telemetry()?;
+            (applied, Some(timescale), Some(policies))
         }
-        None => (driver.applied()?, None),
+        None => (driver.applied()?, None, None),
     };
-    let telemetry_policies = telemetry_policies(driver, set, &applied_rows)?;
+    let telemetry_policies = telemetry_policies(driver, set, &applied_rows, live_policies)?;
     let (drifted, missing) = plan::drift(set, &applied_rows);
     let pending: Vec<PendingEntry> = set
         .pending(&applied_rows)
@@ -130,12 +131,13 @@ pub fn status(driver: &mut dyn Driver, set: &MigrationSet, url: &str) -> Result<
     })
 }
 
-/// What the telemetry policy migrations did: read from TimescaleDB's catalogs on PostgreSQL,
-/// while SQLite only ever has the view.
+/// What the telemetry policy migrations did, from `live` (what PostgreSQL's catalogs say) or,
+/// on SQLite, which only ever has the view, from its schema.
 fn telemetry_policies(
     driver: &mut dyn Driver,
     set: &MigrationSet,
     applied: &[AppliedMigration],
+    live: Option<TelemetryPolicyState>,
 ) -> Result<Option<TelemetryPolicies>> {
     let known = |name: &str| {
         set.migrations.iter().any(|m| m.name == name) || applied.iter().any(|a| a.name == name)
@@ -146,8 +148,8 @@ fn telemetry_policies(
     {
         return Ok(None);
     }
-    let live = match driver.as_postgres() {
-        Some(pg) => pg.telemetry_policies()?,
+    let live = match live {
+        Some(live) => live,
         None => {
             let rows = driver.query(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name = 'telemetry_hourly'",

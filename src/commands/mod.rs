@@ -88,10 +88,12 @@ impl<'a> Database<'a> {
             Access::ReadWrite => Some(config::TelemetrySettings::from_env()?),
             Access::ReadOnly => None,
         };
-        let mut driver = db::connect(target, access, self.global.timescale)?;
-        if let (Some(settings), Some(pg)) = (telemetry, driver.as_postgres()) {
-            pg.set_telemetry_settings(&settings)?;
-        }
+        let mut driver = db::connect_with_telemetry(
+            target,
+            access,
+            self.global.timescale,
+            &telemetry.unwrap_or_default(),
+        )?;
         driver.set_lock_wait(self.lock_wait());
         Ok(driver)
     }

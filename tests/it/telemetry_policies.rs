@@ -525,4 +525,43 @@ fn real_timescaledb_compresses_chunks_and_seed_scale_writes_into_them() {
         3 * 3 * 7 * 288,
         "telemetry_hourly sees every reading"
     );
+
+    // Down decompresses every chunk before turning compression off, and keeps every row.
+    run_ok(plantdb(dir.path(), &pg.url).args(["migrate", "down", "--to", BEFORE_POLICIES]));
+    assert_eq!(chunks(&pg).1, 0, "no chunk is left compressed");
+    assert_eq!(count(&pg), 3 * 3 * 7 * 288);
+}
+
+#[test]
+fn timescale_require_refuses_the_policies_on_a_plain_telemetry_table() {
+    // telemetry was created a plain table (`off`); `require` then stops at the compression
+    // policy, naming why, and applies nothing of it.
+    let pg = PgDatabase::with_timescaledb();
+    pg.client()
+        .batch_execute("CREATE EXTENSION timescaledb")
+        .expect("the extension");
+    let dir = tempfile::tempdir().expect("dir");
+    run_ok(plantdb(dir.path(), &pg.url).args([
+        "--timescale",
+        "off",
+        "migrate",
+        "up",
+        "--to",
+        BEFORE_POLICIES,
+    ]));
+    let output = plantdb(dir.path(), &pg.url)
+        .args(["--timescale", "require", "migrate", "up"])
+        .output()
+        .expect("run plantdb");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("20260215000001"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "TimescaleDB is required (--timescale require) but telemetry is not a hypertable"
+        ),
+        "{stderr}"
+    );
+    let doc = status_json(dir.path(), &pg.url);
+    assert_eq!(doc["current_version"], 20260209000006i64, "{doc}");
 }
