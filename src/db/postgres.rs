@@ -112,12 +112,12 @@ impl PostgresDriver {
     /// TimescaleDB's information views. Outside a transaction a failure costs nothing: a
     /// TimescaleDB without these views (the test stand-in) has no policies.
     fn read_telemetry_policies(&mut self, state: &mut TelemetryPolicyState) {
-        if let Ok(rows) = self.simple_rows(TELEMETRY_POLICIES) {
-            if let Some(row) = rows.first() {
-                state.compress_after = row.get(0).map(str::to_string);
-                state.retain_for = row.get(1).map(str::to_string);
-                state.hourly_continuous = row.get(2) == Some("t");
-            }
+        if let Ok(rows) = self.simple_rows(TELEMETRY_POLICIES)
+            && let Some(row) = rows.first()
+        {
+            state.compress_after = row.get(0).map(str::to_string);
+            state.retain_for = row.get(1).map(str::to_string);
+            state.hourly_continuous = row.get(2) == Some("t");
         }
     }
 
