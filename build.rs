@@ -9,6 +9,13 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
+    // `PLANTDB_TEST_TIMESCALE=real` turns on the integration tests that need the real
+    // TimescaleDB; without it they are reported as ignored, never passed silently.
+    println!("cargo::rustc-check-cfg=cfg(plantdb_real_timescale)");
+    println!("cargo:rerun-if-env-changed=PLANTDB_TEST_TIMESCALE");
+    if std::env::var("PLANTDB_TEST_TIMESCALE").is_ok_and(|v| v == "real") {
+        println!("cargo:rustc-cfg=plantdb_real_timescale");
+    }
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let mut files = Vec::new();
     collect(&root.join("migrations"), &mut files);

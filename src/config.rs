@@ -34,6 +34,129 @@ impl TimescalePolicy {
     }
 }
 
+/// How long telemetry stays uncompressed, and how long it is kept, where TimescaleDB runs the
+/// telemetry policies. Read from the environment (or `./.env`); the migrations read them from
+/// the session settings the PostgreSQL driver sets, so changing them never changes a script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TelemetrySettings {
+    pub compress_after: Period,
+    pub retain_for: Period,
+}
+
+/// The variable of the compression delay.
+pub const COMPRESS_AFTER_VARIABLE: &str = "PLANTDB_TELEMETRY_COMPRESS_AFTER";
+/// The variable of the retention period.
+pub const RETAIN_FOR_VARIABLE: &str = "PLANTDB_TELEMETRY_RETAIN_FOR";
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        TelemetrySettings {
+            compress_after: Period::days(7),
+            retain_for: Period::days(365),
+        }
+    }
+}
+
+impl TelemetrySettings {
+    /// The settings of the environment; an unset or empty variable means the default.
+    pub fn from_env() -> Result<TelemetrySettings> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The settings `lookup` gives by variable name (the environment, or a test's map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<TelemetrySettings> {
+        let defaults = TelemetrySettings::default();
+        let read = |name: &'static str, default: Period| -> Result<Period> {
+            match lookup(name) {
+                Some(value) if !value.trim().is_empty() => {
+                    Period::parse(&value).map_err(|reason| Error::Setting {
+                        name,
+                        value,
+                        reason,
+                    })
+                }
+                _ => Ok(default),
+            }
+        };
+        let settings = TelemetrySettings {
+            compress_after: read(COMPRESS_AFTER_VARIABLE, defaults.compress_after)?,
+            retain_for: read(RETAIN_FOR_VARIABLE, defaults.retain_for)?,
+        };
+        // Chunks dropped before they are old enough to compress would never be compressed:
+        // almost certainly two settings mixed up.
+        if settings.retain_for <= settings.compress_after {
+            return Err(Error::Setting {
+                name: RETAIN_FOR_VARIABLE,
+                value: settings.retain_for.to_string(),
+                reason: format!(
+                    "must be longer than {COMPRESS_AFTER_VARIABLE} ({}): chunks would be \
+                     dropped before they are compressed",
+                    settings.compress_after
+                ),
+            });
+        }
+        Ok(settings)
+    }
+}
+
+/// A whole number of hours, written the way PostgreSQL reads an interval (`7 days`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Period {
+    hours: u32,
+}
+
+impl Period {
+    /// The longest period accepted: a hundred years, far beyond any retention, and far from
+    /// overflowing PostgreSQL's interval.
+    const MAX_HOURS: u32 = 100 * 366 * 24;
+
+    pub const fn days(days: u32) -> Period {
+        Period { hours: days * 24 }
+    }
+
+    /// Reads `N unit` or `Nunit`, the unit one of hour(s)/h, day(s)/d, week(s)/w.
+    pub fn parse(text: &str) -> std::result::Result<Period, String> {
+        let text = text.trim();
+        let digits = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(digits);
+        if number.is_empty() {
+            return Err("expected a whole number followed by a unit (hours, days or weeks)".into());
+        }
+        let hours_per_unit = match unit.trim().to_ascii_lowercase().as_str() {
+            "h" | "hour" | "hours" => 1,
+            "d" | "day" | "days" => 24,
+            "w" | "week" | "weeks" => 7 * 24,
+            "" => return Err("the unit is missing: hours, days or weeks".into()),
+            other => {
+                return Err(format!("unknown unit `{other}`: use hours, days or weeks"));
+            }
+        };
+        let hours = number
+            .parse::<u32>()
+            .ok()
+            .and_then(|n| n.checked_mul(hours_per_unit))
+            .filter(|hours| *hours <= Self::MAX_HOURS)
+            .ok_or_else(|| "longer than a hundred years".to_string())?;
+        if hours == 0 {
+            return Err("must be at least one hour".into());
+        }
+        Ok(Period { hours })
+    }
+}
+
+impl std::fmt::Display for Period {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.hours {
+            1 => write!(f, "1 hour"),
+            24 => write!(f, "1 day"),
+            h if h % 24 == 0 => write!(f, "{} days", h / 24),
+            h => write!(f, "{h} hours"),
+        }
+    }
+}
+
 /// Which of the two databases a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -480,6 +603,67 @@ pub fn load_dotenv(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn telemetry_periods_read_hours_days_and_weeks_and_print_as_postgresql_intervals() {
+        for (text, shown) in [
+            ("7 days", "7 days"),
+            ("7d", "7 days"),
+            (" 2 Weeks ", "14 days"),
+            ("36 hours", "36 hours"),
+            ("48h", "2 days"),
+            ("1 day", "1 day"),
+            ("1 hour", "1 hour"),
+        ] {
+            assert_eq!(Period::parse(text).unwrap().to_string(), shown, "{text}");
+        }
+        for (text, reason) in [
+            ("7 dais", "unknown unit `dais`"),
+            ("7", "unit is missing"),
+            ("days", "whole number"),
+            ("-3 days", "whole number"),
+            ("0 days", "at least one hour"),
+            ("99999999 weeks", "hundred years"),
+        ] {
+            let err = Period::parse(text).unwrap_err();
+            assert!(err.contains(reason), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn telemetry_settings_default_to_a_week_and_a_year_and_name_the_bad_variable() {
+        let unset = TelemetrySettings::from_lookup(|_| None).unwrap();
+        assert_eq!(unset.compress_after.to_string(), "7 days");
+        assert_eq!(unset.retain_for.to_string(), "365 days");
+
+        let set = TelemetrySettings::from_lookup(|name| {
+            (name == COMPRESS_AFTER_VARIABLE).then(|| "2 days".to_string())
+        })
+        .unwrap();
+        assert_eq!(set.compress_after.to_string(), "2 days");
+
+        let err = TelemetrySettings::from_lookup(|name| {
+            (name == RETAIN_FOR_VARIABLE).then(|| "a year".to_string())
+        })
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("PLANTDB_TELEMETRY_RETAIN_FOR"),
+            "{message}"
+        );
+        assert!(message.contains("`a year`"), "{message}");
+        assert!(err.hint().is_some());
+
+        let err = TelemetrySettings::from_lookup(|name| {
+            (name == RETAIN_FOR_VARIABLE).then(|| "5 days".to_string())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("must be longer than PLANTDB_TELEMETRY_COMPRESS_AFTER (7 days)"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn masks_password_in_userinfo() {

@@ -179,6 +179,14 @@ pub enum Error {
     #[error("`--timescale require` needs PostgreSQL: SQLite has no TimescaleDB")]
     TimescaleRequiresPostgres,
 
+    /// A setting from the environment (or `./.env`) that plantdb cannot use.
+    #[error("setting `{name}` = `{}` (environment or ./.env): {reason}", printable(.value))]
+    Setting {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+
     #[error("another plantdb run changed the database while this one waited: {}", printable(.0))]
     Raced(String),
 
@@ -588,6 +596,9 @@ impl Error {
                 Some("pass --allow-out-of-order to apply it anyway".into())
             }
             Error::Raced(_) => Some("run the command again".into()),
+            Error::Setting { .. } => Some(
+                "give a whole number and a unit, e.g. `12 hours`, `7 days`, `2 weeks`; unset it for the default".into(),
+            ),
             Error::AdoptNoHistory { .. } => Some(
                 "is this the database the old tool used? `--from` names the tool: alembic, node-pg-migrate or schema-migrations".into(),
             ),

@@ -1,7 +1,8 @@
 //! `plantdb status`: where a database stands. Read-only: it never creates the history table.
 
-use crate::db::postgres::TimescaleState;
-use crate::db::{Dialect, Driver};
+use crate::db::postgres::{TelemetryPolicyState, TimescaleState};
+use crate::db::value::{Kind, Value};
+use crate::db::{AppliedMigration, Dialect, Driver};
 use crate::error::{DriftItem, Result, Version, exit};
 use crate::migrate::{MigrationSet, plan};
 
@@ -23,7 +24,41 @@ pub struct StatusReport {
     pub missing: Vec<DriftItem>,
     /// `null` on SQLite.
     pub timescaledb: Option<TimescaleState>,
+    /// What the telemetry policy migrations did here; `null` when the migrations in use have
+    /// none of them.
+    pub telemetry_policies: Option<TelemetryPolicies>,
 }
+
+/// What became of the telemetry compression and retention policies and of `telemetry_hourly`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TelemetryPolicies {
+    pub compression: PolicyState,
+    pub retention: PolicyState,
+    pub telemetry_hourly: HourlyKind,
+}
+
+/// A TimescaleDB policy: running (`after` the configured period), a recorded no-op (its
+/// migration is applied, but TimescaleDB could not or was not to be used), or not migrated yet.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum PolicyState {
+    Applied { after: String },
+    NoOp,
+    Pending,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HourlyKind {
+    ContinuousAggregate,
+    View,
+    Absent,
+}
+
+/// The names of the telemetry policy migrations.
+const COMPRESSION_MIGRATION: &str = "telemetry_compression_policy";
+const RETENTION_MIGRATION: &str = "telemetry_retention_policy";
+const HOURLY_MIGRATION: &str = "telemetry_hourly";
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AppliedEntry {
@@ -55,13 +90,15 @@ impl StatusReport {
 
 pub fn status(driver: &mut dyn Driver, set: &MigrationSet, url: &str) -> Result<StatusReport> {
     // On PostgreSQL the history and TimescaleDB's state come together, in one round trip.
-    let (applied_rows, timescaledb) = match driver.as_postgres() {
+    // The telemetry policies too: nothing more to ask without TimescaleDB.
+    let (applied_rows, timescaledb, live_policies) = match driver.as_postgres() {
         Some(pg) => {
-            let (applied, timescale) = pg.status_snapshot()?;
-            (applied, Some(timescale))
+            let (applied, timescale, policies) = pg.status_snapshot_with_telemetry()?;
+            (applied, Some(timescale), Some(policies))
         }
-        None => (driver.applied()?, None),
+        None => (driver.applied()?, None, None),
     };
+    let telemetry_policies = telemetry_policies(driver, set, &applied_rows, live_policies)?;
     let (drifted, missing) = plan::drift(set, &applied_rows);
     let pending: Vec<PendingEntry> = set
         .pending(&applied_rows)
@@ -90,5 +127,54 @@ pub fn status(driver: &mut dyn Driver, set: &MigrationSet, url: &str) -> Result<
         drifted,
         missing,
         timescaledb,
+        telemetry_policies,
     })
+}
+
+/// What the telemetry policy migrations did, from `live` (what PostgreSQL's catalogs say) or,
+/// on SQLite, which only ever has the view, from its schema.
+fn telemetry_policies(
+    driver: &mut dyn Driver,
+    set: &MigrationSet,
+    applied: &[AppliedMigration],
+    live: Option<TelemetryPolicyState>,
+) -> Result<Option<TelemetryPolicies>> {
+    let known = |name: &str| {
+        set.migrations.iter().any(|m| m.name == name) || applied.iter().any(|a| a.name == name)
+    };
+    if ![COMPRESSION_MIGRATION, RETENTION_MIGRATION, HOURLY_MIGRATION]
+        .iter()
+        .any(|name| known(name))
+    {
+        return Ok(None);
+    }
+    let live = match live {
+        Some(live) => live,
+        None => {
+            let rows = driver.query(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND name = 'telemetry_hourly'",
+                &[],
+                &[Kind::Int],
+            )?;
+            TelemetryPolicyState {
+                hourly_exists: rows.first().and_then(|row| row.first()) == Some(&Value::Int(1)),
+                ..TelemetryPolicyState::default()
+            }
+        }
+    };
+    let is_applied = |name: &str| applied.iter().any(|a| a.name == name);
+    let policy = |after: Option<String>, name: &str| match after {
+        Some(after) => PolicyState::Applied { after },
+        None if is_applied(name) => PolicyState::NoOp,
+        None => PolicyState::Pending,
+    };
+    Ok(Some(TelemetryPolicies {
+        compression: policy(live.compress_after, COMPRESSION_MIGRATION),
+        retention: policy(live.retain_for, RETENTION_MIGRATION),
+        telemetry_hourly: match (live.hourly_continuous, live.hourly_exists) {
+            (true, _) => HourlyKind::ContinuousAggregate,
+            (false, true) => HourlyKind::View,
+            (false, false) => HourlyKind::Absent,
+        },
+    }))
 }

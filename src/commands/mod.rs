@@ -90,7 +90,17 @@ impl<'a> Database<'a> {
     /// Connects to `target` (this database, or a stand-in for one that does not exist yet),
     /// waiting for plantdb's lock as `--lock-timeout` says.
     fn connect(&self, target: &Target, access: Access) -> Result<Box<dyn Driver>> {
-        let mut driver = db::connect(target, access, self.global.timescale)?;
+        // Read before connecting, so that a bad setting stops the command before anything.
+        let telemetry = match access {
+            Access::ReadWrite => Some(config::TelemetrySettings::from_env()?),
+            Access::ReadOnly => None,
+        };
+        let mut driver = db::connect_with_telemetry(
+            target,
+            access,
+            self.global.timescale,
+            &telemetry.unwrap_or_default(),
+        )?;
         driver.set_lock_wait(self.lock_wait());
         Ok(driver)
     }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 // The dialect is named by the target the URL gives; the driver seam speaks of it too.
 pub use crate::config::Dialect;
-use crate::config::{Target, TimescalePolicy};
+use crate::config::{Target, TelemetrySettings, TimescalePolicy};
 use crate::error::{Error, Result, Version};
 use crate::schema::Schema;
 pub use describe::describe;
@@ -254,9 +254,19 @@ pub fn connect(
     access: Access,
     timescale: TimescalePolicy,
 ) -> Result<Box<dyn Driver>> {
+    connect_with_telemetry(target, access, timescale, &TelemetrySettings::default())
+}
+
+/// [`connect`], with the durations the telemetry policy migrations read on PostgreSQL.
+pub fn connect_with_telemetry(
+    target: &Target,
+    access: Access,
+    timescale: TimescalePolicy,
+    telemetry: &TelemetrySettings,
+) -> Result<Box<dyn Driver>> {
     match target {
         Target::Postgres(pg) => Ok(Box::new(postgres::PostgresDriver::connect(
-            pg, access, timescale,
+            pg, access, timescale, telemetry,
         )?)),
         Target::Sqlite(sqlite) => Ok(Box::new(sqlite::SqliteDriver::open(sqlite, access)?)),
     }

@@ -12,7 +12,7 @@ use postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 use super::history::{self, ADOPTION_TABLE, HISTORY_TABLE};
 use super::value::{Kind, Value, from_pg_row};
 use super::{Access, AppliedMigration, Dialect, Driver, LockWait, Step};
-use crate::config::{PostgresTarget, TimescalePolicy};
+use crate::config::{PostgresTarget, TelemetrySettings, TimescalePolicy};
 use crate::error::{AuthFailure, ConnectFailure, Error, Result};
 use crate::schema::Schema;
 
@@ -30,6 +30,19 @@ pub struct TimescaleState {
     pub preloaded: Option<bool>,
     /// The telemetry table is a hypertable.
     pub telemetry_hypertable: bool,
+}
+
+/// The telemetry policies TimescaleDB runs on this database, as its catalogs tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TelemetryPolicyState {
+    /// The compression policy's `compress_after`, when there is one.
+    pub compress_after: Option<String>,
+    /// The retention policy's `drop_after`, when there is one.
+    pub retain_for: Option<String>,
+    /// `telemetry_hourly` is a continuous aggregate.
+    pub hourly_continuous: bool,
+    /// `telemetry_hourly` exists (a continuous aggregate or an ordinary view).
+    pub hourly_exists: bool,
 }
 
 pub struct PostgresDriver {
@@ -58,6 +71,7 @@ impl PostgresDriver {
         target: &PostgresTarget,
         access: Access,
         timescale: TimescalePolicy,
+        telemetry: &TelemetrySettings,
     ) -> Result<PostgresDriver> {
         let notices = Arc::new(Mutex::new(Vec::new()));
         let client = open_client(target, Some(notices.clone()))?;
@@ -72,9 +86,18 @@ impl PostgresDriver {
             notices,
             statements: HashMap::new(),
         };
-        // The telemetry migration reads the policy from this setting and decides in SQL. The
-        // settings go in one message: one round trip, whatever the access.
-        let mut setup = format!("SET plantdb.timescale = '{}'", timescale.as_str());
+        // The telemetry migration reads the policy from this setting and decides in SQL; the
+        // telemetry policy migrations read their durations from the next two, so the durations
+        // are never written into a script (nor change its checksum). Periods print as
+        // `N days` or `N hours`: nothing to quote. The settings go in one message: one round
+        // trip, whatever the access.
+        let mut setup = format!(
+            "SET plantdb.timescale = '{}'; SET plantdb.telemetry_compress_after = '{}'; \
+             SET plantdb.telemetry_retain_for = '{}'",
+            timescale.as_str(),
+            telemetry.compress_after,
+            telemetry.retain_for
+        );
         if access == Access::ReadOnly {
             setup.push_str("; SET default_transaction_read_only = on");
         }
@@ -83,6 +106,19 @@ impl PostgresDriver {
             .batch_execute(&setup)
             .map_err(|e| driver.db_error("cannot configure the session", e))?;
         Ok(driver)
+    }
+
+    /// Fills in the policies and whether `telemetry_hourly` is a continuous aggregate, from
+    /// TimescaleDB's information views. Outside a transaction a failure costs nothing: a
+    /// TimescaleDB without these views (the test stand-in) has no policies.
+    fn read_telemetry_policies(&mut self, state: &mut TelemetryPolicyState) {
+        if let Ok(rows) = self.simple_rows(TELEMETRY_POLICIES)
+            && let Some(row) = rows.first()
+        {
+            state.compress_after = row.get(0).map(str::to_string);
+            state.retain_for = row.get(1).map(str::to_string);
+            state.hourly_continuous = row.get(2) == Some("t");
+        }
     }
 
     /// Who holds the advisory lock, as `pg_locks` and `pg_stat_activity` tell (a role without
@@ -219,14 +255,28 @@ impl PostgresDriver {
     /// not be readable). The history is read without asking first whether its table exists:
     /// an up-to-date database has it, and a missing table is the one error that means "none".
     pub fn status_snapshot(&mut self) -> Result<(Vec<AppliedMigration>, TimescaleState)> {
-        let both = format!(
-            "{TIMESCALE_STATE};\n{}",
+        let (applied, state, _) = self.status_snapshot_with_telemetry()?;
+        Ok((applied, state))
+    }
+
+    /// [`status_snapshot`](Self::status_snapshot) and the telemetry policies: no more round
+    /// trips without TimescaleDB (one more with it, for its jobs).
+    pub fn status_snapshot_with_telemetry(
+        &mut self,
+    ) -> Result<(Vec<AppliedMigration>, TimescaleState, TelemetryPolicyState)> {
+        let all = format!(
+            "{TIMESCALE_STATE};\n{HOURLY_VIEW};\n{}",
             history::select_applied(Dialect::Postgres)
         );
-        let (applied, state_row) = match self.client.simple_query(&both) {
+        let (applied, state_row, hourly_row) = match self.client.simple_query(&all) {
             Ok(messages) => {
                 let mut rows = rows_of(messages);
                 let state_row = if rows.is_empty() {
+                    None
+                } else {
+                    Some(rows.remove(0))
+                };
+                let hourly_row = if rows.is_empty() {
                     None
                 } else {
                     Some(rows.remove(0))
@@ -240,18 +290,23 @@ impl PostgresDriver {
                         message: format!("`{HISTORY_TABLE}` holds a row plantdb cannot read"),
                         source: None,
                     })?;
-                (applied, state_row)
+                (applied, state_row, hourly_row)
             }
             Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => {
                 let mut rows = self
-                    .simple_rows(TIMESCALE_STATE)
+                    .simple_rows(&format!("{TIMESCALE_STATE};\n{HOURLY_VIEW}"))
                     .map_err(|e| self.db_error("cannot read TimescaleDB's state", e))?;
                 let state_row = if rows.is_empty() {
                     None
                 } else {
                     Some(rows.remove(0))
                 };
-                (Vec::new(), state_row)
+                let hourly_row = if rows.is_empty() {
+                    None
+                } else {
+                    Some(rows.remove(0))
+                };
+                (Vec::new(), state_row, hourly_row)
             }
             Err(e) => return Err(self.db_error("cannot read the history", e)),
         };
@@ -264,7 +319,14 @@ impl PostgresDriver {
             source: None,
         })?;
         let state = self.timescale_from(&state_row);
-        Ok((applied, state))
+        let mut telemetry = TelemetryPolicyState {
+            hourly_exists: hourly_row.is_some_and(|row| row.get(0) == Some("t")),
+            ..TelemetryPolicyState::default()
+        };
+        if state.installed {
+            self.read_telemetry_policies(&mut telemetry);
+        }
+        Ok((applied, state, telemetry))
     }
 
     /// Whether one of plantdb's own tables exists, in one simple query (one round trip, where
@@ -631,6 +693,22 @@ const TIMESCALE_STATE: &str =
     "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),
             EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),
             (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries')";
+
+/// Whether `telemetry_hourly` exists (an ordinary view, or a continuous aggregate's view).
+const HOURLY_VIEW: &str = "SELECT EXISTS (SELECT 1 FROM pg_views
+    WHERE viewname = 'telemetry_hourly' AND schemaname = current_schema())";
+
+/// The compression and retention policies of telemetry, and whether `telemetry_hourly` is a
+/// continuous aggregate, from TimescaleDB's information views.
+const TELEMETRY_POLICIES: &str = "SELECT
+    (SELECT config ->> 'compress_after' FROM timescaledb_information.jobs
+      WHERE proc_name = 'policy_compression' AND hypertable_name = 'telemetry'
+        AND hypertable_schema = current_schema() LIMIT 1),
+    (SELECT config ->> 'drop_after' FROM timescaledb_information.jobs
+      WHERE proc_name = 'policy_retention' AND hypertable_name = 'telemetry'
+        AND hypertable_schema = current_schema() LIMIT 1),
+    EXISTS (SELECT 1 FROM timescaledb_information.continuous_aggregates
+             WHERE view_name = 'telemetry_hourly' AND view_schema = current_schema())";
 
 /// The rows of a simple query's answer, leaving out the command tags.
 fn rows_of(messages: Vec<SimpleQueryMessage>) -> Vec<SimpleQueryRow> {

@@ -17,7 +17,7 @@ use crate::migrate::new::NewReport;
 use crate::migrate::{Observer, RunReport, StepReport};
 use crate::printable::{printable, printable_lines};
 use crate::seed::{SeedMode, SeedObserver, SeedReport, TableReport};
-use crate::status::StatusReport;
+use crate::status::{HourlyKind, PolicyState, StatusReport};
 use crate::verify::VerifyReport;
 use crate::wait::WaitObserver;
 
@@ -618,6 +618,15 @@ fn print_dry_run(report: &RunReport) {
     );
 }
 
+/// A telemetry policy in `status`'s text: what runs, or why nothing does.
+fn policy_text(state: &PolicyState) -> String {
+    match state {
+        PolicyState::Applied { after } => format!("after {}", printable(after)),
+        PolicyState::NoOp => "no-op (TimescaleDB not used)".into(),
+        PolicyState::Pending => "pending".into(),
+    }
+}
+
 fn print_status(report: &StatusReport) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
@@ -658,6 +667,19 @@ fn print_status(report: &StatusReport) {
                 "is a hypertable"
             } else {
                 "is a plain table or absent"
+            }
+        );
+    }
+    if let Some(policies) = &report.telemetry_policies {
+        let _ = writeln!(
+            out,
+            "telemetry: compression {}, retention {}, telemetry_hourly {}",
+            policy_text(&policies.compression),
+            policy_text(&policies.retention),
+            match policies.telemetry_hourly {
+                HourlyKind::ContinuousAggregate => "is a continuous aggregate",
+                HourlyKind::View => "is an ordinary view",
+                HourlyKind::Absent => "is absent",
             }
         );
     }

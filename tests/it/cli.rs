@@ -32,7 +32,7 @@ fn the_default_database_is_a_sqlite_file_in_the_working_directory() {
         .stdout(predicate::str::contains(
             "applied  20260202000000 spc_initial_schema",
         ))
-        .stdout(predicate::str::contains("database is at 20260209000006"));
+        .stdout(predicate::str::contains("database is at 20260215000003"));
     assert!(dir.path().join("plantdb.sqlite3").exists());
     plantdb(dir.path())
         .args(["status", "--check"])
@@ -57,14 +57,14 @@ fn status_json_is_the_documented_document() {
     assert_eq!(doc["dialect"], "sqlite");
     assert_eq!(doc["url"], "sqlite://plantdb.sqlite3");
     assert_eq!(doc["current_version"], 20260207000000i64);
-    assert_eq!(doc["latest_version"], 20260209000006i64);
+    assert_eq!(doc["latest_version"], 20260215000003i64);
     assert_eq!(doc["up_to_date"], false);
     let applied = doc["applied"].as_array().unwrap();
     assert_eq!(applied.len(), 4);
     assert_eq!(applied[3]["name"], "add_plant");
     assert!(applied[3]["applied_at"].as_str().unwrap().ends_with('Z'));
     let pending = doc["pending"].as_array().unwrap();
-    assert_eq!(pending.len(), 9);
+    assert_eq!(pending.len(), 12);
     assert_eq!(pending[0]["version"], 20260208000001i64);
     assert_eq!(pending[0]["name"], "create_organizations");
     assert_eq!(doc["drifted"], serde_json::json!([]));
@@ -210,8 +210,8 @@ fn global_options_work_after_the_subcommand() {
         .unwrap();
     assert!(output.status.success());
     let doc = json(&output.stdout);
-    assert_eq!(doc["steps"].as_array().unwrap().len(), 13);
-    assert_eq!(doc["current_version"], 20260209000006i64);
+    assert_eq!(doc["steps"].as_array().unwrap().len(), 16);
+    assert_eq!(doc["current_version"], 20260215000003i64);
     assert!(dir.path().join("late.db").exists());
 }
 

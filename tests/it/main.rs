@@ -24,5 +24,6 @@ mod seed_input;
 mod seed_live;
 mod seed_replace;
 mod support;
+mod telemetry_policies;
 mod tls;
 mod verify;

@@ -228,7 +228,7 @@ fn status_of_an_empty_database_says_version_none() {
         let (code, stdout, stderr) = run(plantdb(dir.path(), &db.url()).arg("status"));
         assert_eq!(code, Some(0), "{stderr}");
         assert!(
-            stdout.contains("version:   none (13 pending)\n"),
+            stdout.contains("version:   none (16 pending)\n"),
             "{}:\n{stdout}",
             db.dialect_name()
         );

@@ -201,7 +201,7 @@ fn wait_succeeds_once_the_server_starts_listening() {
         .query_one("SELECT count(*) FROM plantdb_migrations", &[])
         .unwrap()
         .get(0);
-    assert_eq!(tables, 13);
+    assert_eq!(tables, 16);
 }
 
 #[test]

@@ -155,7 +155,7 @@ fn reset_json_is_one_document_with_the_migration_run_and_the_seed() {
     );
     let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
     assert_eq!(doc["dialect"], "sqlite");
-    assert_eq!(doc["migrate"]["steps"].as_array().map(Vec::len), Some(13));
+    assert_eq!(doc["migrate"]["steps"].as_array().map(Vec::len), Some(16));
     assert_eq!(doc["seed"]["mode"], "replace");
 }
 

@@ -51,7 +51,7 @@ fn built_in_migrations_pass_on_sqlite_and_the_postgres_side_is_reported_as_skipp
         .args(["--database-url", &file.url(), "verify"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("13 migration(s) on SQLite"))
+        .stdout(predicate::str::contains("16 migration(s) on SQLite"))
         .stdout(predicate::str::contains(
             "skipped: PostgreSQL round trip and dialect parity",
         ));
@@ -74,7 +74,7 @@ fn built_in_migrations_pass_on_postgres_with_both_dialects_compared() {
         report["round_trip"],
         serde_json::json!(["postgres", "sqlite"])
     );
-    assert_eq!(report["checked"].as_array().unwrap().len(), 13);
+    assert_eq!(report["checked"].as_array().unwrap().len(), 16);
     assert_eq!(report["findings"], serde_json::json!([]));
     assert_eq!(scratch_databases(&pg), 0, "the scratch database is dropped");
 }

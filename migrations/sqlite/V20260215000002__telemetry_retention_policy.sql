@@ -1,0 +1,3 @@
+-- Telemetry retention is TimescaleDB's (PostgreSQL): on SQLite this migration is a recorded
+-- no-op, kept so both dialects have the same versions.
+SELECT 1;

@@ -1,0 +1,2 @@
+-- Drops the telemetry_hourly view.
+DROP VIEW telemetry_hourly;
