@@ -282,6 +282,23 @@ pub enum Error {
         problems: Vec<String>,
     },
 
+    #[error("`migrate baseline` writes the baseline under `--migrations DIR`, and none was given")]
+    BaselineNoDir,
+
+    #[error(
+        "this database already has plantdb history ({count} migration(s) applied, the latest {latest}): a baseline is only for databases plantdb does not know"
+    )]
+    BaselineHasHistory { count: usize, latest: Version },
+
+    #[error("`{}` already holds migrations ({}): a baseline must be the first", printable(.dir), printable(&.files.join(", ")))]
+    BaselineDirNotEmpty { dir: String, files: Vec<String> },
+
+    #[error("this database has no tables to baseline")]
+    BaselineEmpty,
+
+    #[error("cannot baseline this database, so nothing was written:{}", list_text(.problems))]
+    BaselineUntranslatable { problems: Vec<String> },
+
     #[error("cannot create migration `{name}`: {reason}")]
     NewMigration { name: String, reason: String },
 
@@ -562,6 +579,21 @@ impl Error {
             Error::AdoptUnknown { known, .. } => Some(format!("plantdb knows: {known}")),
             Error::AdoptMismatch { .. } => Some(
                 "fix the database or the old tool's history first; `plantdb migrate adopt --dry-run` shows what would be recorded".into(),
+            ),
+            Error::BaselineNoDir => Some(
+                "e.g. `plantdb --migrations db/migrations migrate baseline`; it writes DIR/postgres and DIR/sqlite".into(),
+            ),
+            Error::BaselineHasHistory { .. } => Some(
+                "plantdb already keeps this database's history: add changes with `plantdb migrate new`".into(),
+            ),
+            Error::BaselineDirNotEmpty { .. } => Some(
+                "give an empty (or new) directory to `--migrations`".into(),
+            ),
+            Error::BaselineEmpty => Some(
+                "a new database needs no baseline: write migrations with `plantdb migrate new` and run `plantdb migrate up`".into(),
+            ),
+            Error::BaselineUntranslatable { .. } => Some(
+                "change or drop what is named, or leave it to a later migration, then run the baseline again; `--dry-run` shows the scripts".into(),
             ),
             Error::LockTimeout { .. } => Some(
                 "another plantdb run (or whoever holds the lock) is still working; try again later, or raise --lock-timeout".into(),

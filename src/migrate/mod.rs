@@ -3,6 +3,8 @@
 pub mod adopt;
 pub mod adopt_manifest;
 pub mod atomicity;
+pub mod baseline;
+pub mod baseline_sql;
 pub mod lexer;
 pub mod new;
 pub mod plan;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::db::{Dialect, Direction};
 use crate::error::{Error, Version};
 use crate::migrate::adopt::AdoptReport;
+use crate::migrate::baseline::BaselineReport;
 use crate::migrate::new::NewReport;
 use crate::migrate::{Observer, RunReport, StepReport};
 use crate::printable::{printable, printable_lines};
@@ -314,6 +315,54 @@ impl Output {
                 }
                 if report.dry_run {
                     let _ = writeln!(out, "dry run: nothing was changed");
+                }
+            }
+        }
+    }
+
+    pub fn baseline_report(&self, url: &str, report: &BaselineReport) {
+        #[derive(Serialize)]
+        struct Tagged<'a> {
+            url: &'a str,
+            #[serde(flatten)]
+            report: &'a BaselineReport,
+        }
+        match self.format {
+            Format::Quiet => {}
+            Format::Json => print_json(&Tagged { url, report }),
+            Format::Text => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(
+                    out,
+                    "{}: {} table(s) to baseline, replacing {}",
+                    printable(url),
+                    report.tables.len(),
+                    printable(&report.foreign_id)
+                );
+                if !report.left_out.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "left as they are, not baselined: {}",
+                        printable(&report.left_out.join(", "))
+                    );
+                }
+                for file in &report.files {
+                    if report.dry_run {
+                        let _ = writeln!(out, "would write {}:", printable(&file.path));
+                        let _ = writeln!(out, "{}", printable_lines(&file.sql));
+                    } else {
+                        let _ = writeln!(out, "wrote {}", printable(&file.path));
+                    }
+                }
+                if report.dry_run {
+                    let _ = writeln!(out, "dry run: nothing was written or recorded");
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "recorded {} {} as applied (not run)",
+                        report.version,
+                        printable(&report.name)
+                    );
                 }
             }
         }
