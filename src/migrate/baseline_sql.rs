@@ -144,10 +144,14 @@ pub fn scripts(schema: &LiveSchema, target: Dialect) -> Result<Scripts, Vec<Stri
         }
     }
     for (table, key) in &deferred {
+        let named = LiveForeignKey {
+            name: Some(deferred_name(table, key)),
+            ..(*key).clone()
+        };
         up.push(format!(
             "ALTER TABLE {} ADD {};",
             quoted(&table.name),
-            foreign_key(key)
+            foreign_key(&named)
         ));
     }
     if target == Dialect::Postgres && same {
@@ -182,13 +186,11 @@ pub fn scripts(schema: &LiveSchema, target: Dialect) -> Result<Scripts, Vec<Stri
     }
 
     for (table, key) in &deferred {
-        if let Some(name) = &key.name {
-            down.push(format!(
-                "ALTER TABLE {} DROP CONSTRAINT {};",
-                quoted(&table.name),
-                quoted(name)
-            ));
-        }
+        down.push(format!(
+            "ALTER TABLE {} DROP CONSTRAINT {};",
+            quoted(&table.name),
+            quoted(&deferred_name(table, key))
+        ));
     }
     for table in order.iter().rev() {
         down.push(format!("DROP TABLE {};", quoted(&table.name)));
@@ -202,6 +204,14 @@ pub fn scripts(schema: &LiveSchema, target: Dialect) -> Result<Scripts, Vec<Stri
         up: up.join("\n\n") + "\n",
         down: down.join("\n") + "\n",
     })
+}
+
+/// The name a foreign key added after its table gets, so that down can drop it: its own, or
+/// (SQLite keeps none) the one PostgreSQL would have given it.
+fn deferred_name(table: &LiveTable, key: &LiveForeignKey) -> String {
+    key.name
+        .clone()
+        .unwrap_or_else(|| format!("{}_{}_fkey", table.name, key.columns.join("_")))
 }
 
 /// Tables in an order where each comes after the tables its foreign keys reference, and the

@@ -2,6 +2,7 @@
 
 mod adopt;
 mod atomic;
+mod baseline;
 mod cli;
 mod connect;
 mod driver_ownership;
