@@ -57,8 +57,9 @@ pub struct BaselineReport {
     pub tables: Vec<String>,
     /// Tables present but not baselined (the old tools' history), kept as they are.
     pub left_out: Vec<String>,
-    /// What the adoption record says the baseline replaces (the old tool's head, if any).
-    pub foreign_id: String,
+    /// The old tool's history the baseline takes over from (its table and head), if any;
+    /// the adoption record says `live schema` when there is none.
+    pub foreign_id: Option<String>,
     pub dry_run: bool,
 }
 
@@ -136,7 +137,7 @@ fn plan(driver: &mut dyn Driver, dir: &Path, dry_run: bool) -> Result<BaselineRe
             let path = dir.join(dialect.dir_name()).join(&file_name);
             files.push(BaselineFile {
                 path: path.display().to_string(),
-                sql: header(dialect, down, &foreign_id) + &body,
+                sql: header(dialect, down, foreign_id.as_deref()) + &body,
             });
         }
     }
@@ -158,15 +159,18 @@ fn dialect_name(dialect: Dialect) -> &'static str {
     }
 }
 
-fn header(dialect: Dialect, down: bool, foreign_id: &str) -> String {
+fn header(dialect: Dialect, down: bool, foreign_id: Option<&str>) -> String {
     let what = if down {
         "Down: drops every table of the baseline, and their data with them."
     } else {
         "Up: the schema as it stood when `plantdb migrate baseline` read it; recorded as applied\n\
          -- there without running. Never edit it: plantdb compares checksums."
     };
+    let from = foreign_id
+        .map(|id| format!(", taking over from {id}"))
+        .unwrap_or_default();
     format!(
-        "-- Baseline ({}), replacing {foreign_id}.\n-- {what}\n\n",
+        "-- Baseline ({}){from}.\n-- {what}\n\n",
         dialect_name(dialect)
     )
 }
@@ -236,7 +240,7 @@ fn record(driver: &mut dyn Driver, dir: &Path, report: &BaselineReport) -> Resul
                 version: report.version,
                 name: &report.name,
                 checksum: &checksum,
-                foreign_id: &report.foreign_id,
+                foreign_id: report.foreign_id.as_deref().unwrap_or("live schema"),
             }],
             gaps: &[],
         })
@@ -244,9 +248,8 @@ fn record(driver: &mut dyn Driver, dir: &Path, report: &BaselineReport) -> Resul
 }
 
 /// What the old tool's history says, to keep in the adoption record: `alembic_version`'s
-/// heads, the last `pgmigrations` name or the newest `schema_migrations` version; `the live
-/// schema` when there is none.
-fn foreign_head(driver: &mut dyn Driver) -> Result<String> {
+/// heads, the last `pgmigrations` name or the newest `schema_migrations` version.
+fn foreign_head(driver: &mut dyn Driver) -> Result<Option<String>> {
     let queries = [
         (
             "alembic_version",
@@ -268,13 +271,13 @@ fn foreign_head(driver: &mut dyn Driver) -> Result<String> {
         // A history table of another shape still names what the baseline replaces.
         let ids = texts(driver, sql, &[], 1).unwrap_or_default();
         let ids: Vec<String> = ids.into_iter().map(|row| row[0].clone()).collect();
-        return Ok(if ids.is_empty() {
+        return Ok(Some(if ids.is_empty() {
             format!("`{table}`")
         } else {
             format!("`{table}` {}", ids.join(", "))
-        });
+        }));
     }
-    Ok("the live schema".into())
+    Ok(None)
 }
 
 /// Runs `sql` and reads every column as text (`""` for NULL).

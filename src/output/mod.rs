@@ -332,12 +332,16 @@ impl Output {
             Format::Json => print_json(&Tagged { url, report }),
             Format::Text => {
                 let mut out = std::io::stdout().lock();
+                let from = report
+                    .foreign_id
+                    .as_deref()
+                    .map(|id| format!(", taking over from {}", printable(id)))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "{}: {} table(s) to baseline, replacing {}",
+                    "{}: {} table(s) to baseline{from}",
                     printable(url),
-                    report.tables.len(),
-                    printable(&report.foreign_id)
+                    report.tables.len()
                 );
                 if !report.left_out.is_empty() {
                     let _ = writeln!(

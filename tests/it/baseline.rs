@@ -348,3 +348,134 @@ fn baseline_of_a_sqlite_schema_plantdb_did_not_write_round_trips() {
         &postgres,
     );
 }
+
+/// A failed baseline leaves no file and no history behind.
+fn nothing_written(db: &TestDb, dir: &Path) {
+    assert!(files_in(dir).is_empty(), "{:?}", files_in(dir));
+    assert!(!has_table(db, HISTORY_TABLE));
+    assert!(!has_table(db, ADOPTION_TABLE));
+}
+
+fn refused(output: &std::process::Output) -> String {
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn baseline_refuses_a_database_plantdb_already_keeps() {
+    crate::support::each_dialect(|db| {
+        execute(
+            &db,
+            "CREATE TABLE widget (id INTEGER PRIMARY KEY, name TEXT);",
+        );
+        let work = tempfile::tempdir().unwrap();
+        let first = work.path().join("first");
+        let done = baseline(work.path(), &db.url(), &first, &[]);
+        assert!(done.status.success(), "{done:?}");
+
+        let second = work.path().join("second");
+        let stderr = refused(&baseline(work.path(), &db.url(), &second, &[]));
+        assert!(
+            stderr.contains("already has plantdb history (1 migration(s) applied"),
+            "{stderr}"
+        );
+        assert!(files_in(&second).is_empty());
+    });
+}
+
+#[test]
+fn baseline_refuses_a_directory_that_already_holds_migrations() {
+    crate::support::each_dialect(|db| {
+        execute(
+            &db,
+            "CREATE TABLE widget (id INTEGER PRIMARY KEY, name TEXT);",
+        );
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path().join("migrations");
+        plantdb(work.path())
+            .arg("--migrations")
+            .arg(&dir)
+            .args(["migrate", "new", "add_gadget"])
+            .assert()
+            .success();
+        let before = files_in(&dir);
+        let stderr = refused(&baseline(work.path(), &db.url(), &dir, &[]));
+        assert!(
+            stderr.contains("already holds migrations") && stderr.contains("__add_gadget.sql"),
+            "{stderr}"
+        );
+        assert_eq!(files_in(&dir), before);
+        assert!(!has_table(&db, HISTORY_TABLE));
+    });
+}
+
+#[test]
+fn baseline_needs_a_migrations_directory_and_some_tables() {
+    crate::support::each_dialect(|db| {
+        let work = tempfile::tempdir().unwrap();
+        execute(
+            &db,
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY);",
+        );
+        let stderr = refused(
+            &plantdb(work.path())
+                .args(["--database-url", &db.url(), "migrate", "baseline"])
+                .output()
+                .unwrap(),
+        );
+        assert!(stderr.contains("`--migrations DIR`"), "{stderr}");
+
+        // Only the old tool's history: there is nothing to take over.
+        let dir = work.path().join("migrations");
+        let stderr = refused(&baseline(work.path(), &db.url(), &dir, &[]));
+        assert!(stderr.contains("no tables to baseline"), "{stderr}");
+        nothing_written(&db, &dir);
+    });
+}
+
+#[test]
+fn baseline_names_what_it_cannot_write_and_writes_nothing() {
+    crate::support::each_dialect(|db| {
+        let sql = match &db {
+            TestDb::Postgres(_) => {
+                "CREATE TYPE mood AS ENUM ('happy', 'sad');
+                 CREATE TABLE person (id BIGINT PRIMARY KEY, feeling mood, tags TEXT[]);
+                 CREATE INDEX person_tags ON person USING gin (tags);
+                 CREATE VIEW happy AS SELECT id FROM person;
+                 CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+                 CREATE TRIGGER person_touch BEFORE UPDATE ON person FOR EACH ROW EXECUTE FUNCTION touch();"
+            }
+            TestDb::Sqlite(_) => {
+                "CREATE TABLE person (id INTEGER PRIMARY KEY, shape GEOMETRY);
+                 CREATE VIEW happy AS SELECT id FROM person;
+                 CREATE TRIGGER person_touch AFTER UPDATE ON person BEGIN SELECT 1; END;"
+            }
+        };
+        execute(&db, sql);
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path().join("migrations");
+        let stderr = refused(&baseline(work.path(), &db.url(), &dir, &[]));
+        let expected: &[&str] = match &db {
+            TestDb::Postgres(_) => &[
+                "table `person`, column `feeling`: type `mood` has no SQLite counterpart",
+                "table `person`, column `tags`: type `text[]` has no SQLite counterpart",
+                "table `person`, index `person_tags`: it uses the `gin` method",
+                "view `happy`",
+                "table `person`, trigger `person_touch`",
+                "function `touch`",
+            ],
+            TestDb::Sqlite(_) => &[
+                "table `person`, column `shape`: type `GEOMETRY` has no PostgreSQL counterpart",
+                "view `happy`",
+                "table `person`, trigger `person_touch`",
+            ],
+        };
+        for phrase in expected {
+            assert!(stderr.contains(phrase), "missing {phrase:?} in:\n{stderr}");
+        }
+        assert!(stderr.contains("nothing was written"), "{stderr}");
+        nothing_written(&db, &dir);
+    });
+}
