@@ -479,3 +479,38 @@ fn baseline_names_what_it_cannot_write_and_writes_nothing() {
         nothing_written(&db, &dir);
     });
 }
+
+#[test]
+fn baseline_leaves_out_what_timescaledb_owns() {
+    // The real TimescaleDB when the machine has one, else the stand-in: either way its
+    // functions and catalogs are the extension's, and the hypertable is a table of `public`.
+    let pg = PgDatabase::with_timescaledb();
+    pg.client()
+        .batch_execute(
+            "CREATE EXTENSION timescaledb;
+             CREATE TABLE readings (
+                 time TIMESTAMPTZ NOT NULL,
+                 sensor TEXT NOT NULL,
+                 value DOUBLE PRECISION
+             );
+             SELECT create_hypertable('readings', 'time');",
+        )
+        .unwrap();
+    let db = TestDb::Postgres(pg);
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("migrations");
+    let done = baseline(work.path(), &db.url(), &dir, &["--json"]);
+    assert!(done.status.success(), "{done:?}");
+    let report: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
+    assert_eq!(report["tables"], serde_json::json!(["readings"]));
+    let version = report["version"].as_i64().unwrap();
+    for dialect in ["postgres", "sqlite"] {
+        let up = std::fs::read_to_string(dir.join(dialect).join(format!("V{version}__baseline.sql")))
+            .unwrap();
+        assert!(up.contains("CREATE TABLE \"readings\""), "{up}");
+        assert!(
+            !up.contains("hypertable") && !up.contains("timescaledb"),
+            "{dialect}: {up}"
+        );
+    }
+}
