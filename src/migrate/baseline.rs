@@ -319,8 +319,12 @@ const SEP: char = '\u{1f}';
 
 const PG_COLUMNS: &str = "
     SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod),
-           pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text
+           pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text,
+           CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                THEN (SELECT l.collname::text FROM pg_collation l WHERE l.oid = a.attcollation)
+           END
     FROM pg_attribute a
+    JOIN pg_type t ON t.oid = a.atttypid
     JOIN pg_class c ON c.oid = a.attrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -337,7 +341,11 @@ const PG_CONSTRAINTS: &str = "
            (SELECT string_agg(a.attname::text, chr(31) ORDER BY k.ord)
             FROM unnest(c.confkey) WITH ORDINALITY AS k(attnum, ord)
             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum),
-           c.confupdtype::text, c.confdeltype::text
+           c.confupdtype::text, c.confdeltype::text,
+           CASE WHEN c.condeferrable
+                THEN 'DEFERRABLE INITIALLY '
+                     || CASE WHEN c.condeferred THEN 'DEFERRED' ELSE 'IMMEDIATE' END
+           END
     FROM pg_constraint c
     JOIN pg_class r ON r.oid = c.conrelid
     JOIN pg_namespace n ON n.oid = r.relnamespace
@@ -378,6 +386,15 @@ const PG_SEQUENCES: &str = "
                         AND e.deptype IN ('i', 'e'))
     ORDER BY s.relname";
 
+/// Tables whose rows live in other tables: a baseline would write them as plain tables.
+const PG_PARTITIONED: &str = "
+    SELECT c.relname::text FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public'
+      AND (c.relkind = 'p' OR c.relispartition
+           OR EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid))
+    ORDER BY 1";
+
 const PG_VIEWS: &str = "
     SELECT c.relname::text FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -395,6 +412,12 @@ fn read_postgres(driver: &mut dyn Driver, schema: &Schema) -> Result<Read> {
             row[0]
         ));
     }
+    for row in texts(driver, PG_PARTITIONED, &[], 1)? {
+        problems.push(format!(
+            "table `{}`: partitioned and inheriting tables are not baselined",
+            row[0]
+        ));
+    }
     let (mut tables, left) = tables_of(schema);
     // The catalogs below give the keys with their names.
     for table in &mut tables {
@@ -405,7 +428,7 @@ fn read_postgres(driver: &mut dyn Driver, schema: &Schema) -> Result<Read> {
         tables.iter().position(|t| t.name == name)
     };
 
-    for row in texts(driver, PG_COLUMNS, &[], 6)? {
+    for row in texts(driver, PG_COLUMNS, &[], 7)? {
         let Some(at) = find(&mut tables, &row[0]) else {
             continue;
         };
@@ -426,6 +449,12 @@ fn read_postgres(driver: &mut dyn Driver, schema: &Schema) -> Result<Read> {
                 row[0], row[1]
             ));
         }
+        if !row[6].is_empty() {
+            problems.push(format!(
+                "table `{}`, column `{}`: its collation `{}` is not baselined",
+                row[0], row[1], row[6]
+            ));
+        }
     }
 
     let split = |text: &str| -> Vec<String> {
@@ -434,7 +463,7 @@ fn read_postgres(driver: &mut dyn Driver, schema: &Schema) -> Result<Read> {
             .map(str::to_owned)
             .collect()
     };
-    for row in texts(driver, PG_CONSTRAINTS, &[], 9)? {
+    for row in texts(driver, PG_CONSTRAINTS, &[], 10)? {
         let Some(at) = find(&mut tables, &row[0]) else {
             continue;
         };
@@ -455,6 +484,7 @@ fn read_postgres(driver: &mut dyn Driver, schema: &Schema) -> Result<Read> {
                 ref_columns: split(&row[6]),
                 on_update: postgres_action(&row[7]).into(),
                 on_delete: postgres_action(&row[8]).into(),
+                deferrable: (!row[9].is_empty()).then(|| row[9].clone()),
             }),
             _ => problems.push(format!(
                 "table `{}`, constraint `{}`: exclusion constraints are not baselined",
@@ -610,6 +640,8 @@ fn read_sqlite(driver: &mut dyn Driver, schema: &Schema) -> Result<Read> {
                         ref_columns: Vec::new(),
                         on_update: key[4].to_uppercase(),
                         on_delete: key[5].to_uppercase(),
+                        // SQLite's pragma does not say; the SQLite script keeps it verbatim.
+                        deferrable: None,
                     },
                 ));
             }

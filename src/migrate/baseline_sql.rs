@@ -90,6 +90,8 @@ pub struct LiveForeignKey {
     pub ref_columns: Vec<String>,
     pub on_delete: String,
     pub on_update: String,
+    /// `DEFERRABLE INITIALLY DEFERRED` or `… IMMEDIATE`; both dialects read it.
+    pub deferrable: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -595,6 +597,9 @@ fn foreign_key(key: &LiveForeignKey) -> String {
             out.push_str(&format!(" {clause} {action}"));
         }
     }
+    if let Some(deferrable) = &key.deferrable {
+        out.push_str(&format!(" {deferrable}"));
+    }
     out
 }
 
@@ -650,6 +655,7 @@ mod tests {
                     ref_columns: vec!["id".into()],
                     on_delete: "NO ACTION".into(),
                     on_update: "NO ACTION".into(),
+                    deferrable: None,
                 })
                 .collect(),
             indexes: Vec::new(),
