@@ -286,9 +286,10 @@ pub enum Error {
     BaselineNoDir,
 
     #[error(
-        "this database already has plantdb history ({count} migration(s) applied, the latest {latest}): a baseline is only for databases plantdb does not know"
+        "this database already has plantdb history ({}): a baseline is only for databases plantdb does not know",
+        printable(.what)
     )]
-    BaselineHasHistory { count: usize, latest: Version },
+    BaselineHasHistory { what: String },
 
     #[error("`{}` already holds migrations ({}): a baseline must be the first", printable(.dir), printable(&.files.join(", ")))]
     BaselineDirNotEmpty { dir: String, files: Vec<String> },

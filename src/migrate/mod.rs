@@ -4,6 +4,7 @@ pub mod adopt;
 pub mod adopt_manifest;
 pub mod atomicity;
 pub mod baseline;
+mod baseline_catalog;
 pub mod baseline_sql;
 pub mod lexer;
 pub mod new;
