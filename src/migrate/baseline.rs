@@ -23,9 +23,7 @@ use crate::error::{Error, Result, Version};
 /// The name of the migration a baseline writes.
 pub const BASELINE_NAME: &str = "baseline";
 
-/// History tables of the tools a baseline replaces: kept in the database, never baselined.
-pub const FOREIGN_HISTORY_TABLES: [&str; 3] =
-    ["alembic_version", "pgmigrations", "schema_migrations"];
+pub use super::baseline_catalog::FOREIGN_HISTORY_TABLES;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BaselineOptions {

@@ -4,7 +4,6 @@
 //! statements and pragmas (SQLite). Also what stops a baseline: views, triggers, functions,
 //! generated columns, partitioned tables. Reads only, through the driver.
 
-use super::baseline::FOREIGN_HISTORY_TABLES;
 use super::baseline_sql::{
     Check, Identity, Key, LiveColumn, LiveForeignKey, LiveIndex, LiveSchema, LiveSequence,
     LiveTable,
@@ -13,6 +12,10 @@ use crate::db::value::{Kind, Value};
 use crate::db::{ADOPTION_TABLE, Dialect, Driver, HISTORY_TABLE, Params};
 use crate::error::Result;
 use crate::schema::{Schema, check_bodies};
+
+/// History tables of the tools a baseline replaces: kept in the database, never baselined.
+pub const FOREIGN_HISTORY_TABLES: [&str; 3] =
+    ["alembic_version", "pgmigrations", "schema_migrations"];
 
 /// TimescaleDB puts this trigger on every hypertable; it is the extension's, not the schema's.
 const TIMESCALE_TRIGGER: &str = "ts_insert_blocker";
