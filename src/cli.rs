@@ -210,6 +210,10 @@ pub enum MigrateCommand {
     /// Take over a database migrated by alembic, node-pg-migrate or the asyncpg runner: record
     /// the corresponding migrations as applied, without running them.
     Adopt(AdoptArgs),
+    /// Take over a database plantdb does not know (another tool's, or hand-made): write its
+    /// schema as the first migration under --migrations DIR, for both dialects, and record it
+    /// as applied there without running it.
+    Baseline(BaselineArgs),
     /// Create the up and down files of a new migration for both dialects.
     New {
         /// The migration's name, in snake_case.
@@ -226,6 +230,13 @@ pub struct AdoptArgs {
     #[arg(long)]
     pub drop_foreign_table: bool,
     /// Show what would be recorded and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Print the files it would write, and write and record nothing.
     #[arg(long)]
     pub dry_run: bool,
 }

@@ -313,6 +313,24 @@ pub enum Error {
     )]
     BelowAdoption { versions: Vec<String> },
 
+    #[error("`migrate baseline` writes the baseline under `--migrations DIR`, and none was given")]
+    BaselineNoDir,
+
+    #[error(
+        "this database already has plantdb history ({}): a baseline is only for databases plantdb does not know",
+        printable(.what)
+    )]
+    BaselineHasHistory { what: String },
+
+    #[error("`{}` already holds migrations ({}): a baseline must be the first", printable(.dir), printable(&.files.join(", ")))]
+    BaselineDirNotEmpty { dir: String, files: Vec<String> },
+
+    #[error("this database has no tables to baseline")]
+    BaselineEmpty,
+
+    #[error("cannot baseline this database, so nothing was written:{}", list_text(.problems))]
+    BaselineUntranslatable { problems: Vec<String> },
+
     #[error("cannot create migration `{name}`: {reason}")]
     NewMigration { name: String, reason: String },
 
@@ -611,6 +629,21 @@ impl Error {
             ),
             Error::BelowAdoption { .. } => Some(
                 "plantdb does not revert below the adoption point (as Flyway does not undo past its baseline); pass --below-adoption to `migrate down` if the other application is gone and the tables may go".into(),
+            ),
+            Error::BaselineNoDir => Some(
+                "e.g. `plantdb --migrations db/migrations migrate baseline`; it writes DIR/postgres and DIR/sqlite".into(),
+            ),
+            Error::BaselineHasHistory { .. } => Some(
+                "plantdb already keeps this database's history: add changes with `plantdb migrate new`".into(),
+            ),
+            Error::BaselineDirNotEmpty { .. } => Some(
+                "give an empty (or new) directory to `--migrations`".into(),
+            ),
+            Error::BaselineEmpty => Some(
+                "a new database needs no baseline: write migrations with `plantdb migrate new` and run `plantdb migrate up`".into(),
+            ),
+            Error::BaselineUntranslatable { .. } => Some(
+                "change or drop what is named, or leave it to a later migration, then run the baseline again; `--dry-run` shows the scripts".into(),
             ),
             Error::LockTimeout { .. } => Some(
                 "another plantdb run (or whoever holds the lock) is still working; try again later, or raise --lock-timeout".into(),

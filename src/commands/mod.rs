@@ -3,6 +3,7 @@
 //! taken apart here, in `run`, and nowhere else.
 
 mod adopt;
+mod baseline;
 mod completions;
 mod man;
 mod migrate;
@@ -50,6 +51,7 @@ pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
             MigrateCommand::Redo(args) => migrate::redo(&Database::resolve(global, out)?, args),
             MigrateCommand::Repair => migrate::repair(&Database::resolve(global, out)?),
             MigrateCommand::Adopt(args) => adopt::run(&Database::resolve(global, out)?, args),
+            MigrateCommand::Baseline(args) => baseline::run(&Database::resolve(global, out)?, args),
         },
     }
 }

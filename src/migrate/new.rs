@@ -24,7 +24,7 @@ pub fn next_version(now: Version, existing_latest: Option<Version>) -> Version {
     }
 }
 
-fn now_version() -> Version {
+pub(crate) fn now_version() -> Version {
     chrono::Utc::now()
         .format("%Y%m%d%H%M%S")
         .to_string()

@@ -13,6 +13,7 @@ use crate::error::{Error, Version};
 use crate::live_drift::LiveReport;
 use crate::migrate::adopt::AdoptReport;
 use crate::migrate::adopt_manifest::AlembicEra;
+use crate::migrate::baseline::BaselineReport;
 use crate::migrate::new::NewReport;
 use crate::migrate::{Observer, RunReport, StepReport};
 use crate::printable::{printable, printable_lines};
@@ -345,6 +346,58 @@ impl Output {
                 }
                 if report.dry_run {
                     let _ = writeln!(out, "dry run: nothing was changed");
+                }
+            }
+        }
+    }
+
+    pub fn baseline_report(&self, url: &str, report: &BaselineReport) {
+        #[derive(Serialize)]
+        struct Tagged<'a> {
+            url: &'a str,
+            #[serde(flatten)]
+            report: &'a BaselineReport,
+        }
+        match self.format {
+            Format::Quiet => {}
+            Format::Json => print_json(&Tagged { url, report }),
+            Format::Text => {
+                let mut out = std::io::stdout().lock();
+                let from = report
+                    .foreign_id
+                    .as_deref()
+                    .map(|id| format!(", taking over from {}", printable(id)))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "{}: {} table(s) to baseline{from}",
+                    printable(url),
+                    report.tables.len()
+                );
+                if !report.left_out.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "left as they are, not baselined: {}",
+                        printable(&report.left_out.join(", "))
+                    );
+                }
+                for file in &report.files {
+                    if report.dry_run {
+                        let _ = writeln!(out, "would write {}:", printable(&file.path));
+                        let _ = writeln!(out, "{}", printable_lines(&file.sql));
+                    } else {
+                        let _ = writeln!(out, "wrote {}", printable(&file.path));
+                    }
+                }
+                if report.dry_run {
+                    let _ = writeln!(out, "dry run: nothing was written or recorded");
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "recorded {} {} as applied (not run)",
+                        report.version,
+                        printable(&report.name)
+                    );
                 }
             }
         }

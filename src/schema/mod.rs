@@ -22,5 +22,8 @@ pub use compare::{
 };
 pub use model::{CanonicalType, Column, ForeignKey, Index, Schema, Table};
 pub use postgres::of_postgres;
-pub use sql_text::{canonical_default, check_constraints, normalize_predicate, where_clause};
+pub use sql_text::{
+    balanced_prefix, canonical_default, check_bodies, check_constraints, normalize_predicate,
+    strip_casts, strip_outer_parens, where_clause,
+};
 pub use sqlite::of_sqlite;

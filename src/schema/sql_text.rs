@@ -7,6 +7,11 @@ use super::model::CanonicalType;
 /// identifier quotes or outer parentheses, single spaces, and no space next to `(`, `)` or `,`.
 /// So `CHECK ("is_active" IN (0, 1))` gives `is_active in(0,1)`.
 pub fn check_constraints(sql: &str) -> Vec<String> {
+    check_bodies(sql).iter().map(|body| compact(body)).collect()
+}
+
+/// The bodies of every `CHECK (...)` in `sql` as written, without their outer parentheses.
+pub fn check_bodies(sql: &str) -> Vec<&str> {
     let mut found = Vec::new();
     let mut rest = sql;
     while let Some(at) = find_keyword(rest, "CHECK") {
@@ -17,7 +22,7 @@ pub fn check_constraints(sql: &str) -> Vec<String> {
             .then(|| balanced_prefix(after))
             .flatten()
         {
-            found.push(compact(strip_outer_parens(body)));
+            found.push(strip_outer_parens(body));
             rest = &after[body.len()..];
         } else {
             rest = &rest[consumed..];
@@ -112,7 +117,7 @@ pub fn canonical_default(raw: &str, ty: &CanonicalType) -> Option<String> {
 
 /// Removes PostgreSQL `::type` casts (including multi-word types such as
 /// `character varying` and `timestamp with time zone`) outside string literals.
-fn strip_casts(sql: &str) -> String {
+pub fn strip_casts(sql: &str) -> String {
     const MULTI_WORD: [&str; 5] = [
         "character varying",
         "double precision",
@@ -186,7 +191,7 @@ fn compact(body: &str) -> String {
 }
 
 /// Removes parentheses that wrap the whole expression, as often as they do.
-fn strip_outer_parens(expr: &str) -> &str {
+pub fn strip_outer_parens(expr: &str) -> &str {
     let mut expr = expr.trim();
     while expr.starts_with('(') && balanced_prefix(expr).is_some_and(|p| p.len() == expr.len()) {
         expr = expr[1..expr.len() - 1].trim();
@@ -196,7 +201,7 @@ fn strip_outer_parens(expr: &str) -> &str {
 
 /// The prefix of `text` (which starts with `(`) up to and including its matching `)`,
 /// skipping string literals and quoted identifiers.
-fn balanced_prefix(text: &str) -> Option<&str> {
+pub fn balanced_prefix(text: &str) -> Option<&str> {
     let mut depth = 0usize;
     let mut quote: Option<char> = None;
     for (at, c) in text.char_indices() {

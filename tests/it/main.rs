@@ -3,6 +3,7 @@
 mod adopt;
 mod adopt_eras;
 mod atomic;
+mod baseline;
 mod cli;
 mod connect;
 mod driver_ownership;
