@@ -115,6 +115,9 @@ pub enum Error {
         /// 1-based line and column in the file, when the server reported one.
         position: Option<(usize, usize)>,
         hint: Option<String>,
+        /// The driver's own error; `None` when plantdb itself refused the step.
+        #[source]
+        source: Option<DbCause>,
     },
 
     /// `migrate redo` or `--single-transaction` met a step that cannot run in a transaction.
@@ -218,6 +221,9 @@ pub enum Error {
         column: Option<String>,
         pg_type: String,
         reason: String,
+        /// The encoder's error (`reason` is its text).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 
     /// The fixtures hold a password to encrypt and no key is set.

@@ -29,7 +29,7 @@ use catalog::{Column, Pk, Secret, Table};
 pub use fixture::Fixtures;
 use fixture::{Cell, Row};
 use secrets::SecretKey;
-use yaml_node::fixture_error;
+use yaml_node::{fixture_error, fixture_error_from};
 
 /// How `seed` treats rows already in the tables it writes. Replace deletes the rows the
 /// fixtures do not name and matches the others by key, updating them in place, so the
@@ -443,6 +443,7 @@ impl Seeder<'_, '_> {
                     column: Some(column),
                     pg_type,
                     reason,
+                    source,
                     ..
                 } => {
                     let at = row
@@ -450,13 +451,14 @@ impl Seeder<'_, '_> {
                         .iter()
                         .find(|(c, _, _)| c.name == column)
                         .map_or(row.at.clone(), |(_, _, at)| at.clone());
-                    fixture_error(
+                    fixture_error_from(
                         at,
                         &format!(
                             "the database refused row `{}` of `{}`: the value of `{column}` does not fit PostgreSQL type {pg_type} ({reason})",
                             row.label, table.name
                         ),
                         Some(ROLLED_BACK.into()),
+                        source,
                     )
                 }
                 other => other,
@@ -850,6 +852,7 @@ fn name_parameter(e: Error, filled: &[&str]) -> Error {
             column: None,
             pg_type,
             reason,
+            source,
         } => Error::Bind {
             column: index
                 .checked_sub(1)
@@ -858,6 +861,7 @@ fn name_parameter(e: Error, filled: &[&str]) -> Error {
             index,
             pg_type,
             reason,
+            source,
         },
         other => other,
     }
