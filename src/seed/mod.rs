@@ -13,6 +13,7 @@ pub mod spc_config;
 pub mod telemetry;
 pub mod telemetry_spec;
 pub mod yaml_node;
+pub mod yaml_stream;
 pub mod yaml_text;
 
 use std::collections::HashMap;
@@ -172,7 +173,7 @@ fn read_source(path: &std::path::Path) -> Result<(String, String)> {
             let utf16 = bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]);
             Err(fixture_error(
                 crate::error::Location {
-                    file: name,
+                    file: name.into(),
                     line,
                     column,
                 },

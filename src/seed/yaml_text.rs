@@ -57,7 +57,7 @@ fn check_characters(file: &str, text: &str) -> Result<()> {
             };
             return Err(fixture_error(
                 Location {
-                    file: file.to_string(),
+                    file: file.into(),
                     line,
                     column,
                 },
@@ -101,7 +101,7 @@ fn check_structure(file: &str, text: &str) -> Result<()> {
     let too_deep = |line: usize, column: usize| {
         fixture_error(
             Location {
-                file: file.to_string(),
+                file: file.into(),
                 line,
                 column,
             },
@@ -123,7 +123,7 @@ fn check_structure(file: &str, text: &str) -> Result<()> {
             Err(_) => return Ok(()),
         };
         let at = || Location {
-            file: file.to_string(),
+            file: file.into(),
             line: mark.line(),
             column: mark.col() + 1,
         };
