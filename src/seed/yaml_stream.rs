@@ -48,6 +48,8 @@ pub fn check(source: usize, text: &str) -> std::result::Result<(), LoadError> {
     checker.error.map_or(Ok(()), Err)
 }
 
+// One frame per level of nesting (at most `yaml_text::MAX_DEPTH`): their size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Frame {
     Mapping {
         /// The keys so far, by a hash of their text, with the character index of each:

@@ -1,8 +1,8 @@
 //! What a fixture file's text must be before the YAML loader reads it.
 //!
-//! The loader (yaml-rust2 under marked-yaml) has three blind spots that would lose data or
-//! crash, so the text is checked first, and each problem is reported with file, line and
-//! column:
+//! The loader (yaml-rust2's `Parser::load`, which `yaml_stream` reads events from) has three
+//! blind spots that would lose data or crash, so the text is checked first, and each problem
+//! is reported with file, line and column:
 //! - it takes a NUL character for the end of the input, so everything after a NUL would be
 //!   dropped without a word; other characters YAML forbids would pass into the data;
 //! - it builds nested collections by recursion, so a few ten thousand levels overflow the

@@ -215,7 +215,7 @@ fn a_yaml_syntax_error_keeps_the_parsers_error() {
 }
 
 /// The first error under `err` that is a `T`, however deep.
-fn cause_of<'e, T: std::error::Error + 'static>(err: &'e Error) -> Option<&'e T> {
+fn cause_of<T: std::error::Error + 'static>(err: &Error) -> Option<&T> {
     let mut cause = err.source();
     while let Some(inner) = cause {
         if let Some(found) = inner.downcast_ref::<T>() {

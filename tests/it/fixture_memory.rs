@@ -25,6 +25,8 @@ fn plants(rows: usize) -> String {
 /// resident memory in bytes, as the kernel accounts it for that one process.
 fn seed_peak_bytes(url: &str, dir: &Path, file: &Path) -> u64 {
     let stderr = dir.join("stderr.txt");
+    // Reaped by `wait4` below, which also reports the child's own peak memory.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(env!("CARGO_BIN_EXE_plantdb"))
         .current_dir(dir)
         .env_remove("PLANTDB_TIMESCALE")
