@@ -35,12 +35,12 @@ bench-peers ROUNDS="21":
     cargo build --release --bins --examples
     cargo run --release --example peer_bench -- {{ROUNDS}}
 
-# Load and seed generated fixture files of 10k, 100k and 1M rows (1M: loading only).
+# Load and seed generated fixture files of 10k, 100k and 1M rows.
 bench-fixtures:
     cargo build --release --examples
     cargo run --release --example fixture_bench -- 10000
     cargo run --release --example fixture_bench -- 100000
-    cargo run --release --example fixture_bench -- 1000000 load
+    cargo run --release --example fixture_bench -- 1000000
 
 # Drop, recreate, migrate and seed the configured local database (see the README, "reset").
 reset:

@@ -43,8 +43,10 @@ fn main() -> Result<(), Error> {
     let fixtures = fixture::load(&[("bench.yaml".into(), text)], now)?;
     let load_secs = started.elapsed().as_secs_f64();
     println!(
-        "{rows} rows, {file_mb:.1} MB file: load {load_secs:.2} s, {:.0} rows/s",
-        rows as f64 / load_secs
+        "{rows} rows, {file_mb:.1} MB file: load {load_secs:.2} s, {:.0} rows/s, peak RSS so far {:.1} MB ({:.1} x the file)",
+        rows as f64 / load_secs,
+        peak_rss_mb(),
+        peak_rss_mb() / file_mb
     );
     if !load_only {
         let dir =
@@ -89,6 +91,10 @@ fn main() -> Result<(), Error> {
         drop(driver);
         std::fs::remove_dir_all(&dir)?;
     }
-    println!("  peak RSS {:.1} MB", peak_rss_mb());
+    println!(
+        "  peak RSS {:.1} MB ({:.1} x the file)",
+        peak_rss_mb(),
+        peak_rss_mb() / file_mb
+    );
     Ok(())
 }

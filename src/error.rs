@@ -115,6 +115,9 @@ pub enum Error {
         /// 1-based line and column in the file, when the server reported one.
         position: Option<(usize, usize)>,
         hint: Option<String>,
+        /// The driver's own error; `None` when plantdb itself refused the step.
+        #[source]
+        source: Option<DbCause>,
     },
 
     /// `migrate redo` or `--single-transaction` met a step that cannot run in a transaction.
@@ -226,6 +229,9 @@ pub enum Error {
         column: Option<String>,
         pg_type: String,
         reason: String,
+        /// The encoder's error (`reason` is its text).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 
     /// The fixtures hold a password to encrypt and no key is set.
@@ -436,7 +442,8 @@ fn list_text(items: &[String]) -> String {
 /// Where in a seed file something is: 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
-    pub file: String,
+    /// Shared by every place in one file: a fixture row keeps one per cell.
+    pub file: std::sync::Arc<str>,
     pub line: usize,
     pub column: usize,
 }

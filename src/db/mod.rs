@@ -325,6 +325,7 @@ fn cannot_join_atomic(step: &Step) -> crate::error::Error {
         message: "this script cannot run inside the run's single transaction".into(),
         position: None,
         hint: None,
+        source: None,
     }
 }
 

@@ -605,6 +605,7 @@ fn check_parameters(statement: &postgres::Statement, params: &[Value]) -> Result
                 column: None,
                 pg_type: ty.name().to_string(),
                 reason: e.to_string(),
+                source: e,
             });
         }
     }
@@ -639,26 +640,27 @@ fn run_each_statement(client: &mut Client, step: &Step) -> Result<()> {
             // A transaction the script opened itself must not outlive its failure.
             let _ = client.batch_execute("ROLLBACK");
             let chars_before = step.sql[..span.start].chars().count();
-            migration_error_in(step, &e, chars_before as isize)
+            migration_error_in(step, e, chars_before as isize)
         })?;
     }
     Ok(())
 }
 
-fn migration_error(step: &Step, e: &postgres::Error) -> Error {
+fn migration_error(step: &Step, e: postgres::Error) -> Error {
     migration_error_in(step, e, 0)
 }
 
 /// `chars_before`: where in the script the SQL that failed starts, for the reported position
 /// (negative when the SQL sent had something before the script).
-fn migration_error_in(step: &Step, e: &postgres::Error, chars_before: isize) -> Error {
+fn migration_error_in(step: &Step, e: postgres::Error, chars_before: isize) -> Error {
     let Some(db) = e.as_db_error() else {
         return Error::MigrationFailed {
             version: step.version,
             file: step.file.to_string(),
-            message: describe(e),
+            message: describe(&e),
             position: None,
             hint: None,
+            source: Some(e.into()),
         };
     };
     let script_chars = step.sql.chars().count();
@@ -684,6 +686,7 @@ fn migration_error_in(step: &Step, e: &postgres::Error, chars_before: isize) -> 
         message: db_message(db),
         position,
         hint,
+        source: Some(e.into()),
     }
 }
 
@@ -826,14 +829,14 @@ impl Driver for PostgresDriver {
             }
             self.client
                 .batch_execute(&format!("{script}\n;\n{record}"))
-                .map_err(|e| migration_error(step, &e))?;
+                .map_err(|e| migration_error(step, e))?;
         } else if step.transactional {
             self.client
                 .batch_execute(&format!("{STEP_BEGIN}{script}\n;\n{record};\nCOMMIT"))
                 .map_err(|e| {
                     // The failed statement left the transaction open and aborted.
                     let _ = self.client.batch_execute("ROLLBACK");
-                    migration_error_in(step, &e, -(STEP_BEGIN.len() as isize))
+                    migration_error_in(step, e, -(STEP_BEGIN.len() as isize))
                 })?;
         } else {
             if !step.fake {
@@ -841,7 +844,7 @@ impl Driver for PostgresDriver {
             }
             self.client
                 .batch_execute(&record)
-                .map_err(|e| migration_error(step, &e))?;
+                .map_err(|e| migration_error(step, e))?;
         }
         Ok(self.take_notices())
     }

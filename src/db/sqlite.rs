@@ -158,6 +158,7 @@ impl SqliteDriver {
                 message: "the script ended the transaction it ran in".into(),
                 position: None,
                 hint: None,
+                source: None,
             });
             return Err(Error::RolledBack {
                 cause: Box::new(cause),
@@ -282,6 +283,7 @@ impl SqliteDriver {
             ),
             position: None,
             hint: None,
+            source: None,
         })
     }
 }
@@ -339,6 +341,7 @@ fn migration_error(step: &Step, e: rusqlite::Error) -> Error {
         message,
         position,
         hint: None,
+        source: Some(e.into()),
     }
 }
 

@@ -2,19 +2,19 @@
 //! values are typed by their column. Everything a user can get wrong is found here, before
 //! the database is touched, and reported with file, line and column.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Utc};
 use marked_yaml::LoadError;
-use marked_yaml::loader::{LoaderOptions, parse_yaml_with_options};
 use marked_yaml::types::{MarkedScalarNode, Node};
 
 use super::catalog::{self, Catalog, Column, Kind, Pk, Table};
 pub use super::fixture_row::{Cell, Row};
 use super::fixture_time::{YEARS, parse_time};
 use super::telemetry_spec::{self, TelemetrySpec};
-use super::yaml_node::{at, fixture_error, fixture_error_from, is_null, to_json};
+use super::yaml_node::{at, at_in, fixture_error, fixture_error_from, is_null, to_json};
+use super::yaml_stream::{self, Body, Sink};
 use super::{spc_config, yaml_text};
 use crate::db::value::Value;
 use crate::error::{Error, Location, Result};
@@ -24,8 +24,9 @@ pub struct Fixtures {
     /// Rows in foreign-key order: every row comes after the rows it references.
     pub rows: Vec<Row>,
     pub telemetry: Vec<TelemetrySpec>,
-    /// The position in `rows` of each (table, label), for lookups by label in linear time.
-    by_label: HashMap<(&'static str, String), usize>,
+    /// The positions in `rows`, sorted by (table, label), for lookups by label: 8 bytes a
+    /// row, where a map would hold a copy of every label.
+    by_label: Labels,
     /// The tables the rows were checked against.
     catalog: &'static Catalog,
 }
@@ -38,11 +39,7 @@ impl Default for Fixtures {
 
 impl Fixtures {
     fn new(rows: Vec<Row>, telemetry: Vec<TelemetrySpec>, catalog: &'static Catalog) -> Fixtures {
-        let by_label = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| ((r.table.name, r.label.clone()), i))
-            .collect();
+        let by_label = Labels::of(&rows);
         Fixtures {
             rows,
             telemetry,
@@ -58,10 +55,7 @@ impl Fixtures {
 
     /// The row of `table` labelled `label`.
     pub fn row(&self, table: &str, label: &str) -> Option<&Row> {
-        // Tables are named by the catalog's `&'static str`s; look the name up to borrow one.
-        let table = self.catalog.table(table)?.name;
-        let i = self.by_label.get(&(table, label.to_string()))?;
-        self.rows.get(*i)
+        self.by_label.find(&self.rows, table, label)
     }
 
     /// The tables the fixtures write, parents first.
@@ -96,6 +90,28 @@ impl Fixtures {
     }
 }
 
+/// Positions in a list of rows, sorted by (table, label).
+#[derive(Debug, Default)]
+struct Labels(Vec<usize>);
+
+impl Labels {
+    fn of(rows: &[Row]) -> Labels {
+        let mut positions: Vec<usize> = (0..rows.len()).collect();
+        positions.sort_unstable_by_key(|&i| (rows[i].table.name, rows[i].label.as_str()));
+        Labels(positions)
+    }
+
+    fn find<'r>(&self, rows: &'r [Row], table: &str, label: &str) -> Option<&'r Row> {
+        let i = self
+            .0
+            .binary_search_by(|&i| {
+                (rows[i].table.name, rows[i].label.as_str()).cmp(&(table, label))
+            })
+            .ok()?;
+        rows.get(self.0[i])
+    }
+}
+
 /// Parses and checks fixture files, given as (name shown in messages, contents), in order,
 /// against the built-in tables.
 pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> {
@@ -116,69 +132,27 @@ pub fn load_for(
     now: DateTime<Utc>,
     catalog: &'static Catalog,
 ) -> Result<Fixtures> {
-    let mut rows: Vec<Row> = Vec::new();
-    let mut telemetry: Vec<TelemetrySpec> = Vec::new();
-    let mut tables_named = 0;
-    // Where each (table, label) was first defined: a scan of the rows per row is quadratic.
-    let mut defined: HashMap<(&'static str, String), Location> = HashMap::new();
+    let mut reading = Reading {
+        catalog,
+        file: Arc::from(""),
+        now,
+        rows: Vec::new(),
+        telemetry: Vec::new(),
+        tables_named: 0,
+        table: None,
+        defined: Defined::default(),
+    };
     for (index, (name, text)) in files.iter().enumerate() {
-        let root = parse(index, name, text)?;
-        let Node::Mapping(root) = root else {
-            return Err(fixture_error(
-                at(name, root.span()),
-                "a seed file is a mapping of table names to rows",
-                None,
-            ));
-        };
-        tables_named += root.len();
-        for (table_key, body) in root.iter() {
-            let table_at = at(name, table_key.span());
-            let table_name = table_key.as_str();
-            if table_name == "telemetry" {
-                telemetry.extend(telemetry_spec::read(name, body, now)?);
-                continue;
-            }
-            let Some(table) = catalog.table(table_name) else {
-                let known: Vec<&str> = catalog.tables().iter().map(|t| t.name).collect();
-                return Err(fixture_error(
-                    table_at,
-                    &format!("{UNKNOWN_TABLE} `{table_name}`"),
-                    Some(format!("tables: {}", known.join(", "))),
-                ));
-            };
-            let Some(body) = body.as_mapping() else {
-                if is_null(body) {
-                    continue;
-                }
-                return Err(fixture_error(
-                    at(name, body.span()),
-                    &format!("`{table_name}` must be a mapping of row labels to rows"),
-                    None,
-                ));
-            };
-            for (label, row) in body.iter() {
-                let row = read_row(name, table, label, row, now)?;
-                match defined.entry((table.name, row.label.clone())) {
-                    Entry::Occupied(first) => {
-                        return Err(fixture_error(
-                            row.at,
-                            &format!(
-                                "duplicate label `{}` in `{}`: first defined at {}",
-                                row.label,
-                                table.name,
-                                first.get()
-                            ),
-                            None,
-                        ));
-                    }
-                    Entry::Vacant(slot) => {
-                        slot.insert(row.at.clone());
-                    }
-                }
-                rows.push(row);
-            }
-        }
+        reading.file = Arc::from(name.as_str());
+        let text = parse(index, name, text)?;
+        yaml_stream::read(index, text, &mut reading)?;
     }
+    let Reading {
+        rows,
+        telemetry,
+        tables_named,
+        ..
+    } = reading;
     if tables_named == 0
         && let Some((first, _)) = files.first()
     {
@@ -186,7 +160,7 @@ pub fn load_for(
         let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
         return Err(fixture_error(
             Location {
-                file: first.clone(),
+                file: first.as_str().into(),
                 line: 1,
                 column: 1,
             },
@@ -203,17 +177,118 @@ pub fn load_for(
     Ok(Fixtures::new(rows, telemetry, catalog))
 }
 
-fn parse(index: usize, name: &str, text: &str) -> Result<Node> {
+/// What loading has read so far, and the table whose rows come next.
+struct Reading {
+    catalog: &'static Catalog,
+    file: Arc<str>,
+    now: DateTime<Utc>,
+    rows: Vec<Row>,
+    telemetry: Vec<TelemetrySpec>,
+    tables_named: usize,
+    /// The table last named; `None` for telemetry.
+    table: Option<&'static Table>,
+    defined: Defined,
+}
+
+impl Sink for Reading {
+    fn table(&mut self, name: &MarkedScalarNode) -> Result<Body> {
+        self.tables_named += 1;
+        if name.as_str() == "telemetry" {
+            self.table = None;
+            return Ok(Body::Whole);
+        }
+        let Some(table) = self.catalog.table(name.as_str()) else {
+            let known: Vec<&str> = self.catalog.tables().iter().map(|t| t.name).collect();
+            return Err(fixture_error(
+                at_in(&self.file, name.span()),
+                &format!("{UNKNOWN_TABLE} `{}`", name.as_str()),
+                Some(format!("tables: {}", known.join(", "))),
+            ));
+        };
+        self.table = Some(table);
+        Ok(Body::Rows)
+    }
+
+    fn whole(&mut self, body: &Node) -> Result<()> {
+        let Some(table) = self.table else {
+            let specs = telemetry_spec::read(&self.file, body, self.now)?;
+            self.telemetry.extend(specs);
+            return Ok(());
+        };
+        if is_null(body) {
+            return Ok(());
+        }
+        Err(fixture_error(
+            at_in(&self.file, body.span()),
+            &format!("`{}` must be a mapping of row labels to rows", table.name),
+            None,
+        ))
+    }
+
+    fn row(&mut self, label: &MarkedScalarNode, value: &Node) -> Result<()> {
+        let Some(table) = self.table else {
+            return Ok(());
+        };
+        let row = read_row(&self.file, table, label, value, self.now)?;
+        if let Some(first) = self.defined.insert(&self.rows, &row) {
+            return Err(fixture_error(
+                row.at,
+                &format!(
+                    "duplicate label `{}` in `{}`: first defined at {}",
+                    row.label, table.name, self.rows[first].at
+                ),
+                None,
+            ));
+        }
+        self.rows.push(row);
+        Ok(())
+    }
+}
+
+/// The (table, label) of every row read so far, by hash, to find a label defined twice
+/// without a copy of every label: 16 bytes a row.
+#[derive(Default)]
+struct Defined {
+    hasher: std::hash::RandomState,
+    first: std::collections::HashMap<u64, usize>,
+    /// Rows whose hash an earlier row of another (table, label) already has.
+    collided: std::collections::HashMap<(&'static str, String), usize>,
+}
+
+impl Defined {
+    /// Records `row`, the next of `rows`; the position of the row that defined its label
+    /// first, if one did.
+    fn insert(&mut self, rows: &[Row], row: &Row) -> Option<usize> {
+        use std::hash::BuildHasher as _;
+        let key = (row.table.name, row.label.as_str());
+        let hash = self.hasher.hash_one(key);
+        match self.first.get(&hash) {
+            None => {
+                self.first.insert(hash, rows.len());
+                None
+            }
+            Some(&i) if (rows[i].table.name, rows[i].label.as_str()) == key => Some(i),
+            Some(_) => {
+                let slot = (row.table.name, row.label.clone());
+                if let Some(&i) = self.collided.get(&slot) {
+                    return Some(i);
+                }
+                self.collided.insert(slot, rows.len());
+                None
+            }
+        }
+    }
+}
+
+/// The text of a fixture file once it is safe for the parser and its YAML loads: the
+/// checks that need the whole file run before any row is read.
+fn parse<'t>(index: usize, name: &str, text: &'t str) -> Result<&'t str> {
     let text = yaml_text::checked(name, text)?;
-    let options = LoaderOptions::default()
-        .error_on_duplicate_keys(true)
-        // Quoted scalars stay strings: `"12"` is text, `12` a number.
-        .prevent_coercion(true);
-    parse_yaml_with_options(index, text, options).map_err(|e| {
+    yaml_stream::check(index, text).map_err(|e| {
         let (place, message) = match &e {
             LoadError::ScanError(marker, scan) => (
                 Location {
-                    file: name.to_string(),
+                    file: name.into(),
                     line: marker.line(),
                     column: marker.column(),
                 },
@@ -239,7 +314,7 @@ fn parse(index: usize, name: &str, text: &str) -> Result<Node> {
                 let message = text.split_once(": ").map_or(text.as_str(), |(_, m)| m);
                 (
                     Location {
-                        file: name.to_string(),
+                        file: name.into(),
                         line: m.line(),
                         column: m.column(),
                     },
@@ -248,24 +323,25 @@ fn parse(index: usize, name: &str, text: &str) -> Result<Node> {
             }
         };
         fixture_error_from(place, &message, None, e)
-    })
+    })?;
+    Ok(text)
 }
 
 fn read_row(
-    file: &str,
+    file: &Arc<str>,
     table: &'static Table,
     label: &MarkedScalarNode,
     node: &Node,
     now: DateTime<Utc>,
 ) -> Result<Row> {
-    let row_at = at(file, label.span());
+    let row_at = at_in(file, label.span());
     let label = label.as_str().to_string();
     let map = match node {
         Node::Mapping(map) => Some(map),
         other if is_null(other) => None,
         other => {
             return Err(fixture_error(
-                at(file, other.span()),
+                at_in(file, other.span()),
                 &format!(
                     "row `{label}` of `{}` must be a mapping of columns to values",
                     table.name
@@ -276,11 +352,11 @@ fn read_row(
     };
     let mut cells = Vec::new();
     for (key, value) in map.iter().flat_map(|m| m.iter()) {
-        let key_at = at(file, key.span());
+        let key_at = at_in(file, key.span());
         let Some(column) = table.fixture_column(key.as_str()) else {
             return Err(unknown_column(table, key.as_str(), key_at));
         };
-        let value_at = at(file, value.span());
+        let value_at = at_in(file, value.span());
         let cell = read_cell(file, table, &label, column, value, now)?;
         cells.push((column, cell, value_at));
     }
@@ -329,6 +405,8 @@ fn read_row(
             ));
         }
     }
+    // A row is kept until it is seeded: no room for cells that will never come.
+    cells.shrink_to_fit();
     Ok(Row {
         table,
         label,
@@ -376,14 +454,14 @@ pub fn derived_uuid(table: &str, label: &str) -> uuid::Uuid {
 }
 
 fn read_cell(
-    file: &str,
+    file: &Arc<str>,
     table: &Table,
     label: &str,
     column: &'static Column,
     node: &Node,
     now: DateTime<Utc>,
 ) -> Result<Cell> {
-    let node_at = at(file, node.span());
+    let node_at = at_in(file, node.span());
     let shown = column.alias.unwrap_or(column.name);
     let wrong = |expected: &str| {
         fixture_error(
@@ -515,14 +593,11 @@ fn scalar_value(kind: Kind, s: &MarkedScalarNode, now: DateTime<Utc>) -> Option<
 }
 
 fn check_labels(rows: &[Row], telemetry: &[TelemetrySpec]) -> Result<()> {
-    let defined: HashSet<(&str, &str)> = rows
-        .iter()
-        .map(|r| (r.table.name, r.label.as_str()))
-        .collect();
+    let defined = Labels::of(rows);
     for row in rows {
         for (column, cell, cell_at) in &row.cells {
             if let Cell::Label { table, label } = cell
-                && !defined.contains(&(*table, label.as_str()))
+                && defined.find(rows, table, label).is_none()
             {
                 return Err(fixture_error(
                     cell_at.clone(),
@@ -540,7 +615,7 @@ fn check_labels(rows: &[Row], telemetry: &[TelemetrySpec]) -> Result<()> {
         }
     }
     for spec in telemetry {
-        if !defined.contains(&("devices", spec.device.as_str())) {
+        if defined.find(rows, "devices", &spec.device).is_none() {
             return Err(fixture_error(
                 spec.device_at.clone(),
                 &format!(
@@ -555,56 +630,94 @@ fn check_labels(rows: &[Row], telemetry: &[TelemetrySpec]) -> Result<()> {
 }
 
 /// Puts rows in foreign-key order: tables parents first, and within a table that references
-/// itself (hierarchy), each row after its parent row.
-fn order(rows: Vec<Row>, catalog: &Catalog) -> Result<Vec<Row>> {
-    let mut by_table: HashMap<&str, Vec<Row>> = HashMap::new();
-    for row in rows {
-        by_table.entry(row.table.name).or_default().push(row);
-    }
-    let mut ordered = Vec::new();
-    for table in catalog.parent_first() {
-        let Some(mut pending) = by_table.remove(table.name) else {
-            continue;
-        };
+/// itself (hierarchy), each row after its parent row. The rows are moved in place: a second
+/// list of them would double what loading holds.
+fn order(mut rows: Vec<Row>, catalog: &Catalog) -> Result<Vec<Row>> {
+    let tables = catalog.parent_first();
+    let rank = |row: &Row| {
+        tables
+            .iter()
+            .position(|t| t.name == row.table.name)
+            .unwrap_or(tables.len())
+    };
+    let mut by_table: Vec<usize> = (0..rows.len()).collect();
+    // Stable: rows of one table keep their file order.
+    by_table.sort_by_key(|&i| rank(&rows[i]));
+    permute(&mut rows, by_table);
+    let mut start = 0;
+    while start < rows.len() {
+        let table = rows[start].table;
+        let end = start
+            + rows[start..]
+                .iter()
+                .position(|r| r.table.name != table.name)
+                .unwrap_or(rows.len() - start);
         let self_refs: Vec<&str> = table
             .columns
             .iter()
             .filter(|c| c.references == Some(table.name))
             .map(|c| c.name)
             .collect();
-        if self_refs.is_empty() {
-            ordered.extend(pending);
-            continue;
+        if !self_refs.is_empty() {
+            parents_first(table, &self_refs, &mut rows[start..end])?;
         }
-        let mut placed: HashSet<String> = HashSet::new();
-        while !pending.is_empty() {
-            let (ready, waiting): (Vec<Row>, Vec<Row>) = pending.into_iter().partition(|row| {
-                self_refs.iter().all(|col| match row.cell(col) {
-                    Some(Cell::Label { label, .. }) => placed.contains(label),
-                    _ => true,
-                })
-            });
-            if ready.is_empty() {
-                let labels: Vec<String> =
-                    waiting.iter().map(|r| format!("`{}`", r.label)).collect();
-                return Err(fixture_error(
-                    waiting[0].at.clone(),
-                    &format!(
-                        "foreign-key cycle in `{}`: rows {} reference each other, so none can be inserted first",
-                        table.name,
-                        labels.join(", ")
-                    ),
-                    None,
-                ));
+        start = end;
+    }
+    Ok(rows)
+}
+
+/// Orders the rows of a table that references itself so that each comes after its parent.
+fn parents_first(table: &Table, self_refs: &[&str], rows: &mut [Row]) -> Result<()> {
+    let mut placed: HashSet<String> = HashSet::new();
+    let mut pending: Vec<usize> = (0..rows.len()).collect();
+    let mut ordered = Vec::with_capacity(rows.len());
+    while !pending.is_empty() {
+        let (ready, waiting): (Vec<usize>, Vec<usize>) = pending.into_iter().partition(|&i| {
+            self_refs.iter().all(|col| match rows[i].cell(col) {
+                Some(Cell::Label { label, .. }) => placed.contains(label),
+                _ => true,
+            })
+        });
+        if ready.is_empty() {
+            let labels: Vec<String> = waiting
+                .iter()
+                .map(|&i| format!("`{}`", rows[i].label))
+                .collect();
+            return Err(fixture_error(
+                rows[waiting[0]].at.clone(),
+                &format!(
+                    "foreign-key cycle in `{}`: rows {} reference each other, so none can be inserted first",
+                    table.name,
+                    labels.join(", ")
+                ),
+                None,
+            ));
+        }
+        for i in ready {
+            placed.insert(rows[i].label.clone());
+            ordered.push(i);
+        }
+        pending = waiting;
+    }
+    permute(rows, ordered);
+    Ok(())
+}
+
+/// Rearranges `items` in place so that position `k` holds what was at `from[k]`.
+fn permute<T>(items: &mut [T], mut from: Vec<usize>) {
+    for start in 0..items.len() {
+        let mut k = start;
+        // Follows the cycle through `start`; a position is done once `from[k] == k`.
+        while from[k] != k {
+            let next = from[k];
+            from[k] = k;
+            if next == start {
+                break;
             }
-            for row in ready {
-                placed.insert(row.label.clone());
-                ordered.push(row);
-            }
-            pending = waiting;
+            items.swap(k, next);
+            k = next;
         }
     }
-    Ok(ordered)
 }
 
 #[cfg(test)]
@@ -669,6 +782,39 @@ mod tests {
         let m = message(load_one("plants:\n  fern: {name: Fern\n"));
         assert!(m.starts_with("seeds/t.yaml:"), "{m}");
         assert!(m.contains("YAML syntax error"), "{m}");
+    }
+
+    #[test]
+    fn mistakes_in_the_yaml_anywhere_come_before_mistakes_in_the_rows() {
+        // Rows are read one by one, after the whole file's YAML is known to load.
+        let m = message(load_one(
+            "plants:\n  fern: {name: F, colour: x}\n  rose: {name: R}\n  rose: {name: S}\n",
+        ));
+        assert!(
+            m.starts_with(
+                "seeds/t.yaml:4:3: duplicate key `rose`: first defined at seeds/t.yaml:3:3"
+            ),
+            "{m}"
+        );
+        let m = message(load_one(
+            "plants:\n  fern: {name: F, colour: x}\n  rose: {name: !!str R}\n",
+        ));
+        assert!(
+            m.starts_with("seeds/t.yaml:3:22: YAML error: unexpected use of yaml tag"),
+            "{m}"
+        );
+        let m = message(load_one(
+            "plants:\n  fern: {name: F, colour: x}\n  rose: [\n",
+        ));
+        assert!(m.contains("YAML syntax error"), "{m}");
+        // A duplicate whose value is a mapping is found where the value ends, as before.
+        let m = message(load_one(
+            "plants:\n  a: {name: A}\n  b:\n    name: B\n  a:\n    name: C\n    species: D\n",
+        ));
+        assert!(
+            m.starts_with("seeds/t.yaml:5:3: duplicate key `a`: first defined at seeds/t.yaml:2:3"),
+            "{m}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod spc_config;
 pub mod telemetry;
 pub mod telemetry_spec;
 pub mod yaml_node;
+pub mod yaml_stream;
 pub mod yaml_text;
 
 use std::collections::HashMap;
@@ -30,7 +31,7 @@ use catalog::{Catalog, Column, NaturalKey, Pk, Secret, Table};
 pub use fixture::Fixtures;
 use fixture::{Cell, Row};
 use secrets::SecretKey;
-use yaml_node::fixture_error;
+use yaml_node::{fixture_error, fixture_error_from};
 
 /// How `seed` treats rows already in the tables it writes. Replace deletes the rows the
 /// fixtures do not name and matches the others by key, updating them in place, so the
@@ -173,7 +174,7 @@ fn read_source(path: &std::path::Path) -> Result<(String, String)> {
             let utf16 = bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]);
             Err(fixture_error(
                 crate::error::Location {
-                    file: name,
+                    file: name.into(),
                     line,
                     column,
                 },
@@ -454,6 +455,7 @@ impl Seeder<'_, '_> {
                     column: Some(column),
                     pg_type,
                     reason,
+                    source,
                     ..
                 } => {
                     let at = row
@@ -461,13 +463,14 @@ impl Seeder<'_, '_> {
                         .iter()
                         .find(|(c, _, _)| c.name == column)
                         .map_or(row.at.clone(), |(_, _, at)| at.clone());
-                    fixture_error(
+                    fixture_error_from(
                         at,
                         &format!(
                             "the database refused row `{}` of `{}`: the value of `{column}` does not fit PostgreSQL type {pg_type} ({reason})",
                             row.label, table.name
                         ),
                         Some(ROLLED_BACK.into()),
+                        source,
                     )
                 }
                 other => other,
@@ -993,6 +996,7 @@ fn name_parameter(e: Error, filled: &[&str]) -> Error {
             column: None,
             pg_type,
             reason,
+            source,
         } => Error::Bind {
             column: index
                 .checked_sub(1)
@@ -1001,6 +1005,7 @@ fn name_parameter(e: Error, filled: &[&str]) -> Error {
             index,
             pg_type,
             reason,
+            source,
         },
         other => other,
     }
@@ -1065,7 +1070,7 @@ fn check_fits(fixtures: &Fixtures, live: &Catalog) -> Result<()> {
                 .map(|r| r.at.clone())
                 .or_else(|| fixtures.telemetry.first().map(|t| t.at.clone()))
                 .unwrap_or_else(|| Location {
-                    file: String::new(),
+                    file: "".into(),
                     line: 1,
                     column: 1,
                 })

@@ -1,6 +1,8 @@
 //! Parsed YAML nodes as fixtures use them: where a node stands, whether it is null, its JSON,
 //! and the error that points at a place in a fixture file.
 
+use std::sync::Arc;
+
 use marked_yaml::Span;
 use marked_yaml::types::{MarkedScalarNode, Node};
 
@@ -8,9 +10,14 @@ use crate::error::{Error, Location};
 
 /// Where `span` starts in `file`, as messages name it.
 pub fn at(file: &str, span: &Span) -> Location {
+    at_in(&Arc::from(file), span)
+}
+
+/// [`at`] for a file whose name is shared by all its places, as rows keep them.
+pub fn at_in(file: &Arc<str>, span: &Span) -> Location {
     let (line, column) = span.start().map_or((0, 0), |m| (m.line(), m.column()));
     Location {
-        file: file.to_string(),
+        file: Arc::clone(file),
         line,
         column,
     }

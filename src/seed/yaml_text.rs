@@ -1,8 +1,8 @@
 //! What a fixture file's text must be before the YAML loader reads it.
 //!
-//! The loader (yaml-rust2 under marked-yaml) has three blind spots that would lose data or
-//! crash, so the text is checked first, and each problem is reported with file, line and
-//! column:
+//! The loader (yaml-rust2's `Parser::load`, which `yaml_stream` reads events from) has three
+//! blind spots that would lose data or crash, so the text is checked first, and each problem
+//! is reported with file, line and column:
 //! - it takes a NUL character for the end of the input, so everything after a NUL would be
 //!   dropped without a word; other characters YAML forbids would pass into the data;
 //! - it builds nested collections by recursion, so a few ten thousand levels overflow the
@@ -57,7 +57,7 @@ fn check_characters(file: &str, text: &str) -> Result<()> {
             };
             return Err(fixture_error(
                 Location {
-                    file: file.to_string(),
+                    file: file.into(),
                     line,
                     column,
                 },
@@ -101,7 +101,7 @@ fn check_structure(file: &str, text: &str) -> Result<()> {
     let too_deep = |line: usize, column: usize| {
         fixture_error(
             Location {
-                file: file.to_string(),
+                file: file.into(),
                 line,
                 column,
             },
@@ -123,7 +123,7 @@ fn check_structure(file: &str, text: &str) -> Result<()> {
             Err(_) => return Ok(()),
         };
         let at = || Location {
-            file: file.to_string(),
+            file: file.into(),
             line: mark.line(),
             column: mark.col() + 1,
         };

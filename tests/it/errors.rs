@@ -213,3 +213,87 @@ fn a_yaml_syntax_error_keeps_the_parsers_error() {
         "{err:?}"
     );
 }
+
+/// The first error under `err` that is a `T`, however deep.
+fn cause_of<T: std::error::Error + 'static>(err: &Error) -> Option<&T> {
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        if let Some(found) = inner.downcast_ref::<T>() {
+            return Some(found);
+        }
+        cause = inner.source();
+    }
+    None
+}
+
+/// A migration the database refuses keeps the database's own error under the message that
+/// names the file and line.
+#[test]
+fn a_failed_migration_keeps_the_drivers_error() {
+    each_dialect(|db| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("V1__broken.sql"),
+            "CREATE TABLE first (id INTEGER PRIMARY KEY);\nCREATE TABLE second (id INTEGER PRIMARY KEY,, oops);\n",
+        )
+        .unwrap();
+        let mut driver = connect(&db.url());
+        let set = plantdb::migrate::MigrationSet::from_dir(dir.path(), driver.dialect()).unwrap();
+        let up = plantdb::migrate::Request::Up {
+            to: None,
+            count: None,
+        };
+        let err = plantdb::migrate::migrate(
+            driver.as_mut(),
+            &set,
+            up,
+            plantdb::migrate::RunOptions::default(),
+            &mut plantdb::migrate::IgnoreProgress,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::MigrationFailed { version: 1, .. }),
+            "{err:?}"
+        );
+        match (&db, cause_of::<DbCause>(&err)) {
+            (TestDb::Postgres(_), Some(DbCause::Postgres(e))) => assert_eq!(
+                e.code(),
+                Some(&postgres::error::SqlState::SYNTAX_ERROR),
+                "{e:?}"
+            ),
+            (TestDb::Sqlite(_), Some(DbCause::Sqlite(e))) => assert!(
+                matches!(**e, rusqlite::Error::SqlInputError { .. }),
+                "{e:?}"
+            ),
+            (_, other) => panic!("not the driver's error: {other:?} under {err:?}"),
+        }
+    });
+}
+
+/// A value PostgreSQL's type cannot hold is refused before it is sent, naming the parameter,
+/// and keeps the encoder's error.
+#[test]
+fn a_value_that_does_not_fit_its_parameter_keeps_the_encoders_error() {
+    let pg = PgDatabase::new();
+    let mut driver = connect(&pg.url);
+    let err = driver
+        .query(
+            "SELECT $1::int4",
+            &[plantdb::db::value::Value::Int(3_000_000_000)],
+            &[plantdb::seed::catalog::Kind::Int],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Bind { index: 1, pg_type, .. } if pg_type == "int4"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("parameter $1 does not fit PostgreSQL type int4: "),
+        "{err}"
+    );
+    assert!(
+        cause_of::<std::num::TryFromIntError>(&err).is_some(),
+        "no encoder error under {err:?}"
+    );
+}

@@ -8,6 +8,7 @@ mod cli;
 mod connect;
 mod driver_ownership;
 mod errors;
+mod fixture_memory;
 mod harness;
 mod layers;
 mod local_guard;
