@@ -72,6 +72,8 @@ pub struct Measured {
 pub fn measure(command: &mut Command) -> Measured {
     let log = tempfile::tempfile().expect("a temporary file for the command's output");
     let started = Instant::now();
+    // Reaped below by wait4, which `Child::wait` cannot replace: it drops the child's rusage.
+    #[allow(clippy::zombie_processes)]
     let child = command
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("share the output file"))
