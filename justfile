@@ -50,10 +50,11 @@ reset:
 seed *ARGS:
     cargo run --release -- seed {{ARGS}}
 
-# Load 1,000,000 telemetry rows with the seed engine and with psql \copy / a prepared insert.
-bench-seed URL="":
-    cargo run --release --example seed_bench -- sqlite
-    if [ -n "{{URL}}" ]; then cargo run --release --example seed_bench -- postgres "{{URL}}"; fi
+# Time `plantdb seed --scale 165` (997,920 telemetry rows) as a whole process against psql \copy
+# and sqlite3 .import of the same rows, in interleaved rounds on fresh databases.
+bench-seed ROUNDS="5" SCALE="165" DIALECTS="both":
+    cargo build --release --bins --examples
+    cargo run --release --example seed_bench -- {{ROUNDS}} {{SCALE}} {{DIALECTS}}
 
 # What CI runs, on this machine.
 ci:

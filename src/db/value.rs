@@ -63,13 +63,13 @@ impl Value {
             Value::Int(i) => {
                 let _ = write!(out, "{i}");
             }
-            Value::Float(f) => {
-                let _ = write!(out, "{f}");
-            }
+            // The shortest text that reads back as the same double, like `{f}` but without
+            // the formatting machinery: a bulk load writes four of these per row.
+            Value::Float(f) => out.extend_from_slice(zmij::Buffer::new().format(*f).as_bytes()),
             Value::Bool(b) => out.push(if *b { b't' } else { b'f' }),
             Value::Text(s) => copy_escape(s, out),
             Value::Json(j) => copy_escape(&j.to_string(), out),
-            Value::Time(t) => out.extend_from_slice(Value::time_text(t).as_bytes()),
+            Value::Time(t) => write_time_text(t, out),
             Value::Uuid(u) => {
                 let _ = write!(out, "{}", u.hyphenated());
             }
@@ -77,16 +77,57 @@ impl Value {
     }
 }
 
+/// [`Value::time_text`] appended to `out` without building a `String`: a bulk load writes
+/// one per row. Years outside 1..=9999 take chrono's own path, which spells them with a sign.
+fn write_time_text(t: &DateTime<Utc>, out: &mut Vec<u8>) {
+    use chrono::{Datelike as _, Timelike as _};
+    // The UTC fields directly: `DateTime`'s own accessors apply the (zero) offset each time.
+    let t = t.naive_utc();
+    let Ok(year @ 1..=9999) = u32::try_from(t.year()) else {
+        out.extend_from_slice(Value::time_text(&t.and_utc()).as_bytes());
+        return;
+    };
+    let two = |out: &mut Vec<u8>, v: u32| {
+        out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8])
+    };
+    two(out, year / 100);
+    two(out, year % 100);
+    out.push(b'-');
+    two(out, t.month());
+    out.push(b'-');
+    two(out, t.day());
+    out.push(b'T');
+    two(out, t.hour());
+    out.push(b':');
+    two(out, t.minute());
+    out.push(b':');
+    // A leap second's nanoseconds run past 999,999,999; chrono writes those as :60.
+    let nanos = t.nanosecond();
+    two(out, t.second() + u32::from(nanos >= 1_000_000_000));
+    out.push(b'.');
+    let millis = nanos % 1_000_000_000 / 1_000_000;
+    out.push(b'0' + (millis / 100) as u8);
+    two(out, millis % 100);
+    out.push(b'Z');
+}
+
 fn copy_escape(s: &str, out: &mut Vec<u8>) {
-    for byte in s.bytes() {
-        match byte {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            other => out.push(other),
-        }
+    // Runs without a delimiter (all of them, usually) are copied whole.
+    let bytes = s.as_bytes();
+    let mut copied = 0;
+    for (i, byte) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match byte {
+            b'\\' => b"\\\\",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[copied..i]);
+        out.extend_from_slice(escaped);
+        copied = i + 1;
     }
+    out.extend_from_slice(&bytes[copied..]);
 }
 
 type BoxError = Box<dyn StdError + Sync + Send>;
@@ -228,5 +269,68 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         assert_eq!(Value::time_text(&t), "2026-02-07T12:00:00.000Z");
+    }
+
+    fn copy_text(value: &Value) -> String {
+        let mut out = Vec::new();
+        value.write_copy_text(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn copy_text_of_a_time_is_its_time_text() {
+        // The server must read the very times the SQLite spelling names, in every year.
+        let mut seconds = -62_135_596_800i64; // 0001-01-01T00:00:00Z
+        while seconds < 253_402_300_799 {
+            for nanos in [0, 1_000_000, 999_000_000, 123_456_789] {
+                let t = DateTime::from_timestamp(seconds, nanos).unwrap();
+                assert_eq!(copy_text(&Value::Time(t)), Value::time_text(&t), "{t:?}");
+            }
+            seconds += 7_777_777;
+        }
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .unwrap()
+            .and_hms_milli_opt(23, 59, 59, 1_500)
+            .unwrap()
+            .and_utc();
+        let before_year_one = DateTime::from_timestamp(-62_135_596_801, 0).unwrap();
+        for t in [leap, before_year_one] {
+            assert_eq!(copy_text(&Value::Time(t)), Value::time_text(&t), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn copy_text_of_a_float_reads_back_as_the_same_double() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut floats = vec![
+            0.0,
+            -0.0,
+            23.4,
+            917.2,
+            1e16,
+            1e-7,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ];
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            floats.push(f64::from_bits(x));
+            floats.push(((x % 20_000) as f64 - 10_000.0) / 10.0);
+        }
+        for f in floats.into_iter().filter(|f| f.is_finite()) {
+            let text = copy_text(&Value::Float(f));
+            assert_eq!(
+                text.parse::<f64>().unwrap().to_bits(),
+                f.to_bits(),
+                "{text}"
+            );
+        }
+        // What PostgreSQL's float8in reads for the others.
+        assert_eq!(copy_text(&Value::Float(f64::NAN)), "NaN");
+        assert_eq!(copy_text(&Value::Float(f64::INFINITY)), "inf");
+        assert_eq!(copy_text(&Value::Float(f64::NEG_INFINITY)), "-inf");
     }
 }

@@ -303,7 +303,7 @@ pub fn seed(
 
 /// The telemetry the fixtures generate, one series per device. Devices and plants have text
 /// keys the fixtures state, so no database lookup is needed.
-fn telemetry_series(fixtures: &Fixtures) -> Vec<telemetry::Series> {
+pub fn telemetry_series(fixtures: &Fixtures) -> Vec<telemetry::Series> {
     let text_key = |table: &str, label: &str| match fixture_key(fixtures, table, label) {
         Some(Value::Text(t)) => Some(t),
         _ => None,
