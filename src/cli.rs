@@ -130,16 +130,22 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct FleetArgs {
     /// The fleet file: `databases: {NAME: {url: URL, groups: [GROUP], migrations: DIR}}`.
-    #[arg(long = "fleet", value_name = "FILE", default_value = crate::fleet::DEFAULT_FILE, env = "PLANTDB_FLEET")]
+    #[arg(long = "fleet", global = true, value_name = "FILE", default_value = crate::fleet::DEFAULT_FILE, env = "PLANTDB_FLEET")]
     pub file: PathBuf,
     /// Only these databases (repeatable, or comma-separated).
-    #[arg(long, value_name = "NAME", num_args = 1.., value_delimiter = ',', conflicts_with = "group")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        value_delimiter = ',',
+        conflicts_with = "group"
+    )]
     pub only: Vec<String>,
     /// Only the databases in group G (repeatable, or comma-separated).
-    #[arg(long, value_name = "G", num_args = 1.., value_delimiter = ',')]
+    #[arg(long, global = true, value_name = "G", value_delimiter = ',')]
     pub group: Vec<String>,
     /// Work on N databases at once.
-    #[arg(long, value_name = "N", default_value = "4", value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(long, global = true, value_name = "N", default_value = "4", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallel: u32,
     #[command(subcommand)]
     pub action: FleetCommand,
@@ -192,7 +198,12 @@ pub enum FleetMigrateCommand {
 #[derive(Debug, Args)]
 pub struct FleetRunArgs {
     /// Run these databases (names or groups) first; the rest start only once they succeeded.
-    #[arg(long, value_name = "NAME", num_args = 1.., value_delimiter = ',', conflicts_with = "waves")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_delimiter = ',',
+        conflicts_with = "waves"
+    )]
     pub canary: Vec<String>,
     /// One wave per group, in the order the fleet file first names them, then the databases
     /// in no group; each wave starts only once the one before succeeded.

@@ -6,6 +6,7 @@ mod cli;
 mod connect;
 mod driver_ownership;
 mod errors;
+mod fleet;
 mod harness;
 mod layers;
 mod local_guard;
