@@ -216,9 +216,10 @@ impl Sets {
         let mut sets = HashMap::new();
         for entry in entries {
             let key = (migrations_of(entry, options), entry.target.dialect());
-            if !sets.contains_key(&key) {
-                let set = MigrationSet::load(key.0.as_deref(), key.1)?;
-                sets.insert(key, set);
+            if let std::collections::hash_map::Entry::Vacant(slot) = sets.entry(key) {
+                let (dir, dialect) = slot.key();
+                let set = MigrationSet::load(dir.as_deref(), *dialect)?;
+                slot.insert(set);
             }
         }
         Ok(Sets(sets))
