@@ -198,11 +198,19 @@ pub enum Error {
         at: Location,
         message: String,
         hint: Option<String>,
+        /// The YAML parser's or the URL's error, when one is behind the mistake.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
     /// A fleet file that cannot be read, or a choice of databases it does not have.
     #[error("{message}")]
-    Fleet { message: String, hint: String },
+    Fleet {
+        message: String,
+        hint: String,
+        #[source]
+        source: Option<std::io::Error>,
+    },
 
     #[error("cannot read seed file `{}`: {reason}", printable(.path))]
     FixtureFile {

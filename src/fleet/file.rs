@@ -47,6 +47,7 @@ impl Fleet {
             hint: format!(
                 "`--fleet FILE` names the fleet file; without it plantdb reads {DEFAULT_FILE} in the working directory"
             ),
+            source: Some(e),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Fleet::parse(&path.display().to_string(), &text, base, &|name| {
@@ -65,7 +66,7 @@ impl Fleet {
         let options = LoaderOptions::default()
             .error_on_duplicate_keys(true)
             .prevent_coercion(true);
-        let root = parse_yaml_with_options(0, text, options).map_err(|e| yaml_error(file, &e))?;
+        let root = parse_yaml_with_options(0, text, options).map_err(|e| yaml_error(file, e))?;
         let root = root.as_mapping().ok_or_else(|| {
             mistake(
                 at(file, root.span()),
@@ -117,6 +118,7 @@ impl Fleet {
                 return Err(Error::Fleet {
                     message: format!("`--only {name}`: the fleet file has no database `{name}`"),
                     hint: format!("its databases: {}", known_names.join(", ")),
+                    source: None,
                 });
             }
         }
@@ -128,6 +130,7 @@ impl Fleet {
                         "`--group {group}`: no database of the fleet file is in group `{group}`"
                     ),
                     hint: group_list(&known_groups),
+                    source: None,
                 });
             }
         }
@@ -191,13 +194,15 @@ fn read_entry(
         )
     })?;
     let url_scalar = scalar(file, label, "url", url_node)?;
-    let url = expand(file, url_scalar, env)?;
+    let url = expand(file, url_scalar, env, Encode::InsideUrl)?;
     let target = Target::parse(&url).map_err(|e| {
         // The error masks the password; the position says which entry it is.
-        mistake(
-            at(file, url_scalar.span()),
-            &format!("database `{label}`: {e}"),
-        )
+        Error::FleetFile {
+            at: at(file, url_scalar.span()),
+            message: format!("database `{label}`: {e}"),
+            hint: e.hint(),
+            source: Some(Box::new(e)),
+        }
     })?;
     let groups = match map.get_node("groups") {
         None => Vec::new(),
@@ -216,7 +221,12 @@ fn read_entry(
     let migrations = match map.get_node("migrations") {
         None => None,
         Some(node) => {
-            let path = expand(file, scalar(file, label, "migrations", node)?, env)?;
+            let path = expand(
+                file,
+                scalar(file, label, "migrations", node)?,
+                env,
+                Encode::Never,
+            )?;
             Some(base.join(path))
         }
     };
@@ -236,6 +246,7 @@ fn check_fields(file: &str, label: &str, map: &MarkedMappingNode) -> Result<()> 
                 at: at(file, key.span()),
                 message: format!("database `{label}` has unknown field `{}`", key.as_str()),
                 hint: Some(format!("a database takes: {ENTRY_FIELDS}")),
+                source: None,
             });
         }
     }
@@ -256,6 +267,15 @@ fn scalar<'a>(
     })
 }
 
+/// Whether a variable's value is percent-encoded where it goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encode {
+    /// In a URL, unless the variable is the whole value (a whole URL).
+    InsideUrl,
+    /// A path: taken as it is.
+    Never,
+}
+
 /// Replaces each `${NAME}` with the variable's value. A variable that is the whole value is
 /// taken as it is (a whole URL); one inside a URL is percent-encoded, so that a password
 /// holding `@`, `:` or `/` still reads as a password.
@@ -263,6 +283,7 @@ fn expand(
     file: &str,
     value: &MarkedScalarNode,
     env: &dyn Fn(&str) -> Option<String>,
+    encode: Encode,
 ) -> Result<String> {
     use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
     let text = value.as_str();
@@ -288,6 +309,7 @@ fn expand(
         }
         let Some(found) = env(name) else {
             return Err(Error::FleetFile {
+                source: None,
                 at: at(file, value.span()),
                 message: format!("environment variable `{name}` is not set"),
                 hint: Some(format!(
@@ -296,7 +318,7 @@ fn expand(
             });
         };
         let whole = text.trim() == format!("${{{name}}}");
-        if whole {
+        if whole || encode == Encode::Never {
             out.push_str(&found);
         } else {
             // Unreserved characters stay as they are: host names and user names read the same.
@@ -328,11 +350,12 @@ fn mistake(at: Location, message: &str) -> Error {
         at,
         message: message.to_string(),
         hint: None,
+        source: None,
     }
 }
 
-fn yaml_error(file: &str, e: &LoadError) -> Error {
-    let (place, message) = match e {
+fn yaml_error(file: &str, e: LoadError) -> Error {
+    let (place, message) = match &e {
         LoadError::ScanError(marker, scan) => (
             Location {
                 file: file.to_string(),
@@ -375,7 +398,12 @@ fn yaml_error(file: &str, e: &LoadError) -> Error {
             format!("YAML error: {e}"),
         ),
     };
-    mistake(place, &message)
+    Error::FleetFile {
+        at: place,
+        message,
+        hint: None,
+        source: Some(Box::new(e)),
+    }
 }
 
 #[cfg(test)]
@@ -386,6 +414,7 @@ mod tests {
         match name {
             "SITE_A_PASSWORD" => Some("p@ss:w/rd".into()),
             "WHOLE_URL" => Some("postgres://u:hidden@127.0.0.1:5432/whole".into()),
+            "MIGRATIONS_ROOT" => Some("/srv/plant migrations".into()),
             _ => None,
         }
     }
@@ -407,7 +436,7 @@ mod tests {
             "databases:\n  \
                site-b: {url: \"postgres://plant:${SITE_A_PASSWORD}@127.0.0.1:5433/b\", groups: [canary, east]}\n  \
                site-a:\n    url: sqlite://a.sqlite3\n    migrations: site-a-migrations\n  \
-               whole: {url: \"${WHOLE_URL}\", groups: east}\n",
+               whole: {url: \"${WHOLE_URL}\", groups: east, migrations: \"${MIGRATIONS_ROOT}/whole\"}\n",
         )
         .unwrap();
         let names: Vec<&str> = fleet.databases.iter().map(|e| e.name.as_str()).collect();
@@ -428,6 +457,11 @@ mod tests {
         assert_eq!(
             fleet.databases[1].migrations.as_deref(),
             Some(Path::new("/etc/plant/site-a-migrations"))
+        );
+        // A path takes the variable as it is: no percent-encoding.
+        assert_eq!(
+            fleet.databases[2].migrations.as_deref(),
+            Some(Path::new("/srv/plant migrations/whole"))
         );
         assert_eq!(
             fleet.databases[2].shown_url,

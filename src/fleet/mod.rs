@@ -78,7 +78,7 @@ impl FleetObserver for IgnoreProgress {}
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FleetReport {
     pub action: &'static str,
-    /// True when every selected database succeeded.
+    /// True when every selected database succeeded and the run was not interrupted.
     pub ok: bool,
     /// True when SIGINT stopped the run from starting more.
     pub interrupted: bool,
@@ -146,7 +146,7 @@ impl Failure {
 }
 
 impl FleetReport {
-    /// 0 when every database succeeded, else 1.
+    /// 0 when every database succeeded (and no SIGINT came), else 1.
     pub fn exit_code(&self) -> i32 {
         if self.ok { 0 } else { exit::ERROR }
     }
@@ -168,6 +168,7 @@ pub fn waves(entries: &[Entry], order: &Order) -> Result<Vec<Vec<usize>>> {
                             "`--canary {name}`: no selected database is named `{name}` or is in group `{name}`"
                         ),
                         hint: "name a database or a group of the fleet file (and of --only/--group, if given)".into(),
+                        source: None,
                     });
                 }
             }
@@ -191,6 +192,7 @@ pub fn waves(entries: &[Entry], order: &Order) -> Result<Vec<Vec<usize>>> {
                 return Err(Error::Fleet {
                     message: "`--waves`: no selected database is in a group".into(),
                     hint: file::group_list(&[]),
+                    source: None,
                 });
             }
             let mut waves: Vec<Vec<usize>> = vec![Vec::new(); groups.len() + 1];
@@ -330,15 +332,14 @@ pub fn run(
         .collect();
     let count = |state: State| databases.iter().filter(|d| d.state == state).count();
     let succeeded = count(State::Succeeded);
+    let interrupted = options
+        .interrupted
+        .load(std::sync::atomic::Ordering::SeqCst);
     Ok(FleetReport {
         action: action.describe(),
-        ok: succeeded == databases.len(),
-        interrupted: databases
-            .iter()
-            .any(|d| d.not_started == Some(NotStarted::Interrupted))
-            || options
-                .interrupted
-                .load(std::sync::atomic::Ordering::SeqCst),
+        // An interrupted run is not a success, even when nothing was left to start.
+        ok: succeeded == databases.len() && !interrupted,
+        interrupted,
         parallel: options.parallel,
         policy: options.policy,
         waves: waves.len(),
@@ -526,6 +527,7 @@ pub fn status(entries: &[Entry], options: &FleetOptions) -> Result<FleetStatus> 
                         entries[index].name
                     ),
                     hint: "run `plantdb fleet status` again".into(),
+                    source: None,
                 });
             }
         }
