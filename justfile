@@ -35,6 +35,11 @@ bench-peers ROUNDS="21":
     cargo build --release --bins --examples
     cargo run --release --example peer_bench -- {{ROUNDS}}
 
+# Roll the built-in schema out to 100 fresh databases with `fleet --parallel` 1, 4 and 16.
+bench-fleet DATABASES="100":
+    cargo build --release --bins --examples
+    cargo run --release --example fleet_bench -- {{DATABASES}}
+
 # Load and seed generated fixture files of 10k, 100k and 1M rows.
 bench-fixtures:
     cargo build --release --examples

@@ -130,6 +130,98 @@ pub enum Command {
     Reset(ResetArgs),
     /// Print a fresh PLANTDB_SECRET_KEY (base64 of 32 random bytes).
     SecretKey,
+    /// Work on every database of a fleet file at once: status, migrate up/down, verify.
+    Fleet(FleetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// The fleet file: `databases: {NAME: {url: URL, groups: [GROUP], migrations: DIR}}`.
+    #[arg(long = "fleet", global = true, value_name = "FILE", default_value = crate::fleet::DEFAULT_FILE, env = "PLANTDB_FLEET")]
+    pub file: PathBuf,
+    /// Only these databases (repeatable, or comma-separated).
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        value_delimiter = ',',
+        conflicts_with = "group"
+    )]
+    pub only: Vec<String>,
+    /// Only the databases in group G (repeatable, or comma-separated).
+    #[arg(long, global = true, value_name = "G", value_delimiter = ',')]
+    pub group: Vec<String>,
+    /// Work on N databases at once.
+    #[arg(long, global = true, value_name = "N", default_value = "4", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub parallel: u32,
+    #[command(subcommand)]
+    pub action: FleetCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// One table of every database: version, pending, drift, TimescaleDB, reachable.
+    Status {
+        /// Exit 0 only when every database is reachable and up to date: 5 when one cannot be
+        /// reached, else 4 on drift, else 3 when migrations are pending.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Apply or revert migrations on every database.
+    Migrate {
+        #[command(subcommand)]
+        action: FleetMigrateCommand,
+    },
+    /// `plantdb verify` on every database.
+    Verify {
+        /// Round-trip and compare every migration, not only the pending ones.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        run: FleetRunArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetMigrateCommand {
+    /// Apply pending migrations on every database.
+    Up {
+        /// Apply up to and including VERSION.
+        #[arg(long, value_name = "VERSION")]
+        to: Option<Version>,
+        #[command(flatten)]
+        run: FleetRunArgs,
+    },
+    /// Revert every migration newer than VERSION on every database (0: revert all).
+    Down {
+        #[arg(long, value_name = "VERSION")]
+        to: Version,
+        #[command(flatten)]
+        run: FleetRunArgs,
+    },
+}
+
+/// How a fleet run orders its databases and what a failure stops.
+#[derive(Debug, Args)]
+pub struct FleetRunArgs {
+    /// Run these databases (names or groups) first; the rest start only once they succeeded.
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_delimiter = ',',
+        conflicts_with = "waves"
+    )]
+    pub canary: Vec<String>,
+    /// One wave per group, in the order the fleet file first names them, then the databases
+    /// in no group; each wave starts only once the one before succeeded.
+    #[arg(long)]
+    pub waves: bool,
+    /// After a failure, start nothing new and let the running ones finish (the default).
+    #[arg(long, conflicts_with = "keep_going")]
+    pub stop_on_failure: bool,
+    /// After a failure, go on with the other databases of the wave.
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 #[derive(Debug, Args)]

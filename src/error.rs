@@ -203,6 +203,26 @@ pub enum Error {
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 
+    /// A mistake in a fleet file, at a place in it.
+    #[error("{at}: {message}")]
+    FleetFile {
+        at: Location,
+        message: String,
+        hint: Option<String>,
+        /// The YAML parser's or the URL's error, when one is behind the mistake.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// A fleet file that cannot be read, or a choice of databases it does not have.
+    #[error("{message}")]
+    Fleet {
+        message: String,
+        hint: String,
+        #[source]
+        source: Option<std::io::Error>,
+    },
+
     #[error("cannot read seed file `{}`: {reason}", printable(.path))]
     FixtureFile {
         path: String,
@@ -659,6 +679,8 @@ impl Error {
                 "is the server starting at that address? `--wait-timeout SECONDS` waits longer".into(),
             ),
             Error::Fixture { hint, .. } => hint.clone(),
+            Error::FleetFile { hint, .. } => hint.clone(),
+            Error::Fleet { hint, .. } => Some(hint.clone()),
             Error::SeedPending(_) => Some("run `plantdb migrate up` first".into()),
             Error::SeedBlocked { .. } => Some(
                 "name those rows (or the rows they reference) in the fixtures, delete them first, or seed with `--mode upsert`".into(),

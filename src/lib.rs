@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod live_drift;
+pub mod fleet;
 pub mod migrate;
 pub mod output;
 pub mod printable;

@@ -5,6 +5,7 @@
 mod adopt;
 mod baseline;
 mod completions;
+mod fleet;
 mod man;
 mod migrate;
 mod new;
@@ -16,10 +17,11 @@ mod verify;
 
 use std::time::Duration;
 
-use crate::cli::{Cli, Command, GlobalArgs, MigrateCommand};
+use crate::cli::{Cli, Command, FleetCommand, FleetMigrateCommand, GlobalArgs, MigrateCommand};
 use crate::config::{self, Target};
 use crate::db::{self, Access, Dialect, Driver, LockWait};
 use crate::error::Result;
+use crate::fleet::Action;
 use crate::migrate::MigrationSet;
 use crate::output::Output;
 use crate::wait;
@@ -33,6 +35,23 @@ pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
         Command::Completions { shell } => completions::run(*shell),
         Command::Man => man::run(),
         Command::SecretKey => secret_key::run(out),
+        Command::Fleet(args) => {
+            let fleet = fleet::Selected::resolve(global, out, args)?;
+            match &args.action {
+                FleetCommand::Status { check } => fleet::status(&fleet, *check),
+                FleetCommand::Verify { all, run } => {
+                    fleet::run(&fleet, Action::Verify { all: *all }, run)
+                }
+                FleetCommand::Migrate { action } => match action {
+                    FleetMigrateCommand::Up { to, run } => {
+                        fleet::run(&fleet, Action::Up { to: *to }, run)
+                    }
+                    FleetMigrateCommand::Down { to, run } => {
+                        fleet::run(&fleet, Action::Down { to: *to }, run)
+                    }
+                },
+            }
+        }
         Command::Status { check } => status::run(&Database::resolve(global, out)?, *check),
         Command::Verify { all, live } => {
             let db = Database::resolve(global, out)?;

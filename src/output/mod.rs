@@ -1,6 +1,7 @@
 //! Everything plantdb prints. The engine returns reports; this renders them as text or JSON,
 //! and shows progress on a terminal (progress.rs).
 
+mod fleet;
 mod progress;
 
 use std::io::{IsTerminal, Write};

@@ -9,6 +9,7 @@ mod connect;
 mod driver_ownership;
 mod errors;
 mod fixture_memory;
+mod fleet;
 mod harness;
 mod layers;
 mod local_guard;

@@ -73,6 +73,16 @@ impl PgDatabase {
         }
     }
 
+    /// A fresh database on a second throwaway server of its own (started on first use, once
+    /// per test binary), for tests that work on databases of more than one server.
+    pub fn on_second_server() -> PgDatabase {
+        static SECOND_SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+        match SECOND_SERVER.get_or_init(|| start_with_retries(ServerOptions::default())) {
+            Ok(server) => PgDatabase::on(server),
+            Err(reason) => panic!("cannot start the second PostgreSQL test server: {reason}"),
+        }
+    }
+
     fn on(server: &'static Server) -> PgDatabase {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
