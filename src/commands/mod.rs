@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use crate::cli::{Cli, Command, GlobalArgs, MigrateCommand};
 use crate::config::{self, Target};
-use crate::db::{self, Access, Dialect, Driver, LockWait};
+use crate::db::{self, Access, Dialect, Driver, LockWait, citus};
 use crate::error::Result;
 use crate::migrate::MigrationSet;
 use crate::output::Output;
@@ -82,8 +82,12 @@ impl<'a> Database<'a> {
 
     /// Connects to `target` (this database, or a stand-in for one that does not exist yet),
     /// waiting for plantdb's lock as `--lock-timeout` says.
+    /// `--citus` is settled here, before the command writes anything.
     fn connect(&self, target: &Target, access: Access) -> Result<Box<dyn Driver>> {
-        let mut driver = db::connect(target, access, self.global.timescale)?;
+        let (citus, timescale) = (self.global.citus, self.global.timescale);
+        citus::check_policies(citus, timescale, target.dialect())?;
+        let mut driver = db::connect(target, access, timescale)?;
+        citus::settle(driver.as_mut(), citus, timescale)?;
         driver.set_lock_wait(self.lock_wait());
         Ok(driver)
     }

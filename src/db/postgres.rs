@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use postgres::error::{DbError, ErrorPosition, SqlState};
 use postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
+use super::citus::{CITUS_PROBE, CITUS_WORKERS, CitusState, CitusWorker};
 use super::history::{self, ADOPTION_TABLE, HISTORY_TABLE};
 use super::value::{Kind, Value, from_pg_row};
 use super::{Access, AppliedMigration, Dialect, Driver, LockWait, Step};
@@ -47,6 +48,8 @@ pub struct PostgresDriver {
     /// `query`'s prepared statements by SQL text, kept until the transaction ends: a seed runs
     /// the same few statements once per row, and preparing costs a round trip each time.
     statements: HashMap<String, postgres::Statement>,
+    /// Citus's extension state as read with the session set-up (no workers yet).
+    citus_probe: CitusState,
 }
 
 /// How many statements `query` keeps prepared; the seed's per-row statements are a few per
@@ -71,17 +74,30 @@ impl PostgresDriver {
             lock_wait: LockWait::default(),
             notices,
             statements: HashMap::new(),
+            citus_probe: CitusState::default(),
         };
         // The telemetry migration reads the policy from this setting and decides in SQL. The
-        // settings go in one message: one round trip, whatever the access.
+        // settings and Citus's probe go in one message: one round trip, whatever the access.
         let mut setup = format!("SET plantdb.timescale = '{}'", timescale.as_str());
         if access == Access::ReadOnly {
             setup.push_str("; SET default_transaction_read_only = on");
         }
-        driver
-            .client
-            .batch_execute(&setup)
+        setup.push_str(";\n");
+        setup.push_str(CITUS_PROBE);
+        let probe = driver
+            .simple_rows(&setup)
             .map_err(|e| driver.db_error("cannot configure the session", e))?;
+        if let Some(row) = probe.first() {
+            driver.citus_probe = CitusState {
+                available: row.get(0) == Some("t"),
+                installed: row.get(1) == Some("t"),
+                preloaded: row.get(2).map(|libs| {
+                    libs.split(',')
+                        .any(|lib| lib.trim().trim_matches('"') == "citus")
+                }),
+                workers: Vec::new(),
+            };
+        }
         Ok(driver)
     }
 
@@ -176,6 +192,40 @@ impl PostgresDriver {
                 .is_ok_and(|rows| rows.first().and_then(|row| row.get(0)) == Some("t"));
         }
         state
+    }
+
+    /// What Citus looks like on this database: the extension as read when connecting and,
+    /// where it is installed, the active workers (one query, on a coordinator only).
+    pub fn citus(&mut self) -> Result<CitusState> {
+        let mut state = self.citus_probe.clone();
+        if state.installed {
+            let rows = self
+                .simple_rows(CITUS_WORKERS)
+                .map_err(|e| self.db_error("cannot read the Citus workers", e))?;
+            state.workers = rows
+                .iter()
+                .filter_map(|row| {
+                    Some(CitusWorker {
+                        host: row.get(0)?.to_string(),
+                        port: row.get(1)?.parse().ok()?,
+                    })
+                })
+                .collect();
+        }
+        Ok(state)
+    }
+
+    /// Tells this session's migrations that Citus distributes the tables, and keeps
+    /// TimescaleDB out of the telemetry table, which Citus distributes instead.
+    pub fn use_citus(&mut self) -> Result<()> {
+        self.client
+            .batch_execute("SET plantdb.citus = 'on'; SET plantdb.timescale = 'off'")
+            .map_err(|e| self.db_error("cannot configure the session for Citus", e))
+    }
+
+    /// The server as messages name it.
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// The underlying client, for seeding and tests.

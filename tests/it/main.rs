@@ -2,6 +2,7 @@
 
 mod adopt;
 mod atomic;
+mod citus;
 mod cli;
 mod connect;
 mod driver_ownership;

@@ -1,0 +1,184 @@
+//! `--citus auto|require|off`: the decision and the refusals on servers without Citus (plain
+//! PostgreSQL and SQLite; nothing here pretends to be Citus), and the same commands on a real
+//! coordinator with two workers when `PLANTDB_TEST_CITUS=1` (see `support::citus`).
+
+use std::process::Output;
+
+use assert_cmd::Command;
+
+use crate::support::{PgDatabase, SqliteFile};
+
+fn plantdb(url: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().expect("a working directory");
+    let mut cmd = Command::cargo_bin("plantdb").expect("the binary");
+    cmd.current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("PLANTDB_CITUS")
+        .env_remove("PLANTDB_TIMESCALE")
+        .args(["--database-url", url]);
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    cmd.args(args).output().expect("plantdb runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A database someone already uses: one plain table with a row, made with plain SQL.
+fn plain_database_with_data() -> PgDatabase {
+    let pg = PgDatabase::new();
+    pg.client()
+        .batch_execute(
+            "CREATE TABLE plants (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+             INSERT INTO plants VALUES ('p1', 'Monstera');",
+        )
+        .unwrap();
+    pg
+}
+
+/// The tables of the public schema, to show that nothing was created or dropped.
+fn public_tables(pg: &PgDatabase) -> Vec<String> {
+    pg.client()
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[test]
+fn require_on_plain_postgres_fails_before_anything_changes() {
+    for (env, flag) in [
+        (vec![], vec!["--citus", "require"]),
+        (vec![("PLANTDB_CITUS", "require")], vec![]),
+    ] {
+        for command in [&["migrate", "up"][..], &["seed"][..]] {
+            let pg = plain_database_with_data();
+            let args: Vec<&str> = flag.iter().chain(command).copied().collect();
+            let output = plantdb(&pg.url, &env, &args);
+            let text = stderr(&output);
+            assert_eq!(output.status.code(), Some(1), "{args:?}: {text}");
+            assert!(
+                text.contains("Citus is required (--citus require) but cannot be used")
+                    && text.contains("127.0.0.1")
+                    && text.contains("the citus extension is not available on this server"),
+                "{args:?}: {text}"
+            );
+            assert!(
+                text.contains("hint:") && text.contains("--citus auto|off"),
+                "{text}"
+            );
+            assert!(!text.contains("panicked"), "{text}");
+            assert_eq!(public_tables(&pg), ["plants"], "{args:?}: nothing created");
+            let rows: i64 = pg
+                .client()
+                .query_one("SELECT count(*) FROM plants", &[])
+                .unwrap()
+                .get(0);
+            assert_eq!(rows, 1);
+        }
+    }
+}
+
+#[test]
+fn require_on_sqlite_is_refused_before_the_file_is_created() {
+    for args in [
+        &["--citus", "require", "migrate", "up"][..],
+        &["--citus", "require", "seed"][..],
+        &["--citus", "require", "reset", "--yes", "--no-seed"][..],
+    ] {
+        let file = SqliteFile::new();
+        let output = plantdb(&file.url(), &[], args);
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {text}");
+        assert!(
+            text.contains("`--citus require` needs PostgreSQL: SQLite has no Citus"),
+            "{args:?}: {text}"
+        );
+        assert!(!file.path.exists(), "{args:?}: nothing was created");
+    }
+    // A SQLite file that exists is left as it was.
+    let file = SqliteFile::new();
+    file.connection()
+        .execute_batch(
+            "CREATE TABLE plants (id TEXT PRIMARY KEY); INSERT INTO plants VALUES ('p1');",
+        )
+        .unwrap();
+    let output = plantdb(
+        &file.url(),
+        &[("PLANTDB_CITUS", "require")],
+        &["migrate", "up"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let tables: i64 = file
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 1, "no history table, no migration");
+}
+
+#[test]
+fn citus_and_timescale_both_required_is_refused_before_connecting() {
+    let pg = plain_database_with_data();
+    let output = plantdb(
+        &pg.url,
+        &[("PLANTDB_TIMESCALE", "require")],
+        &["--citus", "require", "migrate", "up"],
+    );
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("`--citus require` and `--timescale require` both claim the telemetry table"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--citus off"),
+        "the hint says how to choose: {text}"
+    );
+    assert_eq!(public_tables(&pg), ["plants"]);
+}
+
+#[test]
+fn auto_and_off_stay_plain_without_citus_on_both_dialects() {
+    for policy in ["auto", "off"] {
+        let pg = PgDatabase::new();
+        let output = plantdb(&pg.url, &[("PLANTDB_CITUS", policy)], &["migrate", "up"]);
+        assert!(output.status.success(), "{policy}: {}", stderr(&output));
+        let distributed: bool = pg
+            .client()
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(!distributed, "plantdb never creates the citus extension");
+        assert!(public_tables(&pg).contains(&"telemetry".to_string()));
+
+        let file = SqliteFile::new();
+        let output = plantdb(&file.url(), &[], &["--citus", policy, "migrate", "up"]);
+        assert!(output.status.success(), "{policy}: {}", stderr(&output));
+    }
+}
+
+#[test]
+fn an_unknown_citus_policy_is_a_usage_error() {
+    let file = SqliteFile::new();
+    let output = plantdb(&file.url(), &[], &["--citus", "sometimes", "status"]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(
+        text.contains("auto") && text.contains("require") && text.contains("off"),
+        "{text}"
+    );
+    assert!(!file.path.exists());
+}
