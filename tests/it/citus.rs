@@ -6,6 +6,9 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
+use plantdb::db::HISTORY_TABLE;
+
+use crate::support::citus::{CitusDatabase, Setup, WORKERS};
 use crate::support::{PgDatabase, SqliteFile};
 
 fn plantdb(url: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
@@ -181,4 +184,107 @@ fn an_unknown_citus_policy_is_a_usage_error() {
         "{text}"
     );
     assert!(!file.path.exists());
+}
+
+// On a real cluster. Without `PLANTDB_TEST_CITUS=1` these are listed as ignored, with the
+// reason; with it and no Citus to be had, they fail.
+
+#[test]
+#[cfg_attr(
+    not(plantdb_test_citus),
+    ignore = "needs a Citus cluster: PLANTDB_TEST_CITUS=1 PLANTDB_TEST_CITUS_DIR=<DESTDIR root> (README, Citus)"
+)]
+fn the_test_cluster_is_a_coordinator_with_two_workers() {
+    let citus = CitusDatabase::new();
+    let mut client = citus.client();
+    let ports: Vec<i32> = client
+        .query(
+            "SELECT nodeport FROM pg_dist_node WHERE groupid <> 0 AND isactive ORDER BY nodeport",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut expected: Vec<i32> = citus.worker_ports.iter().map(|p| i32::from(*p)).collect();
+    expected.sort();
+    assert_eq!(ports, expected);
+    assert_eq!(ports.len(), WORKERS);
+    // DDL inside a transaction reaches the workers: a distributed table has shards there.
+    client
+        .batch_execute(
+            "BEGIN;
+             CREATE TABLE probe (id TEXT PRIMARY KEY);
+             SELECT create_distributed_table('probe', 'id');
+             COMMIT;",
+        )
+        .unwrap();
+    let nodes: i64 = client
+        .query_one(
+            "SELECT count(DISTINCT nodeport) FROM citus_shards WHERE table_name = 'probe'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(nodes, WORKERS as i64, "shards on both workers");
+}
+
+#[test]
+#[cfg_attr(
+    not(plantdb_test_citus),
+    ignore = "needs a Citus cluster: PLANTDB_TEST_CITUS=1 PLANTDB_TEST_CITUS_DIR=<DESTDIR root> (README, Citus)"
+)]
+fn require_is_met_on_a_coordinator_with_workers_and_the_history_stays_on_the_coordinator() {
+    let citus = CitusDatabase::new();
+    let output = plantdb(
+        &citus.url,
+        &[("PLANTDB_CITUS", "require")],
+        &["migrate", "up"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut client = citus.client();
+    let history: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {HISTORY_TABLE}"), &[])
+        .unwrap()
+        .get(0);
+    assert!(history > 0, "the history is on the coordinator");
+    let output = plantdb(
+        &citus.url,
+        &[],
+        &["--citus", "require", "status", "--check"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+#[cfg_attr(
+    not(plantdb_test_citus),
+    ignore = "needs a Citus cluster: PLANTDB_TEST_CITUS=1 PLANTDB_TEST_CITUS_DIR=<DESTDIR root> (README, Citus)"
+)]
+fn require_names_what_a_half_set_up_cluster_lacks_and_auto_stays_plain_there() {
+    for (setup, reason) in [
+        (
+            Setup::NoExtension,
+            "the citus extension is not installed in this database",
+        ),
+        (Setup::NoWorkers, "this database has no active Citus worker"),
+    ] {
+        let citus = CitusDatabase::with(setup);
+        let output = plantdb(&citus.url, &[], &["--citus", "require", "migrate", "up"]);
+        let text = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{setup:?}: {text}");
+        assert!(text.contains(reason), "{setup:?}: {text}");
+        let tables: i64 = citus
+            .client()
+            .query_one(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(tables, 0, "{setup:?}: nothing created");
+
+        let output = plantdb(&citus.url, &[], &["--citus", "auto", "migrate", "up"]);
+        assert!(output.status.success(), "{setup:?}: {}", stderr(&output));
+    }
 }
