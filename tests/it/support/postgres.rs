@@ -204,8 +204,9 @@ struct Installation {
     pkglibdir: PathBuf,
     /// `None`: no real TimescaleDB, the shadow installations get the stand-in.
     timescaledb: Option<RealTimescale>,
-    /// Citus for the cluster's servers: `None` when this machine has none.
-    citus: Option<RealExtension>,
+    /// Citus for the cluster's servers: `None` when this machine has none; a bad
+    /// `PLANTDB_TEST_CITUS_DIR` fails only the servers that want Citus.
+    citus: Result<Option<RealExtension>, String>,
 }
 
 /// A real extension, TimescaleDB's or Citus's, installed or staged.
@@ -262,16 +263,17 @@ fn find_installation() -> Result<Installation, String> {
         }
     };
     let citus = match std::env::var_os(CITUS_DIR_VARIABLE) {
-        Some(root) if !root.is_empty() => Some(staged_extension(
+        Some(root) if !root.is_empty() => staged_extension(
             "citus",
             CITUS_DIR_VARIABLE,
             Path::new(&root),
             &sharedir,
             &pkglibdir,
-        )?),
-        _ => (sharedir.join("extension").join("citus.control").is_file()
+        )
+        .map(Some),
+        _ => Ok((sharedir.join("extension").join("citus.control").is_file()
             && pkglibdir.join("citus.so").is_file())
-        .then_some(RealExtension::Installed),
+        .then_some(RealExtension::Installed)),
     };
     Ok(Installation {
         bindir,
@@ -369,17 +371,18 @@ fn build_shadow_installation(
     link_entries(&installation.pkglibdir, &pkglibdir, |_| true)?;
     if options.citus {
         match &installation.citus {
-            None => {
+            Err(reason) => return Err(reason.clone()),
+            Ok(None) => {
                 return Err(format!(
                     "no Citus on this machine: build it and set {CITUS_DIR_VARIABLE} to the \
                      root it was installed into with `make install DESTDIR=...` (README, Citus)"
                 ));
             }
-            Some(RealExtension::Installed) => {}
-            Some(RealExtension::Staged {
+            Ok(Some(RealExtension::Installed)) => {}
+            Ok(Some(RealExtension::Staged {
                 extension,
                 libraries,
-            }) => link_staged(extension, &extension_dir, libraries, &pkglibdir)?,
+            })) => link_staged(extension, &extension_dir, libraries, &pkglibdir)?,
         }
     }
     match &installation.timescaledb {
