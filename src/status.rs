@@ -1,5 +1,6 @@
 //! `plantdb status`: where a database stands. Read-only: it never creates the history table.
 
+use crate::db::citus::CitusState;
 use crate::db::postgres::TimescaleState;
 use crate::db::{Dialect, Driver};
 use crate::error::{DriftItem, Result, Version, exit};
@@ -23,6 +24,8 @@ pub struct StatusReport {
     pub missing: Vec<DriftItem>,
     /// `null` on SQLite.
     pub timescaledb: Option<TimescaleState>,
+    /// `null` on SQLite.
+    pub citus: Option<CitusState>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -55,12 +58,13 @@ impl StatusReport {
 
 pub fn status(driver: &mut dyn Driver, set: &MigrationSet, url: &str) -> Result<StatusReport> {
     // On PostgreSQL the history and TimescaleDB's state come together, in one round trip.
-    let (applied_rows, timescaledb) = match driver.as_postgres() {
+    // Citus's cluster is read only where the extension is installed.
+    let (applied_rows, timescaledb, citus) = match driver.as_postgres() {
         Some(pg) => {
             let (applied, timescale) = pg.status_snapshot()?;
-            (applied, Some(timescale))
+            (applied, Some(timescale), Some(pg.citus()?))
         }
-        None => (driver.applied()?, None),
+        None => (driver.applied()?, None, None),
     };
     let (drifted, missing) = plan::drift(set, &applied_rows);
     let pending: Vec<PendingEntry> = set
@@ -90,5 +94,6 @@ pub fn status(driver: &mut dyn Driver, set: &MigrationSet, url: &str) -> Result<
         drifted,
         missing,
         timescaledb,
+        citus,
     })
 }

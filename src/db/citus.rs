@@ -24,6 +24,21 @@ pub struct CitusState {
     pub preloaded: Option<bool>,
     /// The active primary workers of the cluster this database coordinates.
     pub workers: Vec<CitusWorker>,
+    /// The tables Citus manages here (`citus_tables`), by name.
+    pub tables: Vec<CitusTable>,
+    /// This session distributes the tables (`--citus` allowed it and Citus can be used).
+    pub in_use: bool,
+}
+
+/// A table Citus manages, as `citus_tables` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CitusTable {
+    pub name: String,
+    /// `distributed`, `reference` or `local`.
+    pub kind: String,
+    /// `null` for a reference or local table.
+    pub distribution_column: Option<String>,
+    pub shard_count: i64,
 }
 
 /// A worker node as the coordinator's `pg_dist_node` names it.
@@ -55,6 +70,11 @@ pub(super) const CITUS_PROBE: &str =
 pub(super) const CITUS_WORKERS: &str = "SELECT nodename, nodeport FROM pg_dist_node
      WHERE noderole = 'primary' AND isactive AND groupid <> 0
      ORDER BY nodename, nodeport";
+
+/// The tables Citus manages; like [`CITUS_WORKERS`], only where the extension is installed.
+pub(super) const CITUS_TABLES: &str =
+    "SELECT table_name::text, citus_table_type, distribution_column, shard_count
+     FROM citus_tables ORDER BY 1";
 
 /// Refuses, before any database is opened or created, the policies no server can satisfy.
 pub fn check_policies(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use postgres::error::{DbError, ErrorPosition, SqlState};
 use postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
-use super::citus::{CITUS_PROBE, CITUS_WORKERS, CitusState, CitusWorker};
+use super::citus::{CITUS_PROBE, CITUS_TABLES, CITUS_WORKERS, CitusState, CitusTable, CitusWorker};
 use super::history::{self, ADOPTION_TABLE, HISTORY_TABLE};
 use super::value::{Kind, Value, from_pg_row};
 use super::{Access, AppliedMigration, Dialect, Driver, LockWait, Step};
@@ -50,6 +50,8 @@ pub struct PostgresDriver {
     statements: HashMap<String, postgres::Statement>,
     /// Citus's extension state as read with the session set-up (no workers yet).
     citus_probe: CitusState,
+    /// `--citus` settled on distributing (see [`crate::db::citus::settle`]).
+    citus_in_use: bool,
 }
 
 /// How many statements `query` keeps prepared; the seed's per-row statements are a few per
@@ -75,6 +77,7 @@ impl PostgresDriver {
             notices,
             statements: HashMap::new(),
             citus_probe: CitusState::default(),
+            citus_in_use: false,
         };
         // The telemetry migration reads the policy from this setting and decides in SQL. The
         // settings and Citus's probe go in one message: one round trip, whatever the access.
@@ -95,7 +98,7 @@ impl PostgresDriver {
                     libs.split(',')
                         .any(|lib| lib.trim().trim_matches('"') == "citus")
                 }),
-                workers: Vec::new(),
+                ..CitusState::default()
             };
         }
         Ok(driver)
@@ -195,23 +198,28 @@ impl PostgresDriver {
     }
 
     /// What Citus looks like on this database: the extension as read when connecting and,
-    /// where it is installed, the active workers (one query, on a coordinator only).
+    /// where it is installed, the active workers and the tables Citus manages (one round trip,
+    /// on a coordinator only).
     pub fn citus(&mut self) -> Result<CitusState> {
         let mut state = self.citus_probe.clone();
-        if state.installed {
-            let rows = self
-                .simple_rows(CITUS_WORKERS)
-                .map_err(|e| self.db_error("cannot read the Citus workers", e))?;
-            state.workers = rows
-                .iter()
-                .filter_map(|row| {
-                    Some(CitusWorker {
-                        host: row.get(0)?.to_string(),
-                        port: row.get(1)?.parse().ok()?,
-                    })
-                })
-                .collect();
+        if !state.installed {
+            return Ok(state);
         }
+        let messages = self
+            .client
+            .simple_query(&format!("{CITUS_WORKERS};\n{CITUS_TABLES}"))
+            .map_err(|e| self.db_error("cannot read the Citus cluster", e))?;
+        // The two answers are told apart by the command tag that ends the first.
+        let mut first = true;
+        for message in messages {
+            match message {
+                SimpleQueryMessage::CommandComplete(_) => first = false,
+                SimpleQueryMessage::Row(row) if first => state.workers.extend(citus_worker(&row)),
+                SimpleQueryMessage::Row(row) => state.tables.extend(citus_table(&row)),
+                _ => {}
+            }
+        }
+        state.in_use = self.citus_in_use;
         Ok(state)
     }
 
@@ -220,7 +228,9 @@ impl PostgresDriver {
     pub fn use_citus(&mut self) -> Result<()> {
         self.client
             .batch_execute("SET plantdb.citus = 'on'; SET plantdb.timescale = 'off'")
-            .map_err(|e| self.db_error("cannot configure the session for Citus", e))
+            .map_err(|e| self.db_error("cannot configure the session for Citus", e))?;
+        self.citus_in_use = true;
+        Ok(())
     }
 
     /// The server as messages name it.
@@ -681,6 +691,28 @@ const TIMESCALE_STATE: &str =
     "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),
             EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),
             (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries')";
+
+/// A row of [`CITUS_WORKERS`]; `None` if it is not one.
+fn citus_worker(row: &SimpleQueryRow) -> Option<CitusWorker> {
+    Some(CitusWorker {
+        host: row.get(0)?.to_string(),
+        port: row.get(1)?.parse().ok()?,
+    })
+}
+
+/// A row of [`CITUS_TABLES`]; `None` if it is not one.
+fn citus_table(row: &SimpleQueryRow) -> Option<CitusTable> {
+    Some(CitusTable {
+        name: row.get(0)?.to_string(),
+        kind: row.get(1)?.to_string(),
+        // Citus shows `<none>` for a table without one.
+        distribution_column: row
+            .get(2)
+            .filter(|column| *column != "<none>")
+            .map(str::to_string),
+        shard_count: row.get(3)?.parse().ok()?,
+    })
+}
 
 /// The rows of a simple query's answer, leaving out the command tags.
 fn rows_of(messages: Vec<SimpleQueryMessage>) -> Vec<SimpleQueryRow> {

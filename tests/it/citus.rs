@@ -288,3 +288,86 @@ fn require_names_what_a_half_set_up_cluster_lacks_and_auto_stays_plain_there() {
         assert!(output.status.success(), "{setup:?}: {}", stderr(&output));
     }
 }
+
+#[test]
+fn status_says_citus_is_not_in_use_on_plain_postgres_and_is_null_on_sqlite() {
+    let pg = plain_database_with_data();
+    let output = plantdb(&pg.url, &[], &["status", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let citus = &report["citus"];
+    assert_eq!(citus["installed"], false, "{report}");
+    assert_eq!(citus["in_use"], false, "{report}");
+    assert_eq!(citus["workers"], serde_json::json!([]), "{report}");
+    assert_eq!(citus["tables"], serde_json::json!([]), "{report}");
+
+    let file = SqliteFile::new();
+    file.connection()
+        .execute_batch("CREATE TABLE plants (id TEXT PRIMARY KEY)")
+        .unwrap();
+    let output = plantdb(&file.url(), &[], &["status", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report["citus"].is_null(), "{report}");
+}
+
+#[test]
+#[cfg_attr(
+    not(plantdb_test_citus),
+    ignore = "needs a Citus cluster: PLANTDB_TEST_CITUS=1 PLANTDB_TEST_CITUS_DIR=<DESTDIR root> (README, Citus)"
+)]
+fn status_lists_the_workers_and_each_distributed_table() {
+    let citus = CitusDatabase::new();
+    // devices distributed by id, telemetry by device_id colocated with it, plants a reference
+    // table: made here with plain SQL, as Citus's own functions do it.
+    citus
+        .client()
+        .batch_execute(
+            "CREATE TABLE plants (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+             SELECT create_reference_table('plants');
+             CREATE TABLE devices (id TEXT PRIMARY KEY, plant_id TEXT REFERENCES plants (id));
+             SELECT create_distributed_table('devices', 'id', shard_count => 4);
+             CREATE TABLE telemetry (time TIMESTAMPTZ NOT NULL,
+                                     device_id TEXT REFERENCES devices (id));
+             SELECT create_distributed_table('telemetry', 'device_id', colocate_with => 'devices');",
+        )
+        .unwrap();
+    let output = plantdb(&citus.url, &[], &["status", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let state = &report["citus"];
+    assert_eq!(state["in_use"], true, "{report}");
+    let mut ports: Vec<u64> = state["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["port"].as_u64().unwrap())
+        .collect();
+    ports.sort();
+    let mut expected: Vec<u64> = citus.worker_ports.iter().map(|p| u64::from(*p)).collect();
+    expected.sort();
+    assert_eq!(ports, expected, "{report}");
+    let tables = serde_json::json!([
+        { "name": "devices", "kind": "distributed", "distribution_column": "id", "shard_count": 4 },
+        { "name": "plants", "kind": "reference", "distribution_column": null, "shard_count": 1 },
+        { "name": "telemetry", "kind": "distributed", "distribution_column": "device_id",
+          "shard_count": 4 },
+    ]);
+    assert_eq!(state["tables"], tables, "{report}");
+
+    let output = plantdb(&citus.url, &[], &["status"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("citus: in use, installed yes, 2 worker(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("distributed devices by id, 4 shard(s)"),
+        "{text}"
+    );
+    assert!(text.contains("reference plants, 1 shard(s)"), "{text}");
+    // --citus off: the same cluster, not used by this run.
+    let output = plantdb(&citus.url, &[], &["--citus", "off", "status", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["citus"]["in_use"], false, "{report}");
+}
