@@ -197,6 +197,7 @@ mod tests {
                     port: 9701 + i as u16,
                 })
                 .collect(),
+            ..CitusState::default()
         }
     }
 
