@@ -16,6 +16,13 @@ fn main() {
     if std::env::var("PLANTDB_TEST_TIMESCALE").is_ok_and(|v| v == "real") {
         println!("cargo:rustc-cfg=plantdb_real_timescale");
     }
+    // The tests against a real Citus cluster run only when asked for: the variable turns
+    // their `#[ignore]` off (see tests/it/citus.rs), so cargo lists them as ignored otherwise.
+    println!("cargo::rustc-check-cfg=cfg(plantdb_test_citus)");
+    println!("cargo::rerun-if-env-changed=PLANTDB_TEST_CITUS");
+    if std::env::var("PLANTDB_TEST_CITUS").is_ok_and(|v| !v.is_empty() && v != "0") {
+        println!("cargo::rustc-cfg=plantdb_test_citus");
+    }
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let mut files = Vec::new();
     collect(&root.join("migrations"), &mut files);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, SubsecRound, Utc};
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::TimescalePolicy;
+use crate::config::{CitusPolicy, TimescalePolicy};
 use crate::error::Version;
 
 #[derive(Debug, Parser)]
@@ -47,6 +47,18 @@ pub struct GlobalArgs {
         default_value = "auto"
     )]
     pub timescale: TimescalePolicy,
+
+    /// Whether the tables are distributed with Citus (PostgreSQL): auto when the database is a
+    /// Citus coordinator with workers. Telemetry goes to Citus rather than TimescaleDB unless
+    /// `--timescale require` or `--citus off`.
+    #[arg(
+        long,
+        global = true,
+        env = "PLANTDB_CITUS",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub citus: CitusPolicy,
 
     /// Print one JSON document instead of text.
     #[arg(long, global = true)]

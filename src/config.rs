@@ -157,6 +157,29 @@ impl std::fmt::Display for Period {
     }
 }
 
+/// What Citus should do for the tables (PostgreSQL): distribute them over the cluster's
+/// workers, or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CitusPolicy {
+    /// Distribute when the database is a Citus coordinator with at least one worker.
+    Auto,
+    /// Fail clearly, before anything changes, when Citus cannot be used.
+    Require,
+    /// Never distribute.
+    Off,
+}
+
+impl CitusPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CitusPolicy::Auto => "auto",
+            CitusPolicy::Require => "require",
+            CitusPolicy::Off => "off",
+        }
+    }
+}
+
 /// Which of the two databases a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -190,6 +190,26 @@ pub enum Error {
         reason: String,
     },
 
+    #[error("`--citus require` needs PostgreSQL: SQLite has no Citus")]
+    CitusRequiresPostgres,
+
+    #[error(
+        "Citus is required (--citus require) but cannot be used on PostgreSQL `{}`: {}",
+        printable(.host),
+        printable(.reason)
+    )]
+    CitusUnusable {
+        host: String,
+        reason: String,
+        hint: String,
+    },
+
+    #[error(
+        "`--citus require` and `--timescale require` both claim the telemetry table, which is \
+         either distributed by Citus or a TimescaleDB hypertable"
+    )]
+    CitusTimescaleConflict,
+
     #[error("another plantdb run changed the database while this one waited: {}", printable(.0))]
     Raced(String),
 
@@ -687,6 +707,10 @@ impl Error {
             ),
             Error::ResetRemote { .. } => Some(
                 "reset drops the whole database; pass --force if you really mean this server".into(),
+            ),
+            Error::CitusUnusable { hint, .. } => Some(hint.clone()),
+            Error::CitusTimescaleConflict => Some(
+                "choose one: `--timescale auto` or `off` lets Citus distribute telemetry, `--citus off` keeps it a hypertable".into(),
             ),
             _ => None,
         }

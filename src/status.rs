@@ -1,5 +1,6 @@
 //! `plantdb status`: where a database stands. Read-only: it never creates the history table.
 
+use crate::db::citus::CitusState;
 use crate::db::postgres::{TelemetryPolicyState, TimescaleState};
 use crate::db::value::{Kind, Value};
 use crate::db::{AppliedMigration, Dialect, Driver};
@@ -27,6 +28,8 @@ pub struct StatusReport {
     /// What the telemetry policy migrations did here; `null` when the migrations in use have
     /// none of them.
     pub telemetry_policies: Option<TelemetryPolicies>,
+    /// `null` on SQLite.
+    pub citus: Option<CitusState>,
 }
 
 /// What became of the telemetry compression and retention policies and of `telemetry_hourly`.
@@ -90,13 +93,14 @@ impl StatusReport {
 
 pub fn status(driver: &mut dyn Driver, set: &MigrationSet, url: &str) -> Result<StatusReport> {
     // On PostgreSQL the history and TimescaleDB's state come together, in one round trip.
-    // The telemetry policies too: nothing more to ask without TimescaleDB.
-    let (applied_rows, timescaledb, live_policies) = match driver.as_postgres() {
+    // The telemetry policies too: nothing more to ask without TimescaleDB. Citus's cluster is
+    // read only where the extension is installed.
+    let (applied_rows, timescaledb, live_policies, citus) = match driver.as_postgres() {
         Some(pg) => {
             let (applied, timescale, policies) = pg.status_snapshot_with_telemetry()?;
-            (applied, Some(timescale), Some(policies))
+            (applied, Some(timescale), Some(policies), Some(pg.citus()?))
         }
-        None => (driver.applied()?, None, None),
+        None => (driver.applied()?, None, None, None),
     };
     let telemetry_policies = telemetry_policies(driver, set, &applied_rows, live_policies)?;
     let (drifted, missing) = plan::drift(set, &applied_rows);
@@ -128,6 +132,7 @@ pub fn status(driver: &mut dyn Driver, set: &MigrationSet, url: &str) -> Result<
         missing,
         timescaledb,
         telemetry_policies,
+        citus,
     })
 }
 

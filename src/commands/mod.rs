@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::cli::{Cli, Command, FleetCommand, FleetMigrateCommand, GlobalArgs, MigrateCommand};
 use crate::config::{self, Target};
-use crate::db::{self, Access, Dialect, Driver, LockWait};
+use crate::db::{self, Access, Dialect, Driver, LockWait, citus};
 use crate::error::Result;
 use crate::fleet::Action;
 use crate::migrate::MigrationSet;
@@ -110,18 +110,18 @@ impl<'a> Database<'a> {
 
     /// Connects to `target` (this database, or a stand-in for one that does not exist yet),
     /// waiting for plantdb's lock as `--lock-timeout` says.
+    /// `--citus` is settled here, before the command writes anything.
     fn connect(&self, target: &Target, access: Access) -> Result<Box<dyn Driver>> {
+        let (citus, timescale) = (self.global.citus, self.global.timescale);
+        citus::check_policies(citus, timescale, target.dialect())?;
         // Read before connecting, so that a bad setting stops the command before anything.
         let telemetry = match access {
             Access::ReadWrite => Some(config::TelemetrySettings::from_env()?),
             Access::ReadOnly => None,
         };
-        let mut driver = db::connect_with_telemetry(
-            target,
-            access,
-            self.global.timescale,
-            &telemetry.unwrap_or_default(),
-        )?;
+        let mut driver =
+            db::connect_with_telemetry(target, access, timescale, &telemetry.unwrap_or_default())?;
+        citus::settle(driver.as_mut(), citus, timescale)?;
         driver.set_lock_wait(self.lock_wait());
         Ok(driver)
     }

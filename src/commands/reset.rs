@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use super::Database;
 use super::seed::{configured_key, key_for, refuse_remote_without_key, run_seed};
 use crate::cli::ResetArgs;
-use crate::db::Access;
+use crate::db::{Access, citus};
 use crate::error::{Error, Result};
 use crate::migrate::{self, Request, RunOptions};
 use crate::reset;
@@ -15,6 +15,7 @@ use crate::seed::{self, SeedMode, SeedOptions, fixture};
 pub fn run(db: &Database, args: &ResetArgs) -> Result<i32> {
     let (target, out) = (&db.target, db.out);
     reset::refuse_remote(target, args.force)?;
+    citus::check_policies(db.global.citus, db.global.timescale, target.dialect())?;
     let now = args.now.resolve();
     let fixtures = if args.no_seed {
         None

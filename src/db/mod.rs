@@ -1,5 +1,6 @@
 //! The one seam between the engine and the two databases.
 
+pub mod citus;
 pub mod describe;
 pub mod history;
 pub mod params;
@@ -142,7 +143,7 @@ pub trait Driver {
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64>;
 
-    /// The PostgreSQL driver, for what only PostgreSQL has (TimescaleDB).
+    /// The PostgreSQL driver, for what only PostgreSQL has (TimescaleDB, Citus).
     fn as_postgres(&mut self) -> Option<&mut postgres::PostgresDriver> {
         None
     }

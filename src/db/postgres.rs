@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use postgres::error::{DbError, ErrorPosition, SqlState};
 use postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
+use super::citus::{CITUS_PROBE, CITUS_TABLES, CITUS_WORKERS, CitusState, CitusTable, CitusWorker};
 use super::history::{self, ADOPTION_TABLE, HISTORY_TABLE};
 use super::value::{Kind, Value, from_pg_row};
 use super::{Access, AppliedMigration, Dialect, Driver, LockWait, Step};
@@ -60,6 +61,10 @@ pub struct PostgresDriver {
     /// `query`'s prepared statements by SQL text, kept until the transaction ends: a seed runs
     /// the same few statements once per row, and preparing costs a round trip each time.
     statements: HashMap<String, postgres::Statement>,
+    /// Citus's extension state as read with the session set-up (no workers yet).
+    citus_probe: CitusState,
+    /// `--citus` settled on distributing (see [`crate::db::citus::settle`]).
+    citus_in_use: bool,
 }
 
 /// How many statements `query` keeps prepared; the seed's per-row statements are a few per
@@ -85,12 +90,14 @@ impl PostgresDriver {
             lock_wait: LockWait::default(),
             notices,
             statements: HashMap::new(),
+            citus_probe: CitusState::default(),
+            citus_in_use: false,
         };
         // The telemetry migration reads the policy from this setting and decides in SQL; the
         // telemetry policy migrations read their durations from the next two, so the durations
         // are never written into a script (nor change its checksum). Periods print as
-        // `N days` or `N hours`: nothing to quote. The settings go in one message: one round
-        // trip, whatever the access.
+        // `N days` or `N hours`: nothing to quote. The settings and Citus's probe go in one
+        // message: one round trip, whatever the access.
         let mut setup = format!(
             "SET plantdb.timescale = '{}'; SET plantdb.telemetry_compress_after = '{}'; \
              SET plantdb.telemetry_retain_for = '{}'",
@@ -101,10 +108,22 @@ impl PostgresDriver {
         if access == Access::ReadOnly {
             setup.push_str("; SET default_transaction_read_only = on");
         }
-        driver
-            .client
-            .batch_execute(&setup)
+        setup.push_str(";\n");
+        setup.push_str(CITUS_PROBE);
+        let probe = driver
+            .simple_rows(&setup)
             .map_err(|e| driver.db_error("cannot configure the session", e))?;
+        if let Some(row) = probe.first() {
+            driver.citus_probe = CitusState {
+                available: row.get(0) == Some("t"),
+                installed: row.get(1) == Some("t"),
+                preloaded: row.get(2).map(|libs| {
+                    libs.split(',')
+                        .any(|lib| lib.trim().trim_matches('"') == "citus")
+                }),
+                ..CitusState::default()
+            };
+        }
         Ok(driver)
     }
 
@@ -212,6 +231,47 @@ impl PostgresDriver {
                 .is_ok_and(|rows| rows.first().and_then(|row| row.get(0)) == Some("t"));
         }
         state
+    }
+
+    /// What Citus looks like on this database: the extension as read when connecting and,
+    /// where it is installed, the active workers and the tables Citus manages (one round trip,
+    /// on a coordinator only).
+    pub fn citus(&mut self) -> Result<CitusState> {
+        let mut state = self.citus_probe.clone();
+        if !state.installed {
+            return Ok(state);
+        }
+        let messages = self
+            .client
+            .simple_query(&format!("{CITUS_WORKERS};\n{CITUS_TABLES}"))
+            .map_err(|e| self.db_error("cannot read the Citus cluster", e))?;
+        // The two answers are told apart by the command tag that ends the first.
+        let mut first = true;
+        for message in messages {
+            match message {
+                SimpleQueryMessage::CommandComplete(_) => first = false,
+                SimpleQueryMessage::Row(row) if first => state.workers.extend(citus_worker(&row)),
+                SimpleQueryMessage::Row(row) => state.tables.extend(citus_table(&row)),
+                _ => {}
+            }
+        }
+        state.in_use = self.citus_in_use;
+        Ok(state)
+    }
+
+    /// Tells this session's migrations that Citus distributes the tables, and keeps
+    /// TimescaleDB out of the telemetry table, which Citus distributes instead.
+    pub fn use_citus(&mut self) -> Result<()> {
+        self.client
+            .batch_execute("SET plantdb.citus = 'on'; SET plantdb.timescale = 'off'")
+            .map_err(|e| self.db_error("cannot configure the session for Citus", e))?;
+        self.citus_in_use = true;
+        Ok(())
+    }
+
+    /// The server as messages name it.
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// The underlying client, for seeding and tests.
@@ -712,6 +772,27 @@ const TELEMETRY_POLICIES: &str = "SELECT
         AND hypertable_schema = current_schema() LIMIT 1),
     EXISTS (SELECT 1 FROM timescaledb_information.continuous_aggregates
              WHERE view_name = 'telemetry_hourly' AND view_schema = current_schema())";
+/// A row of [`CITUS_WORKERS`]; `None` if it is not one.
+fn citus_worker(row: &SimpleQueryRow) -> Option<CitusWorker> {
+    Some(CitusWorker {
+        host: row.get(0)?.to_string(),
+        port: row.get(1)?.parse().ok()?,
+    })
+}
+
+/// A row of [`CITUS_TABLES`]; `None` if it is not one.
+fn citus_table(row: &SimpleQueryRow) -> Option<CitusTable> {
+    Some(CitusTable {
+        name: row.get(0)?.to_string(),
+        kind: row.get(1)?.to_string(),
+        // Citus shows `<none>` for a table without one.
+        distribution_column: row
+            .get(2)
+            .filter(|column| *column != "<none>")
+            .map(str::to_string),
+        shard_count: row.get(3)?.parse().ok()?,
+    })
+}
 
 /// The rows of a simple query's answer, leaving out the command tags.
 fn rows_of(messages: Vec<SimpleQueryMessage>) -> Vec<SimpleQueryRow> {

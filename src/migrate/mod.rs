@@ -3,10 +3,10 @@
 pub mod adopt;
 pub mod adopt_manifest;
 pub mod atomicity;
-pub mod expected;
 pub mod baseline;
 mod baseline_catalog;
 pub mod baseline_sql;
+pub mod expected;
 pub mod lexer;
 pub mod new;
 pub mod plan;

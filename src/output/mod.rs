@@ -595,6 +595,38 @@ fn dialect_name(dialect: Dialect) -> &'static str {
 }
 
 /// The version for `status`: `none` when nothing is applied.
+/// `status`'s Citus lines: whether it is used, the workers, and each table Citus manages.
+fn citus_lines(out: &mut impl std::io::Write, citus: &crate::db::citus::CitusState) {
+    let workers: Vec<String> = citus
+        .workers
+        .iter()
+        .map(|w| format!("{}:{}", w.host, w.port))
+        .collect();
+    let _ = writeln!(
+        out,
+        "citus: {}, installed {}, {} worker(s){}",
+        if citus.in_use { "in use" } else { "not in use" },
+        if citus.installed { "yes" } else { "no" },
+        workers.len(),
+        if workers.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", workers.join(", "))
+        }
+    );
+    for table in &citus.tables {
+        let by = table
+            .distribution_column
+            .as_deref()
+            .map_or(String::new(), |column| format!(" by {column}"));
+        let _ = writeln!(
+            out,
+            "  {} {}{by}, {} shard(s)",
+            table.kind, table.name, table.shard_count
+        );
+    }
+}
+
 fn version_text(version: Option<Version>) -> String {
     version.map_or("none".into(), |v| v.to_string())
 }
@@ -736,6 +768,9 @@ fn print_status(report: &StatusReport) {
                 HourlyKind::Absent => "is absent",
             }
         );
+    }
+    if let Some(citus) = report.citus.as_ref().filter(|c| c.available || c.installed) {
+        citus_lines(&mut out, citus);
     }
     let _ = writeln!(out);
     for applied in &report.applied {

@@ -4,6 +4,7 @@ mod adopt;
 mod adopt_eras;
 mod atomic;
 mod baseline;
+mod citus;
 mod cli;
 mod connect;
 mod driver_ownership;

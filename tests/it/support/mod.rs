@@ -2,6 +2,7 @@
 // A toolbox for every test module: not each module uses each helper.
 #![allow(dead_code)]
 
+pub mod citus;
 pub mod postgres;
 pub mod spc_alembic;
 pub mod tls_ca;

@@ -44,6 +44,9 @@ const URL_VARIABLE: &str = "PLANTDB_TEST_DATABASE_URL";
 /// The root a TimescaleDB was installed into with `make install DESTDIR=...`, to test against
 /// it without installing it system-wide.
 const TIMESCALEDB_DIR_VARIABLE: &str = "PLANTDB_TEST_TIMESCALEDB_DIR";
+/// The root Citus was installed into with `make install DESTDIR=...`, for the Citus cluster of
+/// `support::citus` (only its servers are given Citus).
+const CITUS_DIR_VARIABLE: &str = "PLANTDB_TEST_CITUS_DIR";
 const STANDIN_MARKER: &str = "plantdb test stand-in for TimescaleDB";
 const STANDIN_CONTROL: &str = include_str!("timescale_standin/timescaledb.control");
 const STANDIN_SQL: &str = include_str!("timescale_standin/timescaledb--0.0.0-standin.sql");
@@ -176,6 +179,7 @@ fn timescale_server_and_kind() -> &'static Result<(&'static Server, TimescaleKin
                 let options = ServerOptions {
                     tls: false,
                     preload_timescaledb: true,
+                    ..ServerOptions::default()
                 };
                 let server = start_with_retries(options)
                     .map_err(|e| format!("cannot start the TimescaleDB test server: {e}"))?;
@@ -210,7 +214,13 @@ struct Installation {
     pkglibdir: PathBuf,
     /// `None`: no real TimescaleDB, the shadow installations get the stand-in.
     timescaledb: Option<RealTimescale>,
+    /// Citus for the cluster's servers: `None` when this machine has none; a bad
+    /// `PLANTDB_TEST_CITUS_DIR` fails only the servers that want Citus.
+    citus: Result<Option<RealExtension>, String>,
 }
+
+/// A real extension, TimescaleDB's or Citus's, installed or staged.
+type RealExtension = RealTimescale;
 
 enum RealTimescale {
     /// In the installation's own extension and library directories.
@@ -247,9 +257,13 @@ fn find_installation() -> Result<Installation, String> {
     let sharedir = pg_config("--sharedir")?;
     let pkglibdir = pg_config("--pkglibdir")?;
     let timescaledb = match std::env::var_os(TIMESCALEDB_DIR_VARIABLE) {
-        Some(root) if !root.is_empty() => {
-            Some(staged_timescaledb(Path::new(&root), &sharedir, &pkglibdir)?)
-        }
+        Some(root) if !root.is_empty() => Some(staged_extension(
+            "timescaledb",
+            TIMESCALEDB_DIR_VARIABLE,
+            Path::new(&root),
+            &sharedir,
+            &pkglibdir,
+        )?),
         _ => {
             let control = sharedir.join("extension").join("timescaledb.control");
             let real = std::fs::read_to_string(&control)
@@ -258,21 +272,37 @@ fn find_installation() -> Result<Installation, String> {
             real.then_some(RealTimescale::Installed)
         }
     };
+    let citus = match std::env::var_os(CITUS_DIR_VARIABLE) {
+        Some(root) if !root.is_empty() => staged_extension(
+            "citus",
+            CITUS_DIR_VARIABLE,
+            Path::new(&root),
+            &sharedir,
+            &pkglibdir,
+        )
+        .map(Some),
+        _ => Ok((sharedir.join("extension").join("citus.control").is_file()
+            && pkglibdir.join("citus.so").is_file())
+        .then_some(RealExtension::Installed)),
+    };
     Ok(Installation {
         bindir,
         sharedir,
         pkglibdir,
         timescaledb,
+        citus,
     })
 }
 
-/// A TimescaleDB installed with `DESTDIR=root`: its files sit under `root` at the paths of the
-/// installation's own directories.
-fn staged_timescaledb(
+/// An extension (`name`: TimescaleDB or Citus) installed with `DESTDIR=root`, as `variable`
+/// says: its files sit under `root` at the paths of the installation's own directories.
+fn staged_extension(
+    name: &str,
+    variable: &str,
     root: &Path,
     sharedir: &Path,
     pkglibdir: &Path,
-) -> Result<RealTimescale, String> {
+) -> Result<RealExtension, String> {
     let timescale_files = |dir: &Path, suffix: &str| -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .into_iter()
@@ -282,7 +312,7 @@ fn staged_timescaledb(
             .filter(|path| {
                 path.file_name()
                     .and_then(|name| name.to_str())
-                    .is_some_and(|name| name.starts_with("timescaledb") && name.ends_with(suffix))
+                    .is_some_and(|file| file.starts_with(name) && file.ends_with(suffix))
             })
             .collect();
         files.sort();
@@ -291,10 +321,14 @@ fn staged_timescaledb(
     let extension_dir = under(root, &sharedir.join("extension"));
     let extension = timescale_files(&extension_dir, "");
     let libraries = timescale_files(&under(root, pkglibdir), ".so");
-    if !extension.iter().any(|f| f.ends_with("timescaledb.control")) || libraries.is_empty() {
+    if !extension
+        .iter()
+        .any(|f| f.ends_with(format!("{name}.control")))
+        || libraries.is_empty()
+    {
         return Err(format!(
-            "{TIMESCALEDB_DIR_VARIABLE} names `{}`, which holds no TimescaleDB installed with \
-             DESTDIR (looked for {}/timescaledb.control and timescaledb*.so under {})",
+            "{variable} names `{}`, which holds no {name} installed with \
+             DESTDIR (looked for {}/{name}.control and {name}*.so under {})",
             root.display(),
             extension_dir.display(),
             under(root, pkglibdir).display()
@@ -320,7 +354,11 @@ fn under(root: &Path, absolute: &Path) -> PathBuf {
 /// the share and library trees are rebuilt beside it at the same relative places, made of
 /// symbolic links to the real entries; only the extension directory gets files of its own:
 /// the TimescaleDB stand-in, or a staged real TimescaleDB. Returns the copied `postgres`.
-fn build_shadow_installation(installation: &Installation, root: &Path) -> Result<PathBuf, String> {
+fn build_shadow_installation(
+    installation: &Installation,
+    root: &Path,
+    options: ServerOptions,
+) -> Result<PathBuf, String> {
     let bindir = under(root, &installation.bindir);
     let sharedir = under(root, &installation.sharedir);
     let extension_dir = sharedir.join("extension");
@@ -341,21 +379,28 @@ fn build_shadow_installation(installation: &Installation, root: &Path) -> Result
         |name| !is_standin_leftover(&installation.sharedir.join("extension"), name),
     )?;
     link_entries(&installation.pkglibdir, &pkglibdir, |_| true)?;
+    if options.citus {
+        match &installation.citus {
+            Err(reason) => return Err(reason.clone()),
+            Ok(None) => {
+                return Err(format!(
+                    "no Citus on this machine: build it and set {CITUS_DIR_VARIABLE} to the \
+                     root it was installed into with `make install DESTDIR=...` (README, Citus)"
+                ));
+            }
+            Ok(Some(RealExtension::Installed)) => {}
+            Ok(Some(RealExtension::Staged {
+                extension,
+                libraries,
+            })) => link_staged(extension, &extension_dir, libraries, &pkglibdir)?,
+        }
+    }
     match &installation.timescaledb {
         Some(RealTimescale::Installed) => {}
         Some(RealTimescale::Staged {
             extension,
             libraries,
-        }) => {
-            for (files, dir) in [(extension, &extension_dir), (libraries, &pkglibdir)] {
-                for file in files {
-                    let link = dir.join(file.file_name().unwrap_or_default());
-                    // A staged file replaces the installation's own copy, if any.
-                    let _ = std::fs::remove_file(&link);
-                    symlink(file, &link)?;
-                }
-            }
-        }
+        }) => link_staged(extension, &extension_dir, libraries, &pkglibdir)?,
         None => {
             for (file, text) in [
                 ("timescaledb.control", STANDIN_CONTROL),
@@ -369,6 +414,24 @@ fn build_shadow_installation(installation: &Installation, root: &Path) -> Result
         }
     }
     Ok(postgres)
+}
+
+/// Links a staged extension's files into the shadow installation's directories.
+fn link_staged(
+    extension: &[PathBuf],
+    extension_dir: &Path,
+    libraries: &[PathBuf],
+    pkglibdir: &Path,
+) -> Result<(), String> {
+    for (files, dir) in [(extension, extension_dir), (libraries, pkglibdir)] {
+        for file in files {
+            let link = dir.join(file.file_name().unwrap_or_default());
+            // A staged file replaces the installation's own copy, if any.
+            let _ = std::fs::remove_file(&link);
+            symlink(file, &link)?;
+        }
+    }
+    Ok(())
 }
 
 /// Files an older version of this harness copied into the system's extension directory; they
@@ -406,7 +469,7 @@ fn symlink(target: &Path, link: &Path) -> Result<(), String> {
 
 // ---------------------------------------------------------------------------------------
 
-struct Server {
+pub(super) struct Server {
     /// How to reach the server as a superuser, for CREATE/DROP DATABASE.
     admin: postgres::Config,
     /// TCP URL prefix up to the database name, credentials included.
@@ -420,14 +483,28 @@ struct Server {
 }
 
 impl Server {
-    fn admin(&self) -> Client {
+    pub(super) fn admin(&self) -> Client {
         self.admin
             .connect(NoTls)
             .unwrap_or_else(|e| panic!("cannot connect to the test server as superuser: {e}"))
     }
 
-    fn tcp_url(&self, db: &str) -> String {
+    /// A superuser connection to database `db` of this server.
+    pub(super) fn admin_on(&self, db: &str) -> Result<Client, String> {
+        self.admin
+            .clone()
+            .dbname(db)
+            .connect(NoTls)
+            .map_err(|e| format!("cannot connect to `{db}` as superuser: {e}"))
+    }
+
+    pub(super) fn tcp_url(&self, db: &str) -> String {
         format!("{}/{db}", self.tcp_prefix)
+    }
+
+    /// The TCP port, which other servers of a cluster use to reach this one.
+    pub(super) fn port(&self) -> u16 {
+        self.admin.get_ports().first().copied().unwrap_or(5432)
     }
 
     fn socket_url(&self, db: &str) -> String {
@@ -468,14 +545,27 @@ fn obtain_server() -> Result<Server, String> {
 
 /// What a throwaway server is started with.
 #[derive(Debug, Clone, Copy, Default)]
-struct ServerOptions {
+pub(super) struct ServerOptions {
     /// TLS with a self-signed certificate.
     tls: bool,
     /// `shared_preload_libraries = 'timescaledb'` (a real TimescaleDB needs it).
     preload_timescaledb: bool,
+    /// A node of a Citus cluster: Citus in the shadow installation and preloaded, and the
+    /// other nodes let in over TCP without a password.
+    citus: bool,
 }
 
-fn start_with_retries(options: ServerOptions) -> Result<Server, String> {
+impl ServerOptions {
+    /// A node of a Citus cluster (see `support::citus`).
+    pub(super) fn citus_node() -> ServerOptions {
+        ServerOptions {
+            citus: true,
+            ..ServerOptions::default()
+        }
+    }
+}
+
+pub(super) fn start_with_retries(options: ServerOptions) -> Result<Server, String> {
     // A free port can be taken by someone else between choosing and binding it; a fresh
     // attempt picks another.
     let mut last_error = String::new();
@@ -572,7 +662,7 @@ fn start_in(
 ) -> Result<Server, String> {
     let data = base.join("data");
     let log = base.join("server.log");
-    let postgres = build_shadow_installation(installation, &base.join("install"))?;
+    let postgres = build_shadow_installation(installation, &base.join("install"), options)?;
     if as_root {
         // initdb and postgres refuse to run as root; the watchdog, as `postgres`, removes it
         // all at the end. `-h`: the links themselves, never what they point to.
@@ -617,7 +707,22 @@ fn start_in(
             "shared_preload_libraries = 'timescaledb'\ntimescaledb.telemetry_level = off\n",
         )?;
     }
+    if options.citus {
+        // Statistics collection off: the tests must not talk to anything beyond this machine.
+        // Citus commits multi-node writes with two-phase commit, which needs prepared
+        // transactions.
+        append(
+            &data.join("postgresql.conf"),
+            "shared_preload_libraries = 'citus'\n\
+             citus.enable_statistics_collection = off\n\
+             max_prepared_transactions = 100\n",
+        )?;
+    }
     let mut hba = String::from("local all all trust\n");
+    if options.citus {
+        // The nodes connect to each other as the session's user, with no password to give.
+        hba.push_str("host all all 127.0.0.1/32 trust\n");
+    }
     if options.tls {
         // Certificates from the tests' own CA (see `tls_ca`), and one database that wants a
         // client certificate instead of a password.
