@@ -282,6 +282,14 @@ pub enum Error {
         problems: Vec<String>,
     },
 
+    #[error(
+        "`--timescale require` needs `telemetry` to be a TimescaleDB hypertable, but in this database it {what}, and adopting records its migration without running it"
+    )]
+    AdoptTimescaleRequired { what: String },
+
+    #[error("cannot converge `{table}`: {reason}")]
+    Converge { table: String, reason: String },
+
     #[error("cannot create migration `{name}`: {reason}")]
     NewMigration { name: String, reason: String },
 
@@ -562,6 +570,12 @@ impl Error {
             Error::AdoptUnknown { known, .. } => Some(format!("plantdb knows: {known}")),
             Error::AdoptMismatch { .. } => Some(
                 "fix the database or the old tool's history first; `plantdb migrate adopt --dry-run` shows what would be recorded".into(),
+            ),
+            Error::AdoptTimescaleRequired { .. } => Some(
+                "make it a hypertable first (as a superuser: CREATE EXTENSION timescaledb; SELECT create_hypertable('telemetry', 'time', migrate_data => true)), or adopt with --timescale auto".into(),
+            ),
+            Error::Converge { .. } => Some(
+                "nothing was changed; `plantdb migrate adopt --converge --dry-run` shows the SQL it would run".into(),
             ),
             Error::LockTimeout { .. } => Some(
                 "another plantdb run (or whoever holds the lock) is still working; try again later, or raise --lock-timeout".into(),

@@ -7,7 +7,9 @@ use crate::error::Result;
 use crate::migrate::adopt::{self, AdoptOptions};
 
 pub fn run(db: &Database, args: &AdoptArgs) -> Result<i32> {
-    let access = if args.dry_run {
+    // A converge dry run on PostgreSQL works out plantdb's definitions in a schema it creates
+    // and rolls back, which a read-only session may not do.
+    let access = if args.dry_run && !args.converge {
         Access::ReadOnly
     } else {
         Access::ReadWrite
@@ -18,6 +20,8 @@ pub fn run(db: &Database, args: &AdoptArgs) -> Result<i32> {
     let options = AdoptOptions {
         dry_run: args.dry_run,
         drop_foreign: args.drop_foreign_table,
+        converge: args.converge,
+        timescale: db.global.timescale,
     };
     let report = adopt::adopt(driver.as_mut(), &set, args.from, options)?;
     db.out.adopt_report(&db.shown_url, &report);

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::db::{Dialect, Direction};
 use crate::error::{Error, Version};
 use crate::migrate::adopt::AdoptReport;
+use crate::migrate::converge::ConvergePlan;
 use crate::migrate::new::NewReport;
 use crate::migrate::{Observer, RunReport, StepReport};
 use crate::printable::{printable, printable_lines};
@@ -312,6 +313,9 @@ impl Output {
                         report.foreign_table
                     );
                 }
+                if let Some(plan) = &report.converge {
+                    converge_text(&mut out, plan, report.dry_run);
+                }
                 if report.dry_run {
                     let _ = writeln!(out, "dry run: nothing was changed");
                 }
@@ -564,11 +568,7 @@ fn print_status(report: &StatusReport) {
             "timescaledb: available {}, preloaded {preloaded}, installed {}, telemetry {}",
             yes_no(ts.available),
             yes_no(ts.installed),
-            if ts.telemetry_hypertable {
-                "is a hypertable"
-            } else {
-                "is a plain table or absent"
-            }
+            ts.telemetry.describe()
         );
     }
     let _ = writeln!(out);
@@ -599,5 +599,52 @@ fn print_status(report: &StatusReport) {
     }
     for item in report.drifted.iter().chain(&report.missing) {
         let _ = writeln!(out, "\n  {item}");
+    }
+}
+
+/// What `migrate adopt --converge` changed (or would), what it kept, and on a dry run its SQL.
+fn converge_text(out: &mut impl Write, plan: &ConvergePlan, dry_run: bool) {
+    let place = |table: &str, column: &Option<String>| match column {
+        Some(column) => format!("{}.{}", printable(table), printable(column)),
+        None => printable(table).into_owned(),
+    };
+    let verb = if dry_run {
+        "would converge"
+    } else {
+        "converged"
+    };
+    if plan.changes.is_empty() {
+        let _ = writeln!(out, "converge: nothing to change");
+    }
+    for change in &plan.changes {
+        let note = change
+            .note
+            .as_deref()
+            .map(|n| format!(" ({})", printable(n)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{verb} {}: {}{note}",
+            place(&change.table, &change.column),
+            printable(&change.change)
+        );
+    }
+    for kept in &plan.kept {
+        let _ = writeln!(
+            out,
+            "kept {}: {}",
+            place(&kept.table, &kept.column),
+            printable(&kept.reason)
+        );
+    }
+    if dry_run && !plan.statements.is_empty() {
+        let _ = writeln!(out, "converge would run, in one transaction:");
+        for statement in &plan.statements {
+            let _ = writeln!(
+                out,
+                "  {};",
+                printable_lines(statement).replace('\n', "\n  ")
+            );
+        }
     }
 }

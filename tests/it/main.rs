@@ -4,6 +4,7 @@ mod adopt;
 mod atomic;
 mod cli;
 mod connect;
+mod converge;
 mod driver_ownership;
 mod errors;
 mod harness;

@@ -1,0 +1,564 @@
+//! `plantdb migrate adopt --converge`: a database the SPC app's alembic history built at `007`
+//! or `008`, and a garden database whose hypertable the old asyncpg runner made, brought to
+//! plantdb's definitions without losing a row, a column or a table; then every command works
+//! on it as on a fresh one. Also `--timescale require` and `status` on adopted telemetry.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::adopt::plantdb;
+use crate::support::{TestDb, each_dialect};
+
+fn execute(db: &TestDb, sql: &str) {
+    match db {
+        TestDb::Postgres(pg) => pg.client().batch_execute(sql).expect("SQL runs"),
+        TestDb::Sqlite(file) => file.connection().execute_batch(sql).expect("SQL runs"),
+    }
+}
+
+fn text(db: &TestDb, sql: &str) -> String {
+    match db {
+        TestDb::Postgres(pg) => pg.client().query_one(sql, &[]).expect("query").get(0),
+        TestDb::Sqlite(file) => file
+            .connection()
+            .query_row(sql, [], |row| row.get(0))
+            .expect("query"),
+    }
+}
+
+/// Words the two dialects spell differently in the alembic-built schema.
+struct Spelling {
+    key: &'static str,
+    /// A VARCHAR without length (SQLAlchemy's `sa.String()`).
+    varchar: &'static str,
+    float: &'static str,
+    boolean: &'static str,
+    /// `sa.DateTime()` without time zone.
+    timestamp: &'static str,
+    timestamptz: &'static str,
+    now: &'static str,
+    yes: &'static str,
+    no: &'static str,
+}
+
+const PG: Spelling = Spelling {
+    key: "SERIAL PRIMARY KEY",
+    varchar: "VARCHAR",
+    float: "DOUBLE PRECISION",
+    boolean: "BOOLEAN",
+    timestamp: "TIMESTAMP WITHOUT TIME ZONE",
+    timestamptz: "TIMESTAMP WITH TIME ZONE",
+    now: "now()",
+    yes: "true",
+    no: "false",
+};
+
+const SQLITE: Spelling = Spelling {
+    key: "INTEGER NOT NULL PRIMARY KEY",
+    varchar: "VARCHAR",
+    float: "FLOAT",
+    boolean: "BOOLEAN",
+    timestamp: "DATETIME",
+    timestamptz: "DATETIME",
+    now: "CURRENT_TIMESTAMP",
+    yes: "1",
+    no: "0",
+};
+
+/// The SPC database as its alembic history leaves it at `007` (or `008` with `plant`): the
+/// constraint and index names plantdb uses, `sample_edit_history` from `006`, the 14 extra
+/// columns, VARCHAR without length, `timestamp without time zone` on four columns, no server
+/// default on five, and on SQLite SQLAlchemy's type names and `CURRENT_TIMESTAMP` defaults.
+/// Then some rows, with `revision` in `alembic_version`.
+fn spc_alembic(db: &TestDb, revision: &str) {
+    let s = match db {
+        TestDb::Postgres(_) => &PG,
+        TestDb::Sqlite(_) => &SQLITE,
+    };
+    let Spelling {
+        key,
+        varchar,
+        float,
+        boolean,
+        timestamp,
+        timestamptz,
+        now,
+        yes,
+        no,
+    } = s;
+    let mut sql = format!(
+        "CREATE TABLE alembic_version (
+            version_num VARCHAR(32) NOT NULL,
+            CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
+        );
+        CREATE TABLE hierarchy (
+            id {key},
+            parent_id INTEGER REFERENCES hierarchy (id),
+            name {varchar} NOT NULL,
+            type {varchar} NOT NULL
+        );
+        CREATE TABLE characteristic (
+            id {key},
+            hierarchy_id INTEGER NOT NULL REFERENCES hierarchy (id),
+            name {varchar} NOT NULL,
+            description {varchar},
+            subgroup_size INTEGER NOT NULL,
+            target_value {float}, usl {float}, lsl {float}, ucl {float}, lcl {float},
+            provider_type {varchar} NOT NULL,
+            mqtt_topic {varchar},
+            trigger_tag {varchar},
+            subgroup_mode {varchar} NOT NULL DEFAULT 'NOMINAL_TOLERANCE',
+            min_measurements INTEGER NOT NULL DEFAULT 1,
+            warn_below_count INTEGER,
+            stored_sigma {float},
+            stored_center_line {float},
+            decimal_precision INTEGER NOT NULL DEFAULT 3
+        );
+        CREATE TABLE characteristic_rules (
+            char_id INTEGER NOT NULL REFERENCES characteristic (id),
+            rule_id INTEGER NOT NULL,
+            is_enabled {boolean} NOT NULL,
+            require_acknowledgement {boolean} NOT NULL DEFAULT {yes},
+            PRIMARY KEY (char_id, rule_id)
+        );
+        CREATE TABLE sample (
+            id {key},
+            char_id INTEGER NOT NULL REFERENCES characteristic (id),
+            timestamp {timestamp} NOT NULL,
+            batch_number {varchar},
+            operator_id {varchar},
+            is_excluded {boolean} NOT NULL,
+            actual_n INTEGER NOT NULL DEFAULT 1,
+            is_undersized {boolean} NOT NULL DEFAULT {no},
+            effective_ucl {float},
+            effective_lcl {float},
+            z_score {float},
+            is_modified {boolean} NOT NULL DEFAULT {no}
+        );
+        CREATE TABLE measurement (
+            id {key},
+            sample_id INTEGER NOT NULL REFERENCES sample (id),
+            value {float} NOT NULL
+        );
+        CREATE TABLE violation (
+            id {key},
+            sample_id INTEGER NOT NULL REFERENCES sample (id),
+            rule_id INTEGER NOT NULL,
+            rule_name {varchar},
+            severity {varchar} NOT NULL,
+            acknowledged {boolean} NOT NULL,
+            ack_user {varchar},
+            ack_reason {varchar},
+            ack_timestamp {timestamp},
+            requires_acknowledgement {boolean} NOT NULL DEFAULT {yes}
+        );
+        CREATE INDEX ix_characteristic_hierarchy_id ON characteristic (hierarchy_id);
+        CREATE INDEX ix_sample_char_id ON sample (char_id);
+        CREATE INDEX ix_sample_timestamp ON sample (timestamp);
+        CREATE INDEX ix_measurement_sample_id ON measurement (sample_id);
+        CREATE INDEX ix_violation_sample_id ON violation (sample_id);
+        CREATE INDEX ix_violation_acknowledged ON violation (acknowledged);
+        CREATE TABLE mqtt_broker (
+            id {key},
+            name VARCHAR(100) NOT NULL UNIQUE,
+            host VARCHAR(255) NOT NULL,
+            port INTEGER NOT NULL DEFAULT 1883,
+            username VARCHAR(100),
+            password VARCHAR(255),
+            client_id VARCHAR(100) NOT NULL DEFAULT 'openspc-client',
+            keepalive INTEGER NOT NULL DEFAULT 60,
+            max_reconnect_delay INTEGER NOT NULL DEFAULT 300,
+            use_tls {boolean} NOT NULL DEFAULT {no},
+            is_active {boolean} NOT NULL DEFAULT {yes},
+            created_at {timestamptz} NOT NULL DEFAULT {now},
+            updated_at {timestamptz} NOT NULL DEFAULT {now}
+        );
+        CREATE TABLE sample_edit_history (
+            id {key},
+            sample_id INTEGER NOT NULL REFERENCES sample (id),
+            edited_by {varchar},
+            reason {varchar} NOT NULL,
+            previous_values {varchar} NOT NULL,
+            edited_at {timestamp} NOT NULL
+        );
+        CREATE INDEX ix_sample_edit_history_sample_id ON sample_edit_history (sample_id);
+        CREATE TABLE characteristic_config (
+            id {key},
+            characteristic_id INTEGER NOT NULL UNIQUE REFERENCES characteristic (id) ON DELETE CASCADE,
+            config_json {varchar} NOT NULL,
+            is_active {boolean} NOT NULL,
+            created_at {timestamp} NOT NULL DEFAULT {now},
+            updated_at {timestamp} NOT NULL DEFAULT {now}
+        );
+        CREATE INDEX ix_characteristic_config_characteristic_id ON characteristic_config (characteristic_id);
+        INSERT INTO hierarchy (id, parent_id, name, type) VALUES
+            (1, NULL, 'Acme', 'Enterprise'), (2, 1, 'Line 1', 'Line');
+        INSERT INTO characteristic (id, hierarchy_id, name, description, subgroup_size, usl, lsl,
+                                    provider_type, subgroup_mode, stored_sigma, decimal_precision)
+            VALUES (1, 2, 'Bore diameter', 'an old, long description', 5, 10.5, 9.5, 'MANUAL', 'STANDARDIZED', 0.25, 4);
+        INSERT INTO characteristic_rules (char_id, rule_id, is_enabled, require_acknowledgement) VALUES
+            (1, 1, {yes}, {no}), (1, 2, {no}, {yes});
+        INSERT INTO sample (id, char_id, timestamp, batch_number, is_excluded, actual_n, z_score, is_modified) VALUES
+            (1, 1, '2026-01-05 10:00:00', 'B-1', {no}, 5, 1.5, {yes}),
+            (2, 1, '2026-01-05 11:30:00', NULL, {yes}, 3, NULL, {no});
+        INSERT INTO measurement (id, sample_id, value) VALUES (1, 1, 10.01), (2, 1, 9.98), (3, 2, 10.2);
+        INSERT INTO violation (id, sample_id, rule_id, rule_name, severity, acknowledged, ack_timestamp, requires_acknowledgement) VALUES
+            (1, 2, 1, 'Outlier', 'CRITICAL', {yes}, '2026-01-05 12:00:00', {no});
+        INSERT INTO sample_edit_history (id, sample_id, edited_by, reason, previous_values, edited_at) VALUES
+            (1, 1, 'ann', 'typo', '[10.1, 9.98]', '2026-01-06 08:00:00');
+        INSERT INTO characteristic_config (id, characteristic_id, config_json, is_active, created_at, updated_at) VALUES
+            (1, 1, '{{\"config_type\": \"MANUAL\"}}', {yes}, '2026-01-04 09:00:00', '2026-01-04 09:00:00');
+        INSERT INTO mqtt_broker (id, name, host) VALUES (1, 'plant floor', '127.0.0.1');
+        INSERT INTO alembic_version (version_num) VALUES ('{revision}');"
+    );
+    if revision == "008" {
+        sql.push_str(&format!(
+            "CREATE TABLE plant (
+                id {key},
+                name VARCHAR(100) NOT NULL UNIQUE,
+                code VARCHAR(10) NOT NULL UNIQUE,
+                is_active {boolean} NOT NULL DEFAULT {yes},
+                settings {json},
+                created_at {timestamptz} NOT NULL DEFAULT {now},
+                updated_at {timestamptz} NOT NULL DEFAULT {now}
+            );
+            ALTER TABLE hierarchy ADD COLUMN plant_id INTEGER CONSTRAINT fk_hierarchy_plant REFERENCES plant (id) ON DELETE CASCADE;
+            ALTER TABLE mqtt_broker ADD COLUMN plant_id INTEGER CONSTRAINT fk_mqtt_broker_plant REFERENCES plant (id) ON DELETE CASCADE;
+            INSERT INTO plant (name, code, is_active, settings) VALUES ('Default Plant', 'DEFAULT', {yes}, '{{}}');
+            UPDATE hierarchy SET plant_id = (SELECT id FROM plant WHERE code = 'DEFAULT');
+            UPDATE mqtt_broker SET plant_id = (SELECT id FROM plant WHERE code = 'DEFAULT');",
+            json = match db {
+                TestDb::Postgres(_) => "JSON",
+                TestDb::Sqlite(_) => "TEXT CHECK (settings IS NULL OR json_valid(settings))",
+            }
+        ));
+    }
+    if let TestDb::Postgres(_) = db {
+        // The sequences move past the explicit ids, as the app's own inserts would have.
+        sql.push_str(
+            "SELECT setval(pg_get_serial_sequence(t, 'id'), 100)
+             FROM unnest(ARRAY['hierarchy', 'characteristic', 'sample', 'measurement', 'violation',
+                               'mqtt_broker', 'sample_edit_history', 'characteristic_config']) AS t;",
+        );
+    }
+    execute(db, &sql);
+}
+
+/// Every row of every table except plantdb's and alembic's bookkeeping, each as column →
+/// value, with timestamps read as UTC (PostgreSQL) so that a timestamp read in another zone
+/// shows. Column order does not count: a SQLite rebuild puts the extra columns last.
+fn all_rows(db: &TestDb) -> BTreeMap<String, Vec<BTreeMap<String, String>>> {
+    let mut out = BTreeMap::new();
+    match db {
+        TestDb::Postgres(pg) => {
+            let mut client = pg.client();
+            client.batch_execute("SET TIME ZONE 'UTC'").unwrap();
+            let tables: Vec<String> = client
+                .query(
+                    "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'
+                     AND tablename NOT LIKE 'plantdb%' ORDER BY 1",
+                    &[],
+                )
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for table in tables {
+                let mut rows: Vec<BTreeMap<String, String>> = client
+                    .query(&format!("SELECT to_jsonb(t)::text FROM {table} t"), &[])
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        let json: serde_json::Value =
+                            serde_json::from_str(&r.get::<_, String>(0)).unwrap();
+                        json.as_object()
+                            .unwrap()
+                            .iter()
+                            .map(|(k, v)| {
+                                // timestamptz in UTC prints `+00:00`; timestamp prints none.
+                                let v = v.to_string().replace("+00:00", "");
+                                (k.clone(), v)
+                            })
+                            .collect()
+                    })
+                    .collect();
+                rows.sort();
+                out.insert(table, rows);
+            }
+        }
+        TestDb::Sqlite(file) => {
+            let conn = file.connection();
+            let tables: Vec<String> = conn
+                .prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'
+                     AND name NOT LIKE 'plantdb%' AND name NOT LIKE 'sqlite%' ORDER BY 1",
+                )
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            for table in tables {
+                let mut statement = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+                let names: Vec<String> = statement.column_names().map(|s| s.to_string()).collect();
+                let mut rows: Vec<BTreeMap<String, String>> = statement
+                    .query_map([], |r| {
+                        let mut row = BTreeMap::new();
+                        for (i, name) in names.iter().enumerate() {
+                            // The storage class counts as much as the value.
+                            let value: rusqlite::types::Value = r.get(i)?;
+                            row.insert(name.clone(), format!("{value:?}"));
+                        }
+                        Ok(row)
+                    })
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                rows.sort();
+                out.insert(table, rows);
+            }
+        }
+    }
+    out
+}
+
+/// The whole schema as the database prints it (types as declared), to see that a dry run
+/// changed nothing.
+fn declared_schema(db: &TestDb) -> String {
+    match db {
+        TestDb::Postgres(_) => text(
+            db,
+            "SELECT string_agg(c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                               || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-'), E'\\n' ORDER BY 1)
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+             WHERE n.nspname = 'public' AND a.attnum > 0 AND NOT a.attisdropped",
+        ),
+        TestDb::Sqlite(_) => text(
+            db,
+            "SELECT group_concat(sql, char(10)) FROM (SELECT sql FROM sqlite_master ORDER BY name)",
+        ),
+    }
+}
+
+fn run(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--database-url", url];
+    all.extend_from_slice(args);
+    plantdb(dir).args(&all).output().unwrap()
+}
+
+fn ok(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The facts checked after converge: plantdb's definitions where they lose nothing.
+fn assert_converged(db: &TestDb) {
+    match db {
+        TestDb::Postgres(_) => {
+            let column = |table: &str, column: &str| {
+                text(
+                    db,
+                    &format!(
+                        "SELECT format_type(a.atttypid, a.atttypmod) || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
+                         FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                         WHERE a.attrelid = '{table}'::regclass AND a.attname = '{column}'"
+                    ),
+                )
+            };
+            assert_eq!(
+                column("sample", "timestamp"),
+                "timestamp with time zone now()"
+            );
+            assert_eq!(
+                column("violation", "ack_timestamp"),
+                "timestamp with time zone -"
+            );
+            assert_eq!(column("characteristic_config", "is_active"), "boolean true");
+            assert_eq!(column("characteristic_rules", "is_enabled"), "boolean true");
+            assert_eq!(column("violation", "acknowledged"), "boolean false");
+            assert_eq!(column("sample", "is_excluded"), "boolean false");
+            assert_eq!(column("hierarchy", "name"), "character varying(255) -");
+            assert_eq!(column("characteristic", "description"), "text -");
+            // Extra columns are the app's: untouched.
+            assert_eq!(
+                column("characteristic", "subgroup_mode"),
+                "character varying 'NOMINAL_TOLERANCE'::character varying"
+            );
+        }
+        TestDb::Sqlite(_) => {
+            let column = |table: &str, column: &str| {
+                text(
+                    db,
+                    &format!(
+                        "SELECT type || ' ' || coalesce(dflt_value, '-') FROM pragma_table_info('{table}') WHERE name = '{column}'"
+                    ),
+                )
+            };
+            assert_eq!(
+                column("sample", "timestamp"),
+                "TEXT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+            );
+            assert_eq!(column("characteristic_config", "is_active"), "INTEGER 1");
+            assert_eq!(
+                column("characteristic_config", "created_at"),
+                "TEXT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+            );
+            assert_eq!(column("characteristic", "usl"), "REAL -");
+            assert_eq!(column("hierarchy", "name"), "TEXT -");
+            assert_eq!(
+                column("characteristic", "subgroup_mode"),
+                "VARCHAR 'NOMINAL_TOLERANCE'"
+            );
+            // The rebuilt tables keep their indexes, the app's included.
+            assert_eq!(
+                text(
+                    db,
+                    "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('sample', 'sample_edit_history') AND sql IS NOT NULL ORDER BY name)"
+                ),
+                "ix_sample_char_id,ix_sample_edit_history_sample_id,ix_sample_timestamp"
+            );
+        }
+    }
+}
+
+fn spc_converge_then_everything_works(db: TestDb, revision: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url();
+    spc_alembic(&db, revision);
+    if let TestDb::Postgres(pg) = &db {
+        // plantdb's session reads naive timestamps in this zone unless told UTC.
+        execute(
+            &db,
+            &format!(
+                "ALTER DATABASE {} SET timezone = 'America/New_York'",
+                pg.name
+            ),
+        );
+    }
+    let rows = all_rows(&db);
+    let schema = declared_schema(&db);
+
+    let dry = ok(&run(
+        dir.path(),
+        &url,
+        &[
+            "migrate",
+            "adopt",
+            "--from",
+            "alembic",
+            "--converge",
+            "--dry-run",
+        ],
+    ));
+    assert!(
+        dry.contains("converge would run, in one transaction:"),
+        "{dry}"
+    );
+    match db {
+        TestDb::Postgres(_) => assert!(
+            dry.contains("ALTER TABLE \"sample\" ALTER COLUMN \"timestamp\" TYPE timestamp with time zone USING \"timestamp\" AT TIME ZONE 'UTC'"),
+            "{dry}"
+        ),
+        TestDb::Sqlite(_) => assert!(dry.contains("CREATE TABLE \"plantdb_converge_sample\""), "{dry}"),
+    }
+    assert_eq!(
+        declared_schema(&db),
+        schema,
+        "the dry run changed the schema"
+    );
+    assert_eq!(all_rows(&db), rows, "the dry run changed rows");
+    assert_eq!(
+        text(&db, "SELECT CAST(count(*) AS TEXT) FROM alembic_version"),
+        "1"
+    );
+
+    let out = ok(&run(
+        dir.path(),
+        &url,
+        &["migrate", "adopt", "--from", "alembic", "--converge"],
+    ));
+    if let TestDb::Postgres(_) = db {
+        assert!(
+            out.contains("converged sample.timestamp: type timestamp without time zone → timestamp with time zone (stored values are read as UTC)"),
+            "{out}"
+        );
+    }
+    assert!(out.contains("characteristic_config.is_active"), "{out}");
+    assert_eq!(all_rows(&db), rows, "converge lost or changed a row");
+    assert_converged(&db);
+
+    // Converge again: nothing left to change.
+    let again = ok(&run(
+        dir.path(),
+        &url,
+        &["migrate", "adopt", "--from", "alembic", "--converge"],
+    ));
+    assert!(again.contains("converge: nothing to change"), "{again}");
+
+    ok(&run(dir.path(), &url, &["migrate", "up"]));
+    ok(&run(dir.path(), &url, &["status", "--check"]));
+    ok(&run(dir.path(), &url, &["verify"]));
+    // Upsert leaves the app's rows alone and fills plantdb's columns by their defaults.
+    ok(&run(dir.path(), &url, &["seed", "--mode", "upsert"]));
+    assert_eq!(
+        text(
+            &db,
+            "SELECT CAST(count(*) AS TEXT) FROM sample_edit_history"
+        ),
+        "1"
+    );
+    assert_eq!(
+        text(
+            &db,
+            "SELECT subgroup_mode FROM characteristic WHERE name = 'Bore diameter'"
+        ),
+        "STANDARDIZED"
+    );
+    // Replace deletes the rows the fixtures do not name. As on a fresh database holding the
+    // same rows, the app's samples keep their characteristic from going (refused, naming
+    // them, nothing written); once they are deleted, replace runs.
+    let refused = run(dir.path(), &url, &["seed"]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("`sample` id=1 references deleted `characteristic` id=1"),
+        "{stderr}"
+    );
+    assert_eq!(
+        text(
+            &db,
+            "SELECT CAST(count(*) AS TEXT) FROM sample WHERE batch_number = 'B-1'"
+        ),
+        "1"
+    );
+    execute(
+        &db,
+        "DELETE FROM sample_edit_history; DELETE FROM measurement; DELETE FROM violation; DELETE FROM sample;",
+    );
+    ok(&run(dir.path(), &url, &["seed"]));
+    assert_eq!(
+        text(
+            &db,
+            "SELECT CAST(count(*) AS TEXT) FROM characteristic WHERE name = 'Bore diameter'"
+        ),
+        "0"
+    );
+    ok(&run(dir.path(), &url, &["verify"]));
+}
+
+#[test]
+fn spc_007_converges_and_then_up_status_verify_and_seed_work() {
+    each_dialect(|db| spc_converge_then_everything_works(db, "007"));
+}
+
+#[test]
+fn spc_008_converges_and_then_up_status_verify_and_seed_work() {
+    each_dialect(|db| spc_converge_then_everything_works(db, "008"));
+}
