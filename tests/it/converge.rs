@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::adopt::plantdb;
-use crate::support::{TestDb, each_dialect};
+use crate::support::{PgDatabase, TestDb, TimescaleKind, each_dialect, timescaledb_kind};
 
 fn execute(db: &TestDb, sql: &str) {
     match db {
@@ -561,4 +561,182 @@ fn spc_007_converges_and_then_up_status_verify_and_seed_work() {
 #[test]
 fn spc_008_converges_and_then_up_status_verify_and_seed_work() {
     each_dialect(|db| spc_converge_then_everything_works(db, "008"));
+}
+
+/// The garden app's six migrations as its asyncpg runner ran them (the seed documents' SQL,
+/// `create_hypertable` without `create_default_indexes => FALSE` when `hypertable`), its
+/// `schema_migrations` history and a few readings.
+fn garden_asyncpg(db: &TestDb, hypertable: bool) {
+    let mut sql = String::new();
+    if hypertable {
+        sql.push_str("CREATE EXTENSION IF NOT EXISTS timescaledb;");
+    }
+    sql.push_str(
+        "CREATE TABLE IF NOT EXISTS plants (
+          id TEXT PRIMARY KEY, name TEXT NOT NULL, species TEXT, thresholds JSONB,
+          created_at TIMESTAMPTZ DEFAULT NOW());
+        CREATE TABLE IF NOT EXISTS devices (
+          id TEXT PRIMARY KEY, mac_address TEXT UNIQUE, mqtt_username TEXT UNIQUE,
+          mqtt_password_hash TEXT NOT NULL,
+          plant_id TEXT REFERENCES plants(id) ON DELETE SET NULL,
+          status TEXT DEFAULT 'provisioning', firmware_version TEXT, sensor_types JSONB,
+          last_seen_at TIMESTAMPTZ, created_at TIMESTAMPTZ DEFAULT NOW());
+        CREATE INDEX IF NOT EXISTS idx_devices_plant_id ON devices(plant_id);
+        CREATE INDEX IF NOT EXISTS idx_devices_status ON devices(status);
+        CREATE TABLE IF NOT EXISTS telemetry (
+          time TIMESTAMPTZ NOT NULL,
+          device_id TEXT REFERENCES devices(id) ON DELETE CASCADE,
+          plant_id TEXT REFERENCES plants(id) ON DELETE SET NULL,
+          soil_moisture FLOAT, temperature FLOAT, humidity FLOAT, light_level FLOAT);",
+    );
+    if hypertable {
+        sql.push_str("SELECT create_hypertable('telemetry', 'time', if_not_exists => TRUE);");
+        if timescaledb_kind() == TimescaleKind::StandIn {
+            // What the real create_hypertable adds by default; the stand-in only records the call.
+            sql.push_str("CREATE INDEX telemetry_time_idx ON telemetry (time DESC);");
+        }
+    }
+    sql.push_str(
+        "CREATE INDEX IF NOT EXISTS idx_telemetry_device ON telemetry(device_id, time DESC);
+        CREATE INDEX IF NOT EXISTS idx_telemetry_plant ON telemetry(plant_id, time DESC);
+        CREATE TABLE IF NOT EXISTS alerts (
+          id SERIAL PRIMARY KEY,
+          plant_id TEXT REFERENCES plants(id) ON DELETE CASCADE,
+          device_id TEXT REFERENCES devices(id) ON DELETE CASCADE,
+          metric TEXT NOT NULL, value FLOAT NOT NULL, threshold FLOAT NOT NULL,
+          direction TEXT NOT NULL, sent_at TIMESTAMPTZ DEFAULT NOW());
+        CREATE INDEX IF NOT EXISTS idx_alerts_plant ON alerts(plant_id, sent_at DESC);
+        CREATE TABLE IF NOT EXISTS settings (
+          key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TIMESTAMPTZ DEFAULT NOW());
+        CREATE TABLE IF NOT EXISTS care_plans (
+          id SERIAL PRIMARY KEY,
+          plant_id TEXT REFERENCES plants(id) ON DELETE CASCADE UNIQUE,
+          plan_data JSONB NOT NULL, generated_at TIMESTAMPTZ DEFAULT NOW());
+        CREATE TABLE schema_migrations (
+          version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ DEFAULT NOW());
+        INSERT INTO schema_migrations (version)
+          VALUES ('001'), ('002'), ('003'), ('004'), ('005'), ('006');
+        INSERT INTO plants (id, name) VALUES ('fern', 'Fern');
+        INSERT INTO devices (id, mqtt_password_hash, plant_id) VALUES ('dev-1', 'x', 'fern');
+        INSERT INTO telemetry (time, device_id, plant_id, soil_moisture)
+          SELECT '2026-01-01T00:00:00Z'::timestamptz + n * interval '1 minute', 'dev-1', 'fern', n
+          FROM generate_series(1, 50) AS n;",
+    );
+    execute(db, &sql);
+}
+
+fn has_index(db: &TestDb, name: &str) -> bool {
+    text(
+        db,
+        &format!("SELECT CAST(count(*) AS TEXT) FROM pg_indexes WHERE indexname = '{name}'"),
+    ) == "1"
+}
+
+fn telemetry_state(dir: &Path, url: &str) -> serde_json::Value {
+    let out = ok(&run(dir, url, &["--json", "status"]));
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    report["timescaledb"]["telemetry"].clone()
+}
+
+#[test]
+fn timescaledb_default_index_of_an_old_hypertable_is_converged() {
+    let db = TestDb::Postgres(PgDatabase::with_timescaledb());
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url();
+    garden_asyncpg(&db, true);
+    let rows = all_rows(&db);
+    assert!(has_index(&db, "telemetry_time_idx"));
+    assert_eq!(telemetry_state(dir.path(), &url), "hypertable");
+
+    let dry = ok(&run(
+        dir.path(),
+        &url,
+        &[
+            "migrate",
+            "adopt",
+            "--from",
+            "schema-migrations",
+            "--converge",
+            "--dry-run",
+        ],
+    ));
+    assert!(dry.contains("DROP INDEX \"telemetry_time_idx\""), "{dry}");
+    assert!(
+        has_index(&db, "telemetry_time_idx"),
+        "the dry run dropped it"
+    );
+
+    // `require` holds: telemetry is a hypertable.
+    let out = ok(&run(
+        dir.path(),
+        &url,
+        &[
+            "--timescale",
+            "require",
+            "migrate",
+            "adopt",
+            "--from",
+            "schema-migrations",
+            "--converge",
+        ],
+    ));
+    assert!(
+        out.contains(
+            "converged telemetry: TimescaleDB's default index `telemetry_time_idx` dropped"
+        ),
+        "{out}"
+    );
+    assert!(!has_index(&db, "telemetry_time_idx"));
+    assert!(has_index(&db, "idx_telemetry_device") && has_index(&db, "idx_telemetry_plant"));
+    assert_eq!(all_rows(&db), rows, "converge lost or changed a row");
+    ok(&run(dir.path(), &url, &["migrate", "up"]));
+    ok(&run(dir.path(), &url, &["verify"]));
+    assert_eq!(telemetry_state(dir.path(), &url), "hypertable");
+}
+
+#[test]
+fn timescale_require_refuses_a_plain_adopted_telemetry_and_status_tells_plain_from_absent() {
+    let db = TestDb::Postgres(PgDatabase::new());
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url();
+    assert_eq!(telemetry_state(dir.path(), &url), "absent");
+    garden_asyncpg(&db, false);
+    assert_eq!(telemetry_state(dir.path(), &url), "plain-table");
+    let status = ok(&run(dir.path(), &url, &["status"]));
+    assert!(status.contains("telemetry is a plain table"), "{status}");
+
+    let refused = run(
+        dir.path(),
+        &url,
+        &[
+            "--timescale",
+            "require",
+            "migrate",
+            "adopt",
+            "--from",
+            "schema-migrations",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("`--timescale require` needs `telemetry` to be a TimescaleDB hypertable, but in this database it is a plain table"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: "), "{stderr}");
+    // Refused before anything was written: no history, no adoption record.
+    assert_eq!(
+        text(
+            &db,
+            "SELECT CAST(count(*) AS TEXT) FROM pg_tables WHERE tablename LIKE 'plantdb%'"
+        ),
+        "0"
+    );
+    // Without `require`, the plain table is adopted as it is.
+    ok(&run(
+        dir.path(),
+        &url,
+        &["migrate", "adopt", "--from", "schema-migrations"],
+    ));
+    assert_eq!(telemetry_state(dir.path(), &url), "plain-table");
 }
