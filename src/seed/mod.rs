@@ -12,6 +12,7 @@ pub mod secrets;
 pub mod spc_config;
 pub mod telemetry;
 pub mod telemetry_spec;
+mod unfilled;
 pub mod yaml_node;
 pub mod yaml_text;
 
@@ -214,6 +215,7 @@ pub fn seed(
     let started = Instant::now();
     fixtures.check_telemetry_reach(options.scale, options.now)?;
     check_migrated(driver, set)?;
+    unfilled::check(driver, fixtures)?;
     if fixtures.needs_secret_key() && options.key.is_none() {
         return Err(Error::SecretKeyMissing {
             var: secrets::KEY_VAR,

@@ -71,6 +71,11 @@ const SQLITE: Spelling = Spelling {
 /// default on five, and on SQLite SQLAlchemy's type names and `CURRENT_TIMESTAMP` defaults.
 /// Then some rows, with `revision` in `alembic_version`.
 fn spc_alembic(db: &TestDb, revision: &str) {
+    spc_alembic_with(db, revision, false)
+}
+
+/// [`spc_alembic`]; `strict` leaves two of the app's NOT NULL columns without a default.
+fn spc_alembic_with(db: &TestDb, revision: &str, strict: bool) {
     let s = match db {
         TestDb::Postgres(_) => &PG,
         TestDb::Sqlite(_) => &SQLITE,
@@ -232,6 +237,14 @@ fn spc_alembic(db: &TestDb, revision: &str) {
                 TestDb::Sqlite(_) => "TEXT CHECK (settings IS NULL OR json_valid(settings))",
             }
         ));
+    }
+    if strict {
+        sql = sql
+            .replace("NOT NULL DEFAULT 'NOMINAL_TOLERANCE'", "NOT NULL")
+            .replace(
+                "decimal_precision INTEGER NOT NULL DEFAULT 3",
+                "decimal_precision INTEGER NOT NULL",
+            );
     }
     if let TestDb::Postgres(_) = db {
         // The sequences move past the explicit ids, as the app's own inserts would have.
@@ -739,4 +752,32 @@ fn timescale_require_refuses_a_plain_adopted_telemetry_and_status_tells_plain_fr
         &["migrate", "adopt", "--from", "schema-migrations"],
     ));
     assert_eq!(telemetry_state(dir.path(), &url), "plain-table");
+}
+
+#[test]
+fn seed_names_the_apps_not_null_columns_it_cannot_fill() {
+    each_dialect(|db| {
+        let dir = tempfile::tempdir().unwrap();
+        let url = db.url();
+        spc_alembic_with(&db, "007", true);
+        ok(&run(
+            dir.path(),
+            &url,
+            &["migrate", "adopt", "--from", "alembic", "--converge"],
+        ));
+        ok(&run(dir.path(), &url, &["migrate", "up"]));
+        let before = all_rows(&db);
+        for mode in ["upsert", "replace"] {
+            let refused = run(dir.path(), &url, &["seed", "--mode", mode]);
+            assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+            let stderr = String::from_utf8_lossy(&refused.stderr);
+            assert!(
+                stderr.contains("seeds/002_spc.yaml:")
+                    && stderr.contains("cannot seed `characteristic`: its column(s) `subgroup_mode`, `decimal_precision` are NOT NULL without a default"),
+                "{stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{stderr}");
+            assert_eq!(all_rows(&db), before, "a refused seed wrote something");
+        }
+    });
 }
