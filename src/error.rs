@@ -287,8 +287,15 @@ pub enum Error {
     )]
     AdoptTimescaleRequired { what: String },
 
-    #[error("cannot converge `{table}`: {reason}")]
-    Converge { table: String, reason: String },
+    #[error("cannot converge {what}: {reason}")]
+    Converge {
+        /// `` `table` ``, or what else could not be brought to plantdb's definitions.
+        what: String,
+        reason: String,
+        /// The database's error, when a statement failed.
+        #[source]
+        source: Option<Box<Error>>,
+    },
 
     #[error("cannot create migration `{name}`: {reason}")]
     NewMigration { name: String, reason: String },

@@ -107,8 +107,9 @@ pub fn plan(
 pub fn apply(driver: &mut dyn Driver, plan: &ConvergePlan) -> Result<()> {
     for statement in &plan.statements {
         driver.execute(statement).map_err(|e| Error::Converge {
-            table: table_of(plan, statement),
+            what: format!("`{}`", table_of(plan, statement)),
             reason: format!("`{}` failed: {e}", first_line(statement)),
+            source: Some(Box::new(e)),
         })?;
     }
     if driver.dialect() == Dialect::Sqlite && !plan.statements.is_empty() {
@@ -123,7 +124,8 @@ pub fn apply(driver: &mut dyn Driver, plan: &ConvergePlan) -> Result<()> {
                 _ => "?".into(),
             };
             return Err(Error::Converge {
-                table: text(0),
+                what: format!("`{}`", text(0)),
+                source: None,
                 reason: format!(
                     "row {} would point at a missing `{}` ({} broken reference(s) in all)",
                     text(1),
@@ -136,8 +138,13 @@ pub fn apply(driver: &mut dyn Driver, plan: &ConvergePlan) -> Result<()> {
     Ok(())
 }
 
-fn first_line(sql: &str) -> &str {
-    sql.lines().next().unwrap_or(sql)
+/// A statement shortened for an error message: its first line, at most 100 characters.
+fn first_line(sql: &str) -> String {
+    let line = sql.lines().next().unwrap_or(sql);
+    match line.char_indices().nth(100) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_string(),
+    }
 }
 
 /// The table a statement works on, for an error message.
@@ -166,11 +173,12 @@ fn definitions(
     let run = |scratch: &mut dyn Driver| -> Result<()> {
         for migration in &migrations {
             scratch.execute(&migration.up.sql).map_err(|e| Error::Converge {
-                table: "?".into(),
+                what: "the adopted tables".into(),
                 reason: format!(
-                    "cannot work out plantdb's definitions: {} failed in a scratch database: {e}",
+                    "plantdb's definitions come from running its migrations somewhere thrown away, and {} failed there: {e}",
                     migration.up.file
                 ),
+                source: Some(Box::new(e)),
             })?;
         }
         Ok(())
@@ -773,8 +781,9 @@ fn rebuild(
     triggers: &[(String, String, String)],
 ) -> Result<Vec<String>> {
     let fail = |reason: &str| Error::Converge {
-        table: table.to_string(),
+        what: format!("`{table}`"),
         reason: reason.to_string(),
+        source: None,
     };
     let new_name = format!("plantdb_converge_{table}");
     let (_, base_body) =

@@ -781,3 +781,48 @@ fn seed_names_the_apps_not_null_columns_it_cannot_fill() {
         }
     });
 }
+
+#[test]
+fn a_converge_that_fails_leaves_the_database_as_it_was() {
+    each_dialect(|db| {
+        let dir = tempfile::tempdir().unwrap();
+        let url = db.url();
+        spc_alembic(&db, "008");
+        let (breaker, cause) = match db {
+            // A view on sample.timestamp keeps PostgreSQL from changing the column's type.
+            TestDb::Postgres(_) => (
+                "CREATE VIEW recent_samples AS SELECT id, timestamp FROM sample",
+                "`sample`",
+            ),
+            // A BOOLEAN holding 2: plantdb's CHECK (is_excluded IN (0, 1)) refuses the copy.
+            TestDb::Sqlite(_) => ("UPDATE sample SET is_excluded = 2 WHERE id = 2", "`sample`"),
+        };
+        execute(&db, breaker);
+        let rows = all_rows(&db);
+        let schema = declared_schema(&db);
+        let failed = run(
+            dir.path(),
+            &url,
+            &["migrate", "adopt", "--from", "alembic", "--converge"],
+        );
+        assert_eq!(failed.status.code(), Some(1), "{failed:?}");
+        let stderr = String::from_utf8_lossy(&failed.stderr);
+        assert!(
+            stderr.contains(&format!("error: cannot converge {cause}: ")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        // Nothing half-written: no history, no adoption, no table changed.
+        assert_eq!(declared_schema(&db), schema);
+        assert_eq!(all_rows(&db), rows);
+        if let TestDb::Sqlite(file) = &db {
+            let on: i64 = file
+                .connection()
+                .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            assert_eq!(on, 0);
+        }
+    });
+}
