@@ -283,6 +283,21 @@ pub enum Error {
     },
 
     #[error(
+        "`{table}` says {}, but the live tables do not hold what plantdb's migrations define for it, so nothing was adopted:{}{}",
+        printable(.says),
+        list_text(.problems),
+        .note.as_ref().map(|n| format!("\n({})", printable(n))).unwrap_or_default()
+    )]
+    AdoptIncompatible {
+        table: String,
+        says: String,
+        /// `table.column`: what plantdb's migrations define, what is there.
+        problems: Vec<String>,
+        /// How an ambiguous id was read.
+        note: Option<String>,
+    },
+
+    #[error(
         "`--timescale require` needs `telemetry` to be a TimescaleDB hypertable, but in this database it {what}, and adopting records its migration without running it"
     )]
     AdoptTimescaleRequired { what: String },
@@ -583,6 +598,9 @@ impl Error {
             ),
             Error::Converge { .. } => Some(
                 "nothing was changed; `plantdb migrate adopt --converge --dry-run` shows the SQL it would run".into(),
+            ),
+            Error::AdoptIncompatible { .. } => Some(
+                "the application has moved past plantdb's migrations for these tables: `plantdb migrate baseline` takes the database over as it is, as plantdb's first migration".into(),
             ),
             Error::LockTimeout { .. } => Some(
                 "another plantdb run (or whoever holds the lock) is still working; try again later, or raise --lock-timeout".into(),

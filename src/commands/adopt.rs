@@ -2,9 +2,11 @@
 
 use super::Database;
 use crate::cli::AdoptArgs;
+use crate::config::TimescalePolicy;
 use crate::db::Access;
 use crate::error::Result;
 use crate::migrate::adopt::{self, AdoptOptions};
+use crate::migrate::expected::Scratch;
 
 pub fn run(db: &Database, args: &AdoptArgs) -> Result<i32> {
     // A converge dry run on PostgreSQL works out plantdb's definitions in a schema it creates
@@ -23,7 +25,14 @@ pub fn run(db: &Database, args: &AdoptArgs) -> Result<i32> {
         converge: args.converge,
         timescale: db.global.timescale,
     };
-    let report = adopt::adopt(driver.as_mut(), &set, args.from, options)?;
+    // The scratch database is only read for plantdb's tables and columns, which TimescaleDB
+    // does not change; `--timescale require` is about this database (adopt checks it), and must
+    // not fail because a scratch database cannot load the extension.
+    let scratch = Scratch {
+        target: &db.target,
+        timescale: TimescalePolicy::Off,
+    };
+    let report = adopt::adopt(driver.as_mut(), scratch, &set, args.from, options)?;
     db.out.adopt_report(&db.shown_url, &report);
     Ok(0)
 }

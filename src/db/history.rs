@@ -136,6 +136,53 @@ pub struct Adoption<'a> {
     pub adopted: Vec<AdoptedVersion<'a>>,
     /// Older versions left unapplied, which `migrate up` may apply out of order.
     pub gaps: &'a [Version],
+    /// What the other tool's history said (for alembic: its head or heads).
+    pub foreign_head: Option<&'a str>,
+    /// The differences from plantdb's definitions accepted at adoption, as JSON (a
+    /// `schema::Comparison`): `verify --live` does not count them as drift.
+    pub accepted: Option<&'a str>,
+}
+
+/// Columns the adoption table gained after it was first released, with their types: added in
+/// place to tables of older plantdb versions, so the record never needs a migration of its own.
+const ADOPTION_LATER_COLUMNS: &[(&str, &str)] = &[("foreign_head", "TEXT"), ("accepted", "TEXT")];
+
+/// Creates the adoption table, or brings one of an older plantdb to today's shape.
+fn ensure_adoption_table<D: Driver + ?Sized>(driver: &mut D) -> Result<()> {
+    let dialect = driver.dialect();
+    let (version_type, time_type) = column_types(dialect);
+    driver.execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {ADOPTION_TABLE} (
+            version {version_type} PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('adopted', 'gap')),
+            source TEXT NOT NULL,
+            foreign_id TEXT,
+            recorded_at {time_type} NOT NULL,
+            foreign_head TEXT,
+            accepted TEXT
+        )"
+    ))?;
+    for (column, ty) in ADOPTION_LATER_COLUMNS {
+        match dialect {
+            Dialect::Postgres => driver.execute(&format!(
+                "ALTER TABLE {ADOPTION_TABLE} ADD COLUMN IF NOT EXISTS {column} {ty}"
+            ))?,
+            Dialect::Sqlite => {
+                let mut params = Params::new(dialect);
+                let sql = format!(
+                    "SELECT count(*) FROM pragma_table_info('{ADOPTION_TABLE}') WHERE name = {}",
+                    params.bind(Value::Text(column.to_string()))
+                );
+                let rows = driver.query(&sql, params.values(), &[Kind::Int])?;
+                if matches!(rows.first().and_then(|r| r.first()), Some(Value::Int(0))) {
+                    driver.execute(&format!(
+                        "ALTER TABLE {ADOPTION_TABLE} ADD COLUMN {column} {ty}"
+                    ))?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes an adoption in the caller's transaction: the history rows, and the adoption table
@@ -145,17 +192,8 @@ pub(super) fn record_adoption<D: Driver + ?Sized>(
     adoption: &Adoption,
 ) -> Result<()> {
     let dialect = driver.dialect();
-    let (version_type, time_type) = column_types(dialect);
     let now = now(dialect);
-    driver.execute(&format!(
-        "CREATE TABLE IF NOT EXISTS {ADOPTION_TABLE} (
-            version {version_type} PRIMARY KEY,
-            kind TEXT NOT NULL CHECK (kind IN ('adopted', 'gap')),
-            source TEXT NOT NULL,
-            foreign_id TEXT,
-            recorded_at {time_type} NOT NULL
-        )"
-    ))?;
+    ensure_adoption_table(driver)?;
     let mut run = |sql: String, params: Params| -> Result<()> {
         driver.query(&sql, params.values(), &[]).map(|_| ())
     };
@@ -169,14 +207,19 @@ pub(super) fn record_adoption<D: Driver + ?Sized>(
         );
         run(sql, params)?;
         let mut params = Params::new(dialect);
+        let text = |t: Option<&str>| t.map_or(Value::Null, |t| Value::Text(t.to_string()));
         let sql = format!(
-            "INSERT INTO {ADOPTION_TABLE} (version, kind, source, foreign_id, recorded_at) \
-             VALUES ({}, 'adopted', {}, {}, {now}) \
+            "INSERT INTO {ADOPTION_TABLE} \
+             (version, kind, source, foreign_id, recorded_at, foreign_head, accepted) \
+             VALUES ({}, 'adopted', {}, {}, {now}, {}, {}) \
              ON CONFLICT (version) DO UPDATE SET kind = excluded.kind, source = excluded.source, \
-             foreign_id = excluded.foreign_id, recorded_at = excluded.recorded_at",
+             foreign_id = excluded.foreign_id, recorded_at = excluded.recorded_at, \
+             foreign_head = excluded.foreign_head, accepted = excluded.accepted",
             params.bind(Value::Int(adopted.version)),
             params.bind(Value::Text(adoption.source.to_string())),
-            params.bind(Value::Text(adopted.foreign_id.to_string()))
+            params.bind(Value::Text(adopted.foreign_id.to_string())),
+            params.bind(text(adoption.foreign_head)),
+            params.bind(text(adoption.accepted))
         );
         run(sql, params)?;
     }
@@ -209,6 +252,54 @@ pub(super) fn adoption_gaps<D: Driver + ?Sized>(driver: &mut D) -> Result<BTreeS
         .iter()
         .filter_map(|row| match row.first() {
             Some(Value::Int(version)) => Some(*version),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The versions adoption recorded as applied without running them. Read-only: an absent
+/// table means none.
+pub(super) fn adopted_versions<D: Driver + ?Sized>(driver: &mut D) -> Result<BTreeSet<Version>> {
+    if !super::table_exists(driver, ADOPTION_TABLE)? {
+        return Ok(BTreeSet::new());
+    }
+    let sql = format!("SELECT version FROM {ADOPTION_TABLE} WHERE kind = 'adopted'");
+    let rows = driver.query(&sql, &[], &[Kind::Int])?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| match row.first() {
+            Some(Value::Int(version)) => Some(*version),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The differences each adoption accepted, as the JSON it recorded (none from adoption
+/// tables older than that record). Read-only.
+pub(super) fn accepted_at_adoption<D: Driver + ?Sized>(driver: &mut D) -> Result<Vec<String>> {
+    if !super::table_exists(driver, ADOPTION_TABLE)? {
+        return Ok(Vec::new());
+    }
+    let has_column = match driver.dialect() {
+        Dialect::Postgres => format!(
+            "SELECT count(*) FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = '{ADOPTION_TABLE}' \
+             AND column_name = 'accepted'"
+        ),
+        Dialect::Sqlite => format!(
+            "SELECT count(*) FROM pragma_table_info('{ADOPTION_TABLE}') WHERE name = 'accepted'"
+        ),
+    };
+    let rows = driver.query(&has_column, &[], &[Kind::Int])?;
+    if matches!(rows.first().and_then(|r| r.first()), Some(Value::Int(0))) {
+        return Ok(Vec::new());
+    }
+    let sql = format!("SELECT DISTINCT accepted FROM {ADOPTION_TABLE} WHERE accepted IS NOT NULL");
+    let rows = driver.query(&sql, &[], &[Kind::Text])?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| match row.into_iter().next() {
+            Some(Value::Text(text)) => Some(text),
             _ => None,
         })
         .collect())

@@ -1,5 +1,6 @@
 //! The one seam between the engine and the two databases.
 
+pub mod describe;
 pub mod history;
 pub mod params;
 pub mod postgres;
@@ -16,6 +17,7 @@ pub use crate::config::Dialect;
 use crate::config::{Target, TimescalePolicy};
 use crate::error::{Error, Result, Version};
 use crate::schema::Schema;
+pub use describe::describe;
 pub use history::{ADOPTION_TABLE, AdoptedVersion, Adoption, HISTORY_TABLE};
 pub use params::Params;
 use value::{Kind, Value};
@@ -107,6 +109,16 @@ pub trait Driver {
     /// The versions adoption left for `migrate up` to apply out of order. Reads only.
     fn adoption_gaps(&mut self) -> Result<BTreeSet<Version>> {
         history::adoption_gaps(self)
+    }
+
+    /// The versions adoption recorded as applied without running them. Reads only.
+    fn adopted_versions(&mut self) -> Result<BTreeSet<Version>> {
+        history::adopted_versions(self)
+    }
+
+    /// The schema differences each adoption accepted, as the JSON it recorded. Reads only.
+    fn accepted_at_adoption(&mut self) -> Result<Vec<String>> {
+        history::accepted_at_adoption(self)
     }
 
     /// Runs SQL that is not a migration.

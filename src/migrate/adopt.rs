@@ -1,22 +1,31 @@
 //! `plantdb migrate adopt`: take over a database whose history lives in another tool's table.
 //!
 //! Adopt reads that table, maps it through [`super::adopt_manifest`], checks that what the old
-//! history claims is really there, and records the corresponding plantdb migrations as applied
-//! without running them, all in one transaction. It also records the older built-in versions it
+//! history claims is really there (every table and column the corresponding plantdb migrations
+//! define, compared column by column with what those migrations produce in a scratch
+//! database), and records those migrations as applied without running them, all in one
+//! transaction. Differences that lose nothing when converged are accepted and recorded;
+//! incompatible ones refuse the adoption. It also records the older built-in versions it
 //! leaves unapplied (the other domains' migrations) as *gaps*, which `migrate up` may then apply
 //! out of order without `--allow-out-of-order`; any other out-of-order migration still stops it.
 
 use std::collections::BTreeSet;
 
-use super::adopt_manifest::{self as manifest, ALEMBIC_CHAIN, Source};
+use super::adopt_manifest::{
+    self as manifest, ALEMBIC_BRANCHES, ALEMBIC_CHAIN, ALEMBIC_LATER, ALEMBIC_SQUASH, AlembicEra,
+    Source,
+};
 use super::converge::{self, ConvergePlan};
+use super::expected::{Scratch, schema_of};
 use super::source::MigrationSet;
 use crate::config::TimescalePolicy;
 use crate::db::postgres::TelemetryTable;
 use crate::db::value::{Kind, Value};
-use crate::db::{AdoptedVersion, Adoption, Dialect, Driver, Locked, table_exists};
+use crate::db::{
+    AdoptedVersion, Adoption, Dialect, Driver, HISTORY_TABLE, Locked, describe, table_exists,
+};
 use crate::error::{Error, Result, Version};
-use crate::schema::Schema;
+use crate::schema::{Comparison, Difference, Foreign, Schema, compare};
 
 /// plantdb's record of adoptions: which versions adopt recorded (`adopted`) and which older
 /// versions it left for `migrate up` to fill in (`gap`).
@@ -67,6 +76,13 @@ pub struct AdoptReport {
     pub gaps: Vec<Version>,
     pub dropped_foreign_table: bool,
     pub dry_run: bool,
+    /// For alembic: which history of the SPC app the head belongs to, settled by the live
+    /// schema when the id is ambiguous.
+    pub era: Option<AlembicEra>,
+    /// Differences from plantdb's definitions that lose nothing when converged (recorded).
+    pub convergible: Vec<Difference>,
+    /// Tables, columns and indexes the database has beyond plantdb's definitions: kept.
+    pub not_plantdbs: Vec<Foreign>,
     /// With `--converge`: what was (or, on a dry run, would be) changed, and what was kept.
     pub converge: Option<ConvergePlan>,
 }
@@ -82,46 +98,70 @@ pub struct Decision {
 /// Maps the other tool's ids to built-in versions, refusing ids plantdb does not know.
 pub fn claimed(source: Source, foreign: &[String]) -> Result<Vec<(Version, String)>> {
     let unknown = |ids: Vec<String>| {
-        let known: Vec<&str> = match source {
-            Source::Alembic => ALEMBIC_CHAIN
-                .iter()
-                .flat_map(|(ids, _)| ids.iter().copied())
-                .collect(),
+        let known = match source {
+            Source::Alembic => format!(
+                "001 … 008 and the {} revisions after them up to {} (the SPC app's original chain), and {} (since its squash)",
+                ALEMBIC_LATER.len(),
+                ALEMBIC_LATER.last().copied().unwrap_or_default(),
+                ALEMBIC_SQUASH.join(", ")
+            ),
             _ => manifest::entries(source)
                 .flat_map(|e| e.foreign_ids.iter().copied())
-                .collect(),
+                .collect::<Vec<_>>()
+                .join(", "),
         };
         Error::AdoptUnknown {
             table: source.table().to_string(),
             ids,
-            known: known.join(", "),
+            known,
         }
     };
     match source {
         Source::Alembic => {
-            let heads: Vec<&String> = foreign.iter().collect();
-            let head = match heads.as_slice() {
-                [] => return Ok(Vec::new()),
-                [head] => head.trim(),
-                _ => {
-                    return Err(Error::AdoptMismatch {
-                        table: source.table().to_string(),
-                        problems: vec![format!(
-                            "it holds {} heads ({}), but the SPC chain plantdb knows is linear",
-                            heads.len(),
-                            foreign.join(", ")
-                        )],
-                    });
-                }
-            };
-            let position = ALEMBIC_CHAIN
+            let heads: Vec<&str> = foreign
                 .iter()
-                .position(|(ids, _)| ids.contains(&head))
-                .ok_or_else(|| unknown(vec![head.to_string()]))?;
-            Ok(ALEMBIC_CHAIN[..=position]
+                .map(|id| id.trim())
+                .filter(|id| !id.is_empty())
+                .collect();
+            if heads.is_empty() {
+                return Ok(Vec::new());
+            }
+            let unknown_ids: Vec<String> = heads
+                .iter()
+                .filter(|id| manifest::alembic_readings(id).is_empty())
+                .map(|id| id.to_string())
+                .collect();
+            if !unknown_ids.is_empty() {
+                return Err(unknown(unknown_ids));
+            }
+            // alembic keeps one row per head, and several heads exist only between a branch
+            // point and its merge.
+            if heads.len() > 1
+                && !ALEMBIC_BRANCHES
+                    .iter()
+                    .any(|b| heads.iter().all(|h| b.contains(h)))
+            {
+                return Err(Error::AdoptMismatch {
+                    table: source.table().to_string(),
+                    problems: vec![format!(
+                        "it holds {} rows ({}), but alembic keeps several rows only between a branch point and its merge, one per branch, and these are not the heads of one such stretch",
+                        heads.len(),
+                        heads.join(", ")
+                    )],
+                });
+            }
+            // Every revision after `008`, in either era, means everything up to add_plant.
+            let up_to = heads
+                .iter()
+                .flat_map(|id| manifest::alembic_readings(id))
+                .map(|(_, at)| at.unwrap_or(ALEMBIC_CHAIN.len() - 1))
+                .max()
+                .unwrap_or(0);
+            let label = heads.join(", ");
+            Ok(ALEMBIC_CHAIN[..=up_to]
                 .iter()
                 .filter_map(|(_, version)| *version)
-                .map(|version| (version, head.to_string()))
+                .map(|version| (version, label.clone()))
                 .collect())
         }
         Source::NodePgMigrate | Source::SchemaMigrations => {
@@ -267,14 +307,15 @@ pub fn gaps_created(
 
 pub fn adopt(
     driver: &mut dyn Driver,
+    scratch: Scratch,
     set: &MigrationSet,
     source: Source,
     options: AdoptOptions,
 ) -> Result<AdoptReport> {
     if options.dry_run {
-        let (decision, foreign) = decide_on(driver, set, source)?;
-        let plan = prepare(driver, set, &decision, options)?;
-        return Ok(report(source, foreign, decision, false, true, plan));
+        let checked = decide_on(driver, scratch, set, source)?;
+        let plan = prepare(driver, set, &checked.decision, options)?;
+        return Ok(report(source, checked, false, true, plan));
     }
     // A SQLite rebuild drops and renames tables that others reference, which needs foreign
     // keys off; SQLite ignores that switch inside a transaction, so it is turned off before
@@ -283,7 +324,7 @@ pub fn adopt(
     if rebuilds {
         driver.execute("PRAGMA foreign_keys = OFF")?;
     }
-    let outcome = adopt_locked(driver, set, source, options);
+    let outcome = adopt_locked(driver, scratch, set, source, options);
     if rebuilds {
         let restored = driver.execute("PRAGMA foreign_keys = ON");
         return outcome.and_then(|report| restored.map(|()| report));
@@ -293,31 +334,25 @@ pub fn adopt(
 
 fn adopt_locked(
     driver: &mut dyn Driver,
+    scratch: Scratch,
     set: &MigrationSet,
     source: Source,
     options: AdoptOptions,
 ) -> Result<AdoptReport> {
     let mut locked = Locked::new(driver)?;
-    let (decision, foreign) = decide_on(&mut *locked, set, source)?;
-    let plan = prepare(&mut *locked, set, &decision, options)?;
+    let checked = decide_on(&mut *locked, scratch, set, source)?;
+    let plan = prepare(&mut *locked, set, &checked.decision, options)?;
     // The history table, the history rows, the gaps, the convergence and the optional drop
     // commit together or not at all.
     locked.transaction(|driver| {
-        write(driver, set, source, &decision, options.drop_foreign)?;
+        write(driver, set, source, &checked, options.drop_foreign)?;
         match &plan {
             Some(plan) => converge::apply(driver, plan),
             None => Ok(()),
         }
     })?;
     locked.release()?;
-    Ok(report(
-        source,
-        foreign,
-        decision,
-        options.drop_foreign,
-        false,
-        plan,
-    ))
+    Ok(report(source, checked, options.drop_foreign, false, plan))
 }
 
 /// What must hold before anything is written, and the convergence plan when asked for.
@@ -360,12 +395,23 @@ fn check_timescale_required(driver: &mut dyn Driver, versions: &BTreeSet<Version
     Ok(())
 }
 
-/// Reads both histories and the schema, then decides. Reads only.
+/// What adopt found before writing: the decision, the other tool's history as read, and how
+/// the live tables compare with what the adopted migrations produce.
+struct Checked {
+    decision: Decision,
+    foreign: Vec<String>,
+    era: Option<AlembicEra>,
+    comparison: Comparison,
+}
+
+/// Reads both histories and the schema, then decides. Reads only (the expected schema is
+/// built in a scratch database, never in this one).
 fn decide_on(
     driver: &mut dyn Driver,
+    scratch: Scratch,
     set: &MigrationSet,
     source: Source,
-) -> Result<(Decision, Vec<String>)> {
+) -> Result<Checked> {
     if !table_exists(driver, source.table())? {
         return Err(Error::AdoptNoHistory {
             table: source.table().to_string(),
@@ -401,17 +447,99 @@ fn decide_on(
     let applied: BTreeSet<Version> = driver.applied()?.iter().map(|a| a.version).collect();
     let schema = driver.schema()?;
     let decision = decide(set, source, &applied, &claimed, &schema)?;
-    Ok((decision, foreign))
+    let era = alembic_era(source, &foreign, &schema);
+
+    // Column by column: what the claimed migrations produce against what is there.
+    let versions: BTreeSet<Version> = decision
+        .record
+        .iter()
+        .map(|a| a.version)
+        .chain(decision.already.iter().copied())
+        .collect();
+    let comparison = if versions.is_empty() {
+        Comparison::default()
+    } else {
+        let expected = schema_of(scratch.target, scratch.timescale, set, &versions)?;
+        let mut live = describe(driver)?;
+        for bookkeeping in [HISTORY_TABLE, ADOPTION_TABLE, source.table()] {
+            live.schema.tables.remove(bookkeeping);
+            live.spellings.remove(bookkeeping);
+        }
+        compare(&expected, &live)
+    };
+    let incompatible: Vec<String> = comparison.incompatible().map(ToString::to_string).collect();
+    if !incompatible.is_empty() {
+        return Err(Error::AdoptIncompatible {
+            table: source.table().to_string(),
+            says: foreign.join(", "),
+            problems: incompatible,
+            note: ambiguity_note(source, &foreign),
+        });
+    }
+    Ok(Checked {
+        decision,
+        foreign,
+        era,
+        comparison,
+    })
+}
+
+/// Which history the alembic head belongs to. An id both eras use (`a1b2c3d4e5f6`) is settled
+/// by the live schema: the squash-era revision of that id adds `audit_log.plant_id`.
+fn alembic_era(source: Source, foreign: &[String], schema: &Schema) -> Option<AlembicEra> {
+    if source != Source::Alembic {
+        return None;
+    }
+    let readings: BTreeSet<AlembicEra> = foreign
+        .iter()
+        .flat_map(|id| manifest::alembic_readings(id.trim()))
+        .map(|(era, _)| era)
+        .collect();
+    if readings.len() <= 1 {
+        return readings.into_iter().next();
+    }
+    let audit_log_has_plant = schema
+        .tables
+        .get("audit_log")
+        .is_some_and(|t| t.columns.iter().any(|c| c.name == "plant_id"));
+    Some(if audit_log_has_plant {
+        AlembicEra::Squash
+    } else {
+        AlembicEra::OriginalLater
+    })
+}
+
+/// Why an ambiguous alembic id was read the way it was, for a refusal's message.
+fn ambiguity_note(source: Source, foreign: &[String]) -> Option<String> {
+    let ambiguous: Vec<&str> = foreign
+        .iter()
+        .map(|id| id.trim())
+        .filter(|id| source == Source::Alembic && manifest::alembic_readings(id).len() > 1)
+        .collect();
+    (!ambiguous.is_empty()).then(|| {
+        format!(
+            "`{}` has named different migrations over time (in the original chain, and since the squash audit_log_plant_id); every one of them comes after add_plant, so plantdb reads it as \"all of plantdb's SPC migrations\" and lets the live tables decide, and they do not hold them",
+            ambiguous.join("`, `")
+        )
+    })
 }
 
 fn write(
     driver: &mut dyn Driver,
     set: &MigrationSet,
     source: Source,
-    decision: &Decision,
+    checked: &Checked,
     drop_foreign: bool,
 ) -> Result<()> {
+    let decision = &checked.decision;
     driver.ensure_history()?;
+    let head = checked.foreign.join(", ");
+    // What was accepted at adoption, so that `verify --live` tells it from later drift.
+    let accepted = serde_json::to_string(&checked.comparison).map_err(|e| Error::Database {
+        context: format!("cannot record the adoption in `{ADOPTION_TABLE}`"),
+        message: e.to_string(),
+        source: None,
+    })?;
     let adopted = decision
         .record
         .iter()
@@ -426,6 +554,8 @@ fn write(
         source: source.as_str(),
         adopted,
         gaps: &decision.gaps,
+        foreign_head: Some(&head),
+        accepted: Some(&accepted),
     })?;
     if drop_foreign {
         driver.execute(&format!("DROP TABLE {}", source.table()))?;
@@ -435,12 +565,17 @@ fn write(
 
 fn report(
     source: Source,
-    foreign: Vec<String>,
-    decision: Decision,
+    checked: Checked,
     dropped: bool,
     dry_run: bool,
     converge: Option<ConvergePlan>,
 ) -> AdoptReport {
+    let Checked {
+        decision,
+        foreign,
+        era,
+        comparison,
+    } = checked;
     AdoptReport {
         source,
         foreign_table: source.table(),
@@ -450,6 +585,9 @@ fn report(
         gaps: decision.gaps,
         dropped_foreign_table: dropped,
         dry_run,
+        era,
+        convergible: comparison.convergible().cloned().collect(),
+        not_plantdbs: comparison.not_plantdbs,
         converge,
     }
 }
@@ -525,8 +663,8 @@ mod tests {
 
     #[test]
     fn unknown_ids_are_refused_by_name() {
-        let err = claimed(Source::Alembic, &ids(&["a1b2c3d4e5f6"])).unwrap_err();
-        assert!(err.to_string().contains("a1b2c3d4e5f6"), "{err}");
+        let err = claimed(Source::Alembic, &ids(&["0123456789ab"])).unwrap_err();
+        assert!(err.to_string().contains("0123456789ab"), "{err}");
         let err = claimed(
             Source::NodePgMigrate,
             &ids(&[
@@ -543,6 +681,55 @@ mod tests {
             claimed(Source::Alembic, &ids(&["007", "008"])),
             Err(Error::AdoptMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn both_eras_and_branch_heads_imply_every_spc_migration() {
+        let spc: Vec<Version> = manifest::entries(Source::Alembic)
+            .map(|e| e.version)
+            .collect();
+        for heads in [
+            &["009"][..],
+            &["7eb49b0d3046"],
+            &["c3d4e5f6a7b8"],
+            &["f5006ab282e0"],
+            &["a1b2c3d4e5f6"],
+            &["b4c8f2a71d30", "b4c8f1a23d67", "f8e2a1b3c4d5"],
+            &["e0f1a2b3c4d5", "d1e2f3a4b5c6"],
+        ] {
+            let got = claimed(Source::Alembic, &ids(heads)).unwrap();
+            let versions: Vec<Version> = got.iter().map(|(v, _)| *v).collect();
+            assert_eq!(versions, spc, "{heads:?}");
+            assert!(got.iter().all(|(_, id)| *id == heads.join(", ")));
+        }
+        // Heads of different stretches, or of different eras, are not one alembic state.
+        for heads in [
+            &["b4c8f2a71d30", "d1e2f3a4b5c6"][..],
+            &["009", "c3d4e5f6a7b8"],
+        ] {
+            assert!(
+                matches!(
+                    claimed(Source::Alembic, &ids(heads)),
+                    Err(Error::AdoptMismatch { .. })
+                ),
+                "{heads:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_ambiguous_id_is_settled_by_audit_log_plant_id() {
+        let mut with_plant = schema(&["audit_log"]);
+        let era = |s: &Schema| alembic_era(Source::Alembic, &ids(&["a1b2c3d4e5f6"]), s);
+        assert_eq!(era(&with_plant), Some(AlembicEra::OriginalLater));
+        with_plant
+            .tables
+            .insert("audit_log".into(), table(&["id", "plant_id"]));
+        assert_eq!(era(&with_plant), Some(AlembicEra::Squash));
+        assert_eq!(
+            alembic_era(Source::Alembic, &ids(&["008"]), &with_plant),
+            Some(AlembicEra::OriginalUpToPlant)
+        );
     }
 
     #[test]

@@ -87,6 +87,141 @@ pub const ALEMBIC_CHAIN: &[(&[&str], Option<Version>)] = &[
     (&["008", "20260207_add_plant"], Some(20260207000000)),
 ];
 
+/// The original chain after `008`, in order: 76 revisions (84 with the first eight), one head
+/// `7eb49b0d3046`. None of them carries a plantdb migration, so for plantdb each one means
+/// "everything up to add_plant is applied"; alembic stores only ids, never file names.
+///
+/// After `a3f7d2e91c45` three branches run to the merge `c7d8e9f0a1b2`, then two lines to the
+/// merge `67ab89b939b3` ([`ALEMBIC_BRANCHES`]). The order within them is one topological order.
+pub const ALEMBIC_LATER: &[&str] = &[
+    "009",
+    "010",
+    "011",
+    "012",
+    "012b",
+    "013",
+    "014",
+    "015",
+    "016",
+    "017",
+    "018",
+    "019",
+    "020",
+    "021",
+    "022",
+    "023",
+    "024",
+    "025",
+    "026",
+    "027",
+    "028",
+    "029",
+    "030",
+    "031",
+    "032",
+    "033",
+    "034",
+    "035",
+    "036",
+    "037",
+    "038",
+    "039",
+    "040",
+    "041",
+    "042",
+    "043",
+    "044",
+    "075fb3c0dee1",
+    "1dcf6aaa092f",
+    "b24419b54417",
+    "cb165ffbd0cf",
+    "045",
+    "046",
+    "047",
+    "048",
+    "049",
+    "050",
+    "051",
+    "a856044d332f",
+    "20260309_ondelete",
+    "b06425200559",
+    "8547e9ade3a7",
+    "0b6b3b1fc440",
+    "783a169959a5",
+    "3460984785b1",
+    "4a8c2d1e7f90",
+    "cd2e2bdca7b9",
+    "1edc269d9131",
+    "42dd1ec340bf",
+    "935bdc6c8e58",
+    "a3f7d2e91c45",
+    "b4c8f2a71d30",
+    "b4c8f1a23d67",
+    "f8e2a1b3c4d5",
+    "c7d8e9f0a1b2",
+    "d9e0f1a2b3c4",
+    "e0f1a2b3c4d5",
+    "c9d4e5f6a7b8",
+    "d1e2f3a4b5c6",
+    "67ab89b939b3",
+    "d7c41149d5b1",
+    "a1b2c3d4e5f6",
+    "c5d6e7f8a9b0",
+    "d6e7f8a9b0c1",
+    "ad900b078566",
+    "7eb49b0d3046",
+];
+
+/// The revisions between a branch point and its merge. Only there does `alembic_version` hold
+/// several rows (one per head), and then all of them lie in the same stretch.
+pub const ALEMBIC_BRANCHES: &[&[&str]] = &[
+    &["b4c8f2a71d30", "b4c8f1a23d67", "f8e2a1b3c4d5"],
+    &[
+        "d9e0f1a2b3c4",
+        "e0f1a2b3c4d5",
+        "c9d4e5f6a7b8",
+        "d1e2f3a4b5c6",
+    ],
+];
+
+/// Today's chain, after the squash deleted all 84 files. `f5006ab282e0` creates the whole
+/// current model at once, so every revision of it means "everything plantdb's SPC migrations
+/// define should be there". No revision links the two eras.
+pub const ALEMBIC_SQUASH: &[&str] = &[
+    "f5006ab282e0",
+    "a1b2c3d4e5f6",
+    "b2c3d4e5f6a7",
+    "c3d4e5f6a7b8",
+];
+
+/// Which history of the SPC app an alembic revision belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlembicEra {
+    /// The 84-revision chain, up to and including `008` add_plant.
+    OriginalUpToPlant,
+    /// The 84-revision chain, after `008`.
+    OriginalLater,
+    /// The chain that starts at the squash `f5006ab282e0`.
+    Squash,
+}
+
+/// Every reading of an alembic id: none when unknown, two for an id both eras use
+/// (`a1b2c3d4e5f6`). With the position in [`ALEMBIC_CHAIN`] for the first era.
+pub fn alembic_readings(id: &str) -> Vec<(AlembicEra, Option<usize>)> {
+    let mut readings = Vec::new();
+    if let Some(at) = ALEMBIC_CHAIN.iter().position(|(ids, _)| ids.contains(&id)) {
+        readings.push((AlembicEra::OriginalUpToPlant, Some(at)));
+    }
+    if ALEMBIC_LATER.contains(&id) {
+        readings.push((AlembicEra::OriginalLater, None));
+    }
+    if ALEMBIC_SQUASH.contains(&id) {
+        readings.push((AlembicEra::Squash, None));
+    }
+    readings
+}
+
 pub const ENTRIES: &[Entry] = &[
     Entry {
         version: 20260202000000,
@@ -236,6 +371,25 @@ mod tests {
             }
             // Every built-in migration has exactly one entry.
             assert_eq!(set.migrations.len(), ENTRIES.len());
+        }
+    }
+
+    #[test]
+    fn the_original_chain_has_84_distinct_revisions_and_the_squash_shares_one_id() {
+        let mut ids: Vec<&str> = ALEMBIC_CHAIN.iter().map(|(ids, _)| ids[0]).collect();
+        ids.extend(ALEMBIC_LATER);
+        let distinct: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+        assert_eq!((ids.len(), distinct.len()), (84, 84));
+        assert_eq!(ids.last(), Some(&"7eb49b0d3046"));
+        let shared: Vec<&str> = ALEMBIC_SQUASH
+            .iter()
+            .copied()
+            .filter(|id| distinct.contains(id))
+            .collect();
+        assert_eq!(shared, ["a1b2c3d4e5f6"]);
+        assert_eq!(alembic_readings("a1b2c3d4e5f6").len(), 2);
+        for branch in ALEMBIC_BRANCHES {
+            assert!(branch.iter().all(|id| ALEMBIC_LATER.contains(id)));
         }
     }
 

@@ -4,6 +4,7 @@ pub mod adopt;
 pub mod adopt_manifest;
 pub mod atomicity;
 pub mod converge;
+pub mod expected;
 pub mod lexer;
 pub mod new;
 pub mod plan;

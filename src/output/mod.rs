@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::db::{Dialect, Direction};
 use crate::error::{Error, Version};
 use crate::migrate::adopt::AdoptReport;
+use crate::migrate::adopt_manifest::AlembicEra;
 use crate::migrate::converge::ConvergePlan;
 use crate::migrate::new::NewReport;
 use crate::migrate::{Observer, RunReport, StepReport};
@@ -303,6 +304,35 @@ impl Output {
                         "left for `plantdb migrate up` (older, applied out of order without complaint): {}",
                         list.join(", ")
                     );
+                }
+                if let Some(era) = report.era {
+                    let era = match era {
+                        AlembicEra::OriginalUpToPlant => "the original chain, up to add_plant",
+                        AlembicEra::OriginalLater => "the original chain, past add_plant",
+                        AlembicEra::Squash => "the chain since the squash",
+                    };
+                    let _ = writeln!(out, "alembic history: {era}");
+                }
+                if !report.convergible.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "{} difference(s) from plantdb's definitions lose nothing when converged ({}; `plantdb migrate adopt --converge` applies plantdb's definitions):",
+                        report.convergible.len(),
+                        if report.dry_run {
+                            "would be recorded"
+                        } else {
+                            "recorded"
+                        }
+                    );
+                    for difference in &report.convergible {
+                        let _ = writeln!(out, "  {}", printable(&difference.to_string()));
+                    }
+                }
+                if !report.not_plantdbs.is_empty() {
+                    let _ = writeln!(out, "kept, not plantdb's ({}):", report.not_plantdbs.len());
+                    for foreign in &report.not_plantdbs {
+                        let _ = writeln!(out, "  {}", printable(&foreign.to_string()));
+                    }
                 }
                 if report.dropped_foreign_table {
                     let _ = writeln!(out, "dropped `{}`", report.foreign_table);

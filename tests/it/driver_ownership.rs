@@ -14,6 +14,7 @@ use plantdb::db::{
 use plantdb::error::{Error, Result, Version};
 use plantdb::migrate::adopt::{self, ADOPTION_TABLE, AdoptOptions};
 use plantdb::migrate::adopt_manifest::Source;
+use plantdb::migrate::expected::Scratch;
 use plantdb::migrate::{self, IgnoreProgress, MigrationSet, Request, RunOptions};
 use plantdb::schema::Schema;
 use plantdb::seed::{self, SeedMode, SeedOptions, fixture};
@@ -148,8 +149,14 @@ fn adopt_migrate_repair_and_seed_leave_transactions_and_plantdb_tables_to_the_dr
             &versions_of(Source::NodePgMigrate),
             PGMIGRATIONS_HISTORY,
         );
+        let target = plantdb::config::Target::parse(&db.url()).unwrap();
+        let scratch = Scratch {
+            target: &target,
+            timescale: plantdb::config::TimescalePolicy::Auto,
+        };
         let adopted = adopt::adopt(
             &mut driver,
+            scratch,
             &set,
             Source::NodePgMigrate,
             AdoptOptions {

@@ -1,6 +1,7 @@
 //! Integration tests: real SQLite files and a real PostgreSQL server.
 
 mod adopt;
+mod adopt_eras;
 mod atomic;
 mod cli;
 mod connect;

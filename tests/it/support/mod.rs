@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod postgres;
+pub mod spc_alembic;
 pub mod tls_ca;
 
 use std::path::PathBuf;
