@@ -528,8 +528,8 @@ fn quote_if_needed(column: &str) -> String {
 }
 
 /// SQLite's type family by its declared name, as its affinity rules read it, plus whether a
-/// stored value could be something else than the family says (`BOOLEAN`, `DATETIME`: NUMERIC
-/// affinity, so text may be kept as text and numbers as numbers).
+/// stored value could be something else than the family says (`BOOLEAN`, `DATETIME`, `JSON`:
+/// NUMERIC affinity, so text may be kept as text and numbers as numbers).
 fn sqlite_family(declared: &str) -> (&'static str, bool) {
     let upper = declared.to_ascii_uppercase();
     if upper.contains("INT") {
@@ -540,7 +540,7 @@ fn sqlite_family(declared: &str) -> (&'static str, bool) {
         ("REAL", false)
     } else if upper.starts_with("BOOL") {
         ("INTEGER", true)
-    } else if upper.starts_with("DATE") || upper.starts_with("TIME") {
+    } else if upper.starts_with("DATE") || upper.starts_with("TIME") || upper.starts_with("JSON") {
         ("TEXT", true)
     } else {
         ("", false)
@@ -992,7 +992,8 @@ mod tests {
         assert_eq!(sqlite_family("FLOAT"), ("REAL", false));
         assert_eq!(sqlite_family("BOOLEAN"), ("INTEGER", true));
         assert_eq!(sqlite_family("DATETIME"), ("TEXT", true));
-        assert_eq!(sqlite_family("JSON").0, "");
+        assert_eq!(sqlite_family("JSON"), ("TEXT", true));
+        assert_eq!(sqlite_family("GEOMETRY").0, "");
         assert_eq!(default_key("(CURRENT_TIMESTAMP)"), "current_timestamp");
         assert_eq!(varchar_length("character varying(255)"), Some(255));
         assert_eq!(varchar_length("character varying"), None);

@@ -278,7 +278,7 @@ fn all_rows(db: &TestDb) -> BTreeMap<String, Vec<BTreeMap<String, String>>> {
                 .collect();
             for table in tables {
                 let mut rows: Vec<BTreeMap<String, String>> = client
-                    .query(&format!("SELECT to_jsonb(t)::text FROM {table} t"), &[])
+                    .query(&format!("SELECT to_jsonb(t)::text FROM \"{table}\" t"), &[])
                     .unwrap()
                     .iter()
                     .map(|r| {
@@ -506,6 +506,28 @@ fn spc_converge_then_everything_works(db: TestDb, revision: &str) {
     assert!(out.contains("characteristic_config.is_active"), "{out}");
     assert_eq!(all_rows(&db), rows, "converge lost or changed a row");
     assert_converged(&db);
+
+    // The column-level comparison finds nothing left to converge, and the app's extras are
+    // still listed as not plantdb's.
+    let json = ok(&run(
+        dir.path(),
+        &url,
+        &[
+            "--json",
+            "migrate",
+            "adopt",
+            "--from",
+            "alembic",
+            "--dry-run",
+        ],
+    ));
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["convergible"], serde_json::json!([]), "{report:#}");
+    let extras = report["not_plantdbs"].to_string();
+    assert!(
+        extras.contains("sample_edit_history") && extras.contains("subgroup_mode"),
+        "{extras}"
+    );
 
     // Converge again: nothing left to change.
     let again = ok(&run(
@@ -824,5 +846,76 @@ fn a_converge_that_fails_leaves_the_database_as_it_was() {
                 .unwrap();
             assert_eq!(on, 0);
         }
+    });
+}
+
+/// A database past `008` (later revisions' tables and columns, stamped with today's squash-era
+/// head): converge fixes plantdb's columns, keeps every later table and row, and the commands
+/// work on it.
+#[test]
+fn a_database_past_008_converges_keeping_the_later_tables() {
+    use crate::support::spc_alembic::{self, Stage};
+    each_dialect(|db| {
+        let dir = tempfile::tempdir().unwrap();
+        let url = db.url();
+        spc_alembic::build(&db, Stage::At008);
+        spc_alembic::add_later_revisions(&db);
+        spc_alembic::stamp(&db, &["c3d4e5f6a7b8"]);
+        let counts = spc_alembic::row_counts(&db);
+        let rows = all_rows(&db);
+        let tables = text(
+            &db,
+            match db {
+                TestDb::Postgres(_) => {
+                    "SELECT CAST(count(*) AS TEXT) FROM pg_tables WHERE schemaname = 'public'"
+                }
+                TestDb::Sqlite(_) => {
+                    "SELECT CAST(count(*) AS TEXT) FROM sqlite_master WHERE type = 'table'"
+                }
+            },
+        );
+        ok(&run(
+            dir.path(),
+            &url,
+            &["migrate", "adopt", "--from", "alembic", "--converge"],
+        ));
+        assert_eq!(spc_alembic::row_counts(&db), counts);
+        assert_eq!(all_rows(&db), rows, "converge lost or changed a row");
+        let json = ok(&run(
+            dir.path(),
+            &url,
+            &[
+                "--json",
+                "migrate",
+                "adopt",
+                "--from",
+                "alembic",
+                "--dry-run",
+            ],
+        ));
+        let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(report["convergible"], serde_json::json!([]), "{report:#}");
+        ok(&run(dir.path(), &url, &["migrate", "up"]));
+        ok(&run(dir.path(), &url, &["status", "--check"]));
+        ok(&run(dir.path(), &url, &["verify"]));
+        ok(&run(dir.path(), &url, &["seed", "--mode", "upsert"]));
+        // plantdb's history and adoption tables, and those `migrate up` added, are the only new ones.
+        let after: i64 = text(
+            &db,
+            match db {
+                TestDb::Postgres(_) => {
+                    "SELECT CAST(count(*) AS TEXT) FROM pg_tables WHERE schemaname = 'public'"
+                }
+                TestDb::Sqlite(_) => {
+                    "SELECT CAST(count(*) AS TEXT) FROM sqlite_master WHERE type = 'table'"
+                }
+            },
+        )
+        .parse()
+        .unwrap();
+        assert!(
+            after >= tables.parse::<i64>().unwrap() + 2,
+            "{after} tables after, {tables} before"
+        );
     });
 }
