@@ -313,7 +313,8 @@ impl Output {
                     };
                     let _ = writeln!(out, "alembic history: {era}");
                 }
-                if !report.convergible.is_empty() {
+                // With `--converge`, its own lines below say what changed and what was kept.
+                if !report.convergible.is_empty() && report.converge.is_none() {
                     let _ = writeln!(
                         out,
                         "{} difference(s) from plantdb's definitions lose nothing when converged ({}; `plantdb migrate adopt --converge` applies plantdb's definitions):",

@@ -700,6 +700,26 @@ fn timescaledb_default_index_of_an_old_hypertable_is_converged() {
         has_index(&db, "telemetry_time_idx"),
         "the dry run dropped it"
     );
+    let json = ok(&run(
+        dir.path(),
+        &url,
+        &[
+            "--json",
+            "migrate",
+            "adopt",
+            "--from",
+            "schema-migrations",
+            "--converge",
+            "--dry-run",
+        ],
+    ));
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        report["converge"]["statements"],
+        serde_json::json!(["DROP INDEX \"telemetry_time_idx\""]),
+        "{report:#}"
+    );
+    assert_eq!(report["converge"]["changes"][0]["table"], "telemetry");
 
     // `require` holds: telemetry is a hypertable.
     let out = ok(&run(
