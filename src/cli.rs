@@ -105,10 +105,17 @@ pub enum Command {
     /// --all) up, down and up again in a scratch database (a temporary PostgreSQL database on the
     /// target's server, dropped afterwards, and a temporary SQLite file) and compares the
     /// introspected schemas, and those of the two dialects. Exits 1 on any finding.
+    ///
+    /// With --live, instead compares the live schema of plantdb's tables with what the applied
+    /// migrations produce (a hand-made hotfix is drift), and exits 4 on drift.
     Verify {
         /// Round-trip and compare every migration, not only the pending ones.
         #[arg(long)]
         all: bool,
+        /// Compare the live schema of plantdb's tables with what the applied migrations
+        /// produce; exit 4 on drift. Tables plantdb does not own are listed, never drift.
+        #[arg(long, conflicts_with = "all")]
+        live: bool,
     },
     /// Print a shell completion script (e.g. `plantdb completions bash > /etc/bash_completion.d/plantdb`).
     Completions {
@@ -259,6 +266,10 @@ pub struct DownArgs {
     /// Revert the whole plan in one transaction: every migration or none (like `psql -1`).
     #[arg(long)]
     pub single_transaction: bool,
+    /// Also revert migrations `migrate adopt` recorded: their down scripts drop tables the
+    /// other application may still use.
+    #[arg(long)]
+    pub below_adoption: bool,
     #[command(flatten)]
     pub common: CommonRunArgs,
 }

@@ -285,7 +285,7 @@ pub enum Error {
     #[error(
         "`{table}` says {}, but the live tables do not hold what plantdb's migrations define for it, so nothing was adopted:{}{}",
         printable(.says),
-        list_text(.problems),
+        capped_list_text(.problems, 20),
         .note.as_ref().map(|n| format!("\n({})", printable(n))).unwrap_or_default()
     )]
     AdoptIncompatible {
@@ -296,6 +296,14 @@ pub enum Error {
         /// How an ambiguous id was read.
         note: Option<String>,
     },
+
+    #[error(
+        "refusing to revert {}: `migrate adopt` recorded {} from another tool's history, and {} down script would drop tables that application created and may still use, with their data",
+        .versions.join(", "),
+        if .versions.len() == 1 { "it" } else { "them" },
+        if .versions.len() == 1 { "its" } else { "their" }
+    )]
+    BelowAdoption { versions: Vec<String> },
 
     #[error(
         "`--timescale require` needs `telemetry` to be a TimescaleDB hypertable, but in this database it {what}, and adopting records its migration without running it"
@@ -396,6 +404,15 @@ fn holder_text(holder: &Option<String>) -> String {
         .as_ref()
         .map(|holder| format!(", held by {holder}"))
         .unwrap_or_default()
+}
+
+/// Like [`list_text`], but at most `shown` lines, so the message fits on one screen.
+fn capped_list_text(items: &[String], shown: usize) -> String {
+    let mut text = list_text(&items[..items.len().min(shown)]);
+    if items.len() > shown {
+        text.push_str(&format!("\n  - … and {} more", items.len() - shown));
+    }
+    text
 }
 
 fn list_text(items: &[String]) -> String {
@@ -600,7 +617,10 @@ impl Error {
                 "nothing was changed; `plantdb migrate adopt --converge --dry-run` shows the SQL it would run".into(),
             ),
             Error::AdoptIncompatible { .. } => Some(
-                "the application has moved past plantdb's migrations for these tables: `plantdb migrate baseline` takes the database over as it is, as plantdb's first migration".into(),
+                "plantdb's migrations cannot take over these tables as they are (the application moved on, or the history is wrong): `plantdb migrate baseline` takes the database over as it is, as plantdb's first migration".into(),
+            ),
+            Error::BelowAdoption { .. } => Some(
+                "plantdb does not revert below the adoption point (as Flyway does not undo past its baseline); pass --below-adoption to `migrate down` if the other application is gone and the tables may go".into(),
             ),
             Error::LockTimeout { .. } => Some(
                 "another plantdb run (or whoever holds the lock) is still working; try again later, or raise --lock-timeout".into(),

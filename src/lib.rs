@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod live_drift;
 pub mod migrate;
 pub mod output;
 pub mod printable;

@@ -27,6 +27,7 @@ pub fn down(db: &Database, args: &DownArgs) -> Result<i32> {
     };
     let options = RunOptions {
         single_transaction: args.single_transaction,
+        below_adoption: args.below_adoption,
         ..run_options(&args.common, false, false)
     };
     run(db, request, options)
@@ -51,6 +52,7 @@ fn run_options(common: &CommonRunArgs, fake: bool, allow_out_of_order: bool) -> 
         allow_drift: common.allow_drift,
         allow_out_of_order,
         single_transaction: false,
+        below_adoption: false,
     }
 }
 

@@ -33,7 +33,14 @@ pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
         Command::Man => man::run(),
         Command::SecretKey => secret_key::run(out),
         Command::Status { check } => status::run(&Database::resolve(global, out)?, *check),
-        Command::Verify { all } => verify::run(&Database::resolve(global, out)?, *all),
+        Command::Verify { all, live } => {
+            let db = Database::resolve(global, out)?;
+            if *live {
+                verify::live(&db)
+            } else {
+                verify::run(&db, *all)
+            }
+        }
         Command::Seed(args) => seed::run(&Database::resolve(global, out)?, args),
         Command::Reset(args) => reset::run(&Database::resolve(global, out)?, args),
         Command::Migrate { action } => match action {

@@ -5,6 +5,7 @@
 //! migrations are the definition, and no second description of them can drift.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::run::{IgnoreProgress, RunOptions, migrate};
 use super::{MigrationSet, Request};
@@ -53,9 +54,12 @@ pub fn schema_of(
     match target {
         Target::Sqlite(_) => build(&Target::Sqlite(SqliteTarget::Memory)),
         Target::Postgres(pg) => {
+            // Unique among concurrent runs: the process, a counter within it, and the time.
+            static BUILT: AtomicU32 = AtomicU32::new(0);
             let name = format!(
-                "plantdb_expected_{}_{}",
+                "plantdb_expected_{}_{}_{}",
                 std::process::id(),
+                BUILT.fetch_add(1, Ordering::Relaxed),
                 chrono::Utc::now().timestamp_micros() % 1_000_000_000
             );
             let host = pg.host_display();

@@ -17,6 +17,8 @@ pub struct RunOptions {
     pub allow_out_of_order: bool,
     /// Run the whole plan in one transaction: every step or none (`psql -1`).
     pub single_transaction: bool,
+    /// Revert migrations `migrate adopt` recorded from another tool's history too.
+    pub below_adoption: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -84,6 +86,7 @@ pub fn migrate(
         let applied = driver.applied()?;
         let gaps = driver.adoption_gaps()?;
         let steps = plan::plan_with_gaps(set, &applied, request, plan_options, &gaps)?;
+        refuse_below_adoption(driver, set, &steps, options)?;
         if let Some(scope) = scope {
             scope.check(set, &steps, options.fake)?;
         }
@@ -105,6 +108,7 @@ pub fn migrate(
     let applied = locked.applied()?;
     let gaps = locked.adoption_gaps()?;
     let planned = plan::plan_with_gaps(set, &applied, request, plan_options, &gaps)?;
+    refuse_below_adoption(&mut *locked, set, &planned, options)?;
     if let Some(scope) = scope {
         scope.check(set, &planned, options.fake)?;
     }
@@ -190,6 +194,33 @@ pub fn migrate(
         current_version,
         drift_allowed: drift,
     })
+}
+
+/// Refuses a plan that reverts a migration `migrate adopt` recorded, unless asked: its down
+/// script would drop tables that the other application created and may still use (Flyway
+/// refuses to undo past its baseline for the same reason).
+fn refuse_below_adoption(
+    driver: &mut dyn Driver,
+    set: &MigrationSet,
+    steps: &[PlannedStep],
+    options: RunOptions,
+) -> Result<()> {
+    if options.below_adoption || !steps.iter().any(|s| s.direction == Direction::Down) {
+        return Ok(());
+    }
+    let adopted = driver.adopted_versions()?;
+    let below: Vec<String> = steps
+        .iter()
+        .filter(|s| s.direction == Direction::Down && adopted.contains(&s.version))
+        .map(|s| match set.get(s.version) {
+            Some(m) => format!("{} {}", s.version, m.name),
+            None => s.version.to_string(),
+        })
+        .collect();
+    if below.is_empty() {
+        return Ok(());
+    }
+    Err(Error::BelowAdoption { versions: below })
 }
 
 /// The steps that ran, and how many of them the observer has been told about (the committed

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::db::{Dialect, Direction};
 use crate::error::{Error, Version};
+use crate::live_drift::LiveReport;
 use crate::migrate::adopt::AdoptReport;
 use crate::migrate::adopt_manifest::AlembicEra;
 use crate::migrate::converge::ConvergePlan;
@@ -363,6 +364,65 @@ impl Output {
                 let _ = writeln!(out, "created migration {} {}", report.version, report.name);
                 for file in &report.files {
                     let _ = writeln!(out, "  {file}");
+                }
+            }
+        }
+    }
+
+    pub fn live_report(&self, report: &LiveReport) {
+        match self.format {
+            Format::Quiet => {}
+            Format::Json => print_json(report),
+            Format::Text => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(
+                    out,
+                    "live schema of {} against {} applied migration(s)",
+                    printable(&report.url),
+                    report.compared.len()
+                );
+                if !report.unknown_versions.is_empty() {
+                    let list: Vec<String> = report
+                        .unknown_versions
+                        .iter()
+                        .map(|v| v.to_string())
+                        .collect();
+                    let _ = writeln!(
+                        out,
+                        "skipped (applied, but no migration file): {}",
+                        list.join(", ")
+                    );
+                }
+                for difference in &report.drift {
+                    let _ = writeln!(out, "DRIFT {}", printable(&difference.to_string()));
+                }
+                for added in &report.added {
+                    let _ = writeln!(
+                        out,
+                        "DRIFT {} (no migration defines it)",
+                        printable(&added.to_string())
+                    );
+                }
+                if report.accepted_at_adoption > 0 {
+                    let _ = writeln!(
+                        out,
+                        "{} difference(s) accepted at adoption (not drift)",
+                        report.accepted_at_adoption
+                    );
+                }
+                if !report.not_plantdbs.is_empty() {
+                    let tables: Vec<String> = report
+                        .not_plantdbs
+                        .iter()
+                        .map(|f| format!("`{}`", printable(&f.table)))
+                        .collect();
+                    let _ = writeln!(out, "not plantdb's (not checked): {}", tables.join(", "));
+                }
+                if !report.has_drift() {
+                    let _ = writeln!(
+                        out,
+                        "ok: plantdb's tables are as their migrations made them"
+                    );
                 }
             }
         }

@@ -259,6 +259,14 @@ fn compare_table(
             verdict,
         );
     }
+    // A key or index over a missing column is implied by that column's absence.
+    let live_columns: BTreeSet<&str> = have.columns.iter().map(|c| c.name.as_str()).collect();
+    let all_there = |columns: &[String]| {
+        columns
+            .iter()
+            .map(|c| c.trim_end_matches(" DESC"))
+            .all(|c| c == "<expression>" || live_columns.contains(c))
+    };
     let columns: BTreeSet<&str> = want.columns.iter().map(|c| c.name.as_str()).collect();
     for h in &have.columns {
         if !columns.contains(h.name.as_str()) {
@@ -289,7 +297,7 @@ fn compare_table(
         .map(|i| &i.columns[..])
         .collect();
     for key in &want.uniques {
-        if have.uniques.contains(key) {
+        if have.uniques.contains(key) || !all_there(key) {
             continue;
         }
         let (found, verdict) = if unique_indexes.contains(&key[..]) {
@@ -315,7 +323,7 @@ fn compare_table(
     }
 
     for fk in &want.foreign_keys {
-        if have.foreign_keys.contains(fk) {
+        if have.foreign_keys.contains(fk) || !all_there(&fk.columns) {
             continue;
         }
         let same_columns = have
@@ -354,6 +362,9 @@ fn compare_table(
             }
             text
         };
+        if !all_there(&w.columns) {
+            continue;
+        }
         let column = (w.columns.len() == 1).then(|| w.columns[0].clone());
         let found = match have.indexes.get(index_name) {
             Some(h) if h == w => continue,
@@ -557,14 +568,6 @@ impl Described {
             schema,
             spellings,
         }
-    }
-
-    /// Keeps only the tables named in `tables` (e.g. the ones plantdb owns).
-    pub fn only(&self, tables: &BTreeSet<String>) -> Described {
-        let mut copy = self.clone();
-        copy.schema.tables.retain(|name, _| tables.contains(name));
-        copy.spellings.retain(|name, _| tables.contains(name));
-        copy
     }
 }
 

@@ -354,3 +354,215 @@ fn several_alembic_rows_between_a_branch_point_and_its_merge_are_one_state() {
         "{stderr}"
     );
 }
+
+#[test]
+fn migrate_down_stops_at_the_adoption_point_unless_asked() {
+    each_dialect(|db| {
+        spc_alembic::build(&db, Stage::At008);
+        spc_alembic::stamp(&db, &["008"]);
+        let (code, _, stderr) = adopt(&db);
+        assert_eq!(code, 0, "{stderr}");
+        let dir = tempfile::tempdir().unwrap();
+        let url = db.url();
+        plantdb(dir.path())
+            .args(["--database-url", &url, "migrate", "up", "-q"])
+            .assert()
+            .success();
+        let history = || scalar(&db, "SELECT count(*) FROM plantdb_migrations");
+        let applied = history();
+        let before = spc_alembic::row_counts(&db);
+
+        for extra in [&[][..], &["--dry-run"]] {
+            let output = plantdb(dir.path())
+                .args(["--database-url", &url, "migrate", "down", "--to", "0"])
+                .args(extra)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{stderr}");
+            assert!(
+                stderr.contains("refusing to revert 20260207000000 add_plant"),
+                "{stderr}"
+            );
+            assert!(stderr.contains("--below-adoption"), "{stderr}");
+            assert!(stderr.contains("Flyway"), "{stderr}");
+        }
+        // Nothing was reverted: not even the migrations above the adoption point.
+        assert_eq!(history(), applied);
+        assert_eq!(spc_alembic::row_counts(&db), before);
+        assert_eq!(scalar(&db, "SELECT count(*) FROM sample_edit_history"), 1);
+        // Asked explicitly, the plan goes below it (shown here as a dry run).
+        plantdb(dir.path())
+            .args(["--database-url", &url, "migrate", "down", "--to", "0"])
+            .args(["--below-adoption", "--dry-run"])
+            .assert()
+            .success()
+            .stdout(predicates::str::contains("20260202000000"));
+
+        // Above the adoption point, down works as ever.
+        plantdb(dir.path())
+            .args(["--database-url", &url, "migrate", "down", "--count", "1"])
+            .assert()
+            .success();
+        assert_eq!(history(), applied - 1);
+    });
+}
+
+/// `plantdb --json verify --live`: the exit code and the report.
+fn verify_live(db: &TestDb) -> (i32, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let output = plantdb(dir.path())
+        .args(["--database-url", &db.url(), "--json", "verify", "--live"])
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&output.stderr));
+    });
+    (output.status.code().unwrap_or(-1), report)
+}
+
+fn named(list: &serde_json::Value, table: &str, what: &str) -> bool {
+    list.as_array().unwrap().iter().any(|item| {
+        item["table"] == table
+            && match what {
+                "" => item["object"].is_null(),
+                _ => item["column"] == what || item["object"] == what,
+            }
+    })
+}
+
+#[test]
+fn verify_live_reports_hand_made_hotfixes_on_a_database_plantdb_built() {
+    each_dialect(|db| {
+        let dir = tempfile::tempdir().unwrap();
+        plantdb(dir.path())
+            .args(["--database-url", &db.url(), "migrate", "up", "-q"])
+            .assert()
+            .success();
+        // Another application's table is not plantdb's business.
+        spc_alembic::execute(
+            &db,
+            "CREATE TABLE app_notes (id INTEGER PRIMARY KEY, note TEXT)",
+        );
+        let (code, report) = verify_live(&db);
+        assert_eq!(code, 0, "{report:#}");
+        assert!(report["drift"].as_array().unwrap().is_empty());
+        assert!(
+            named(&report["not_plantdbs"], "app_notes", ""),
+            "{report:#}"
+        );
+
+        // The hotfixes: an index dropped, a column added.
+        spc_alembic::execute(
+            &db,
+            "DROP INDEX ix_sample_char_id; ALTER TABLE sample ADD COLUMN hotfix_note TEXT;",
+        );
+        if let TestDb::Postgres(_) = db {
+            // And a column changed (SQLite cannot change a column in place).
+            spc_alembic::execute(
+                &db,
+                "ALTER TABLE violation ALTER COLUMN rule_name TYPE VARCHAR(50)",
+            );
+        }
+        let (code, report) = verify_live(&db);
+        assert_eq!(code, 4, "{report:#}");
+        assert!(named(&report["drift"], "sample", "char_id"), "{report:#}");
+        assert!(
+            named(&report["added"], "sample", "hotfix_note"),
+            "{report:#}"
+        );
+        if let TestDb::Postgres(_) = db {
+            assert!(
+                named(&report["drift"], "violation", "rule_name"),
+                "{report:#}"
+            );
+        }
+        assert!(!named(&report["added"], "app_notes", ""));
+    });
+}
+
+#[test]
+fn verify_live_accepts_what_adoption_accepted_and_reports_later_hotfixes() {
+    each_dialect(|db| {
+        spc_alembic::build(&db, Stage::At008);
+        spc_alembic::stamp(&db, &["008"]);
+        let (code, _, stderr) = adopt(&db);
+        assert_eq!(code, 0, "{stderr}");
+        let (code, report) = verify_live(&db);
+        assert_eq!(code, 0, "{report:#}");
+        assert!(
+            report["accepted_at_adoption"].as_i64().unwrap() > 14,
+            "{report:#}"
+        );
+        assert!(
+            named(&report["not_plantdbs"], "sample_edit_history", ""),
+            "{report:#}"
+        );
+
+        spc_alembic::execute(&db, "DROP INDEX ix_violation_acknowledged");
+        let (code, report) = verify_live(&db);
+        assert_eq!(code, 4, "{report:#}");
+        let drift = report["drift"].as_array().unwrap();
+        assert_eq!(drift.len(), 1, "{report:#}");
+        assert_eq!(drift[0]["table"], "violation");
+        assert_eq!(drift[0]["column"], "acknowledged");
+        assert_eq!(drift[0]["aspect"], "index");
+    });
+}
+
+#[test]
+fn an_adoption_table_of_an_older_plantdb_gains_the_new_columns_in_place() {
+    each_dialect(|db| {
+        crate::adopt::old_database(
+            &db,
+            &crate::adopt::versions_of(plantdb::migrate::adopt_manifest::Source::NodePgMigrate),
+            crate::adopt::PGMIGRATIONS_HISTORY,
+        );
+        // The shape older plantdb versions wrote, with a row of theirs.
+        let time = match db {
+            TestDb::Postgres(_) => "TIMESTAMPTZ",
+            TestDb::Sqlite(_) => "TEXT",
+        };
+        spc_alembic::execute(
+            &db,
+            &format!(
+                "CREATE TABLE plantdb_adoption (
+                     version BIGINT PRIMARY KEY,
+                     kind TEXT NOT NULL CHECK (kind IN ('adopted', 'gap')),
+                     source TEXT NOT NULL,
+                     foreign_id TEXT,
+                     recorded_at {time} NOT NULL
+                 );
+                 INSERT INTO plantdb_adoption VALUES (20260101000000, 'gap', 'alembic', NULL, '2026-01-01T00:00:00Z');"
+            ),
+        );
+        let (code, _) = verify_live(&db);
+        assert_eq!(code, 0, "an old adoption table reads as accepting nothing");
+        let dir = tempfile::tempdir().unwrap();
+        plantdb(dir.path())
+            .args([
+                "--database-url",
+                &db.url(),
+                "migrate",
+                "adopt",
+                "--from",
+                "node-pg-migrate",
+            ])
+            .assert()
+            .success();
+        assert_eq!(
+            text(
+                &db,
+                "SELECT foreign_head FROM plantdb_adoption WHERE version = 20260208000003"
+            ),
+            "1707345600001_create-organizations, 1707345600002_create-factories, 1707345600003_create-gateways"
+        );
+        assert_eq!(
+            scalar(
+                &db,
+                "SELECT count(*) FROM plantdb_adoption WHERE version = 20260101000000"
+            ),
+            1
+        );
+    });
+}

@@ -28,6 +28,7 @@ const SINGLE: RunOptions = RunOptions {
     allow_drift: false,
     allow_out_of_order: false,
     single_transaction: true,
+    below_adoption: false,
 };
 
 fn write(dir: &Path, name: &str, sql: &str) {

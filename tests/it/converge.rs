@@ -540,6 +540,7 @@ fn spc_converge_then_everything_works(db: TestDb, revision: &str) {
     ok(&run(dir.path(), &url, &["migrate", "up"]));
     ok(&run(dir.path(), &url, &["status", "--check"]));
     ok(&run(dir.path(), &url, &["verify"]));
+    ok(&run(dir.path(), &url, &["verify", "--live"]));
     // Upsert leaves the app's rows alone and fills plantdb's columns by their defaults.
     ok(&run(dir.path(), &url, &["seed", "--mode", "upsert"]));
     assert_eq!(
