@@ -336,6 +336,10 @@ pub struct AdoptArgs {
     /// Show what would be recorded and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also bring the adopted tables to plantdb's definitions where that loses nothing
+    /// (server defaults, wider types, timestamptz read as UTC; SQLite: table rebuilds).
+    #[arg(long)]
+    pub converge: bool,
 }
 
 #[derive(Debug, Args)]

@@ -376,6 +376,20 @@ pub enum Error {
 
     #[error("cannot baseline this database, so nothing was written:{}", list_text(.problems))]
     BaselineUntranslatable { problems: Vec<String> },
+    #[error(
+        "`--timescale require` needs `telemetry` to be a TimescaleDB hypertable, but in this database it {what}, and adopting records its migration without running it"
+    )]
+    AdoptTimescaleRequired { what: String },
+
+    #[error("cannot converge {what}: {reason}")]
+    Converge {
+        /// `` `table` ``, or what else could not be brought to plantdb's definitions.
+        what: String,
+        reason: String,
+        /// The database's error, when a statement failed.
+        #[source]
+        source: Option<Box<Error>>,
+    },
 
     #[error("cannot create migration `{name}`: {reason}")]
     NewMigration { name: String, reason: String },
@@ -670,6 +684,12 @@ impl Error {
             Error::AdoptUnknown { known, .. } => Some(format!("plantdb knows: {known}")),
             Error::AdoptMismatch { .. } => Some(
                 "fix the database or the old tool's history first; `plantdb migrate adopt --dry-run` shows what would be recorded".into(),
+            ),
+            Error::AdoptTimescaleRequired { .. } => Some(
+                "make it a hypertable first (as a superuser: CREATE EXTENSION timescaledb; SELECT create_hypertable('telemetry', 'time', migrate_data => true)), or adopt with --timescale auto".into(),
+            ),
+            Error::Converge { .. } => Some(
+                "nothing was changed; `plantdb migrate adopt --converge --dry-run` shows the SQL it would run".into(),
             ),
             Error::AdoptIncompatible { .. } => Some(
                 "plantdb's migrations cannot take over these tables as they are (the application moved on, or the history is wrong): `plantdb migrate baseline` takes the database over as it is, as plantdb's first migration".into(),

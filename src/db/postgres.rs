@@ -31,6 +31,28 @@ pub struct TimescaleState {
     pub preloaded: Option<bool>,
     /// The telemetry table is a hypertable.
     pub telemetry_hypertable: bool,
+    /// What `telemetry` is, telling a plain table from a missing one.
+    pub telemetry: TelemetryTable,
+}
+
+/// What the telemetry table is in this database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TelemetryTable {
+    #[default]
+    Absent,
+    PlainTable,
+    Hypertable,
+}
+
+impl TelemetryTable {
+    pub fn describe(self) -> &'static str {
+        match self {
+            TelemetryTable::Absent => "is absent",
+            TelemetryTable::PlainTable => "is a plain table",
+            TelemetryTable::Hypertable => "is a hypertable",
+        }
+    }
 }
 
 /// The telemetry policies TimescaleDB runs on this database, as its catalogs tell.
@@ -220,6 +242,11 @@ impl PostgresDriver {
                 .get(2)
                 .map(|libs| libs.split(',').any(|lib| lib.trim() == "timescaledb")),
             telemetry_hypertable: false,
+            telemetry: if row.get(3) == Some("t") {
+                TelemetryTable::PlainTable
+            } else {
+                TelemetryTable::Absent
+            },
         };
         if state.installed {
             // Outside a transaction a failure here costs nothing, so a missing view is just "no".
@@ -229,6 +256,9 @@ impl PostgresDriver {
                                      WHERE hypertable_name = 'telemetry')",
                 )
                 .is_ok_and(|rows| rows.first().and_then(|row| row.get(0)) == Some("t"));
+            if state.telemetry_hypertable {
+                state.telemetry = TelemetryTable::Hypertable;
+            }
         }
         state
     }
@@ -751,11 +781,13 @@ fn migration_error_in(step: &Step, e: postgres::Error, chars_before: isize) -> E
 }
 
 /// Whether TimescaleDB is available, installed and preloaded (`null` when this role may not
-/// see `shared_preload_libraries`).
+/// see `shared_preload_libraries`), and whether a `telemetry` table exists at all.
 const TIMESCALE_STATE: &str =
     "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),
             EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'),
-            (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries')";
+            (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'),
+            EXISTS (SELECT 1 FROM pg_catalog.pg_tables
+                    WHERE schemaname = current_schema() AND tablename = 'telemetry')";
 
 /// Whether `telemetry_hourly` exists (an ordinary view, or a continuous aggregate's view).
 const HOURLY_VIEW: &str = "SELECT EXISTS (SELECT 1 FROM pg_views

@@ -15,10 +15,15 @@ use super::adopt_manifest::{
     self as manifest, ALEMBIC_BRANCHES, ALEMBIC_CHAIN, ALEMBIC_LATER, ALEMBIC_SQUASH, AlembicEra,
     Source,
 };
+use super::converge::{self, ConvergePlan};
 use super::expected::{Scratch, schema_of};
 use super::source::MigrationSet;
+use crate::config::TimescalePolicy;
+use crate::db::postgres::TelemetryTable;
 use crate::db::value::{Kind, Value};
-use crate::db::{AdoptedVersion, Adoption, Driver, HISTORY_TABLE, Locked, describe, table_exists};
+use crate::db::{
+    AdoptedVersion, Adoption, Dialect, Driver, HISTORY_TABLE, Locked, describe, table_exists,
+};
 use crate::error::{Error, Result, Version};
 use crate::schema::{Comparison, Difference, Foreign, Schema, compare};
 
@@ -26,12 +31,27 @@ use crate::schema::{Comparison, Difference, Foreign, Schema, compare};
 /// versions it left for `migrate up` to fill in (`gap`).
 pub use crate::db::ADOPTION_TABLE;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct AdoptOptions {
     /// Report what would be recorded; change nothing.
     pub dry_run: bool,
     /// Drop the other tool's history table once the adoption is recorded.
     pub drop_foreign: bool,
+    /// Also bring the adopted tables to plantdb's definitions (see [`converge`]).
+    pub converge: bool,
+    /// The TimescaleDB policy of the run: `require` holds for an adopted telemetry table too.
+    pub timescale: TimescalePolicy,
+}
+
+impl Default for AdoptOptions {
+    fn default() -> Self {
+        AdoptOptions {
+            dry_run: false,
+            drop_foreign: false,
+            converge: false,
+            timescale: TimescalePolicy::Auto,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -63,6 +83,8 @@ pub struct AdoptReport {
     pub convergible: Vec<Difference>,
     /// Tables, columns and indexes the database has beyond plantdb's definitions: kept.
     pub not_plantdbs: Vec<Foreign>,
+    /// With `--converge`: what was (or, on a dry run, would be) changed, and what was kept.
+    pub converge: Option<ConvergePlan>,
 }
 
 /// What adopt decided, before it writes anything. Pure, see [`decide`].
@@ -291,16 +313,86 @@ pub fn adopt(
     options: AdoptOptions,
 ) -> Result<AdoptReport> {
     if options.dry_run {
-        return decide_on(driver, scratch, set, source)
-            .map(|checked| report(source, checked, false, true));
+        let checked = decide_on(driver, scratch, set, source)?;
+        let plan = prepare(driver, set, &checked.decision, options)?;
+        return Ok(report(source, checked, false, true, plan));
     }
+    // A SQLite rebuild drops and renames tables that others reference, which needs foreign
+    // keys off; SQLite ignores that switch inside a transaction, so it is turned off before
+    // the lock (a transaction) is taken, and checked by `converge::apply` before commit.
+    let rebuilds = options.converge && driver.dialect() == Dialect::Sqlite;
+    if rebuilds {
+        driver.execute("PRAGMA foreign_keys = OFF")?;
+    }
+    let outcome = adopt_locked(driver, scratch, set, source, options);
+    if rebuilds {
+        let restored = driver.execute("PRAGMA foreign_keys = ON");
+        return outcome.and_then(|report| restored.map(|()| report));
+    }
+    outcome
+}
+
+fn adopt_locked(
+    driver: &mut dyn Driver,
+    scratch: Scratch,
+    set: &MigrationSet,
+    source: Source,
+    options: AdoptOptions,
+) -> Result<AdoptReport> {
     let mut locked = Locked::new(driver)?;
     let checked = decide_on(&mut *locked, scratch, set, source)?;
-    // The history table, the history rows, the gaps and the optional drop commit together or
-    // not at all.
-    locked.transaction(|driver| write(driver, set, source, &checked, options.drop_foreign))?;
+    let plan = prepare(&mut *locked, set, &checked.decision, options)?;
+    // The history table, the history rows, the gaps, the convergence and the optional drop
+    // commit together or not at all.
+    locked.transaction(|driver| {
+        write(driver, set, source, &checked, options.drop_foreign)?;
+        match &plan {
+            Some(plan) => converge::apply(driver, plan),
+            None => Ok(()),
+        }
+    })?;
     locked.release()?;
-    Ok(report(source, checked, options.drop_foreign, false))
+    Ok(report(source, checked, options.drop_foreign, false, plan))
+}
+
+/// What must hold before anything is written, and the convergence plan when asked for.
+fn prepare(
+    driver: &mut dyn Driver,
+    set: &MigrationSet,
+    decision: &Decision,
+    options: AdoptOptions,
+) -> Result<Option<ConvergePlan>> {
+    let mut versions: BTreeSet<Version> = driver.applied()?.iter().map(|a| a.version).collect();
+    versions.extend(decision.record.iter().map(|a| a.version));
+    if options.timescale == TimescalePolicy::Require {
+        check_timescale_required(driver, &versions)?;
+    }
+    if !options.converge {
+        return Ok(None);
+    }
+    converge::plan(driver, set, &versions).map(Some)
+}
+
+/// On a database plantdb migrates itself, `--timescale require` makes the telemetry migration
+/// fail unless telemetry becomes a hypertable. Adopting records that migration without running
+/// it, so the promise is checked here instead: a plain telemetry table is refused.
+fn check_timescale_required(driver: &mut dyn Driver, versions: &BTreeSet<Version>) -> Result<()> {
+    let defines_telemetry = versions
+        .iter()
+        .any(|v| manifest::entry(*v).is_some_and(|entry| entry.tables.contains(&"telemetry")));
+    if !defines_telemetry {
+        return Ok(());
+    }
+    let Some(postgres) = driver.as_postgres() else {
+        return Err(Error::TimescaleRequiresPostgres);
+    };
+    let state = postgres.timescale()?;
+    if state.telemetry == TelemetryTable::PlainTable {
+        return Err(Error::AdoptTimescaleRequired {
+            what: state.telemetry.describe().to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// What adopt found before writing: the decision, the other tool's history as read, and how
@@ -471,7 +563,13 @@ fn write(
     Ok(())
 }
 
-fn report(source: Source, checked: Checked, dropped: bool, dry_run: bool) -> AdoptReport {
+fn report(
+    source: Source,
+    checked: Checked,
+    dropped: bool,
+    dry_run: bool,
+    converge: Option<ConvergePlan>,
+) -> AdoptReport {
     let Checked {
         decision,
         foreign,
@@ -490,6 +588,7 @@ fn report(source: Source, checked: Checked, dropped: bool, dry_run: bool) -> Ado
         era,
         convergible: comparison.convergible().cloned().collect(),
         not_plantdbs: comparison.not_plantdbs,
+        converge,
     }
 }
 

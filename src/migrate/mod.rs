@@ -6,6 +6,7 @@ pub mod atomicity;
 pub mod baseline;
 mod baseline_catalog;
 pub mod baseline_sql;
+pub mod converge;
 pub mod expected;
 pub mod lexer;
 pub mod new;

@@ -15,6 +15,7 @@ use crate::live_drift::LiveReport;
 use crate::migrate::adopt::AdoptReport;
 use crate::migrate::adopt_manifest::AlembicEra;
 use crate::migrate::baseline::BaselineReport;
+use crate::migrate::converge::ConvergePlan;
 use crate::migrate::new::NewReport;
 use crate::migrate::{Observer, RunReport, StepReport};
 use crate::printable::{printable, printable_lines};
@@ -315,7 +316,8 @@ impl Output {
                     };
                     let _ = writeln!(out, "alembic history: {era}");
                 }
-                if !report.convergible.is_empty() {
+                // With `--converge`, its own lines below say what changed and what was kept.
+                if !report.convergible.is_empty() && report.converge.is_none() {
                     let _ = writeln!(
                         out,
                         "{} difference(s) from plantdb's definitions lose nothing when converged ({}; `plantdb migrate adopt --converge` applies plantdb's definitions):",
@@ -344,6 +346,9 @@ impl Output {
                         "`{}` was left as it was (`--drop-foreign-table` drops it)",
                         report.foreign_table
                     );
+                }
+                if let Some(plan) = &report.converge {
+                    converge_text(&mut out, plan, report.dry_run);
                 }
                 if report.dry_run {
                     let _ = writeln!(out, "dry run: nothing was changed");
@@ -749,11 +754,7 @@ fn print_status(report: &StatusReport) {
             "timescaledb: available {}, preloaded {preloaded}, installed {}, telemetry {}",
             yes_no(ts.available),
             yes_no(ts.installed),
-            if ts.telemetry_hypertable {
-                "is a hypertable"
-            } else {
-                "is a plain table or absent"
-            }
+            ts.telemetry.describe()
         );
     }
     if let Some(policies) = &report.telemetry_policies {
@@ -800,5 +801,52 @@ fn print_status(report: &StatusReport) {
     }
     for item in report.drifted.iter().chain(&report.missing) {
         let _ = writeln!(out, "\n  {item}");
+    }
+}
+
+/// What `migrate adopt --converge` changed (or would), what it kept, and on a dry run its SQL.
+fn converge_text(out: &mut impl Write, plan: &ConvergePlan, dry_run: bool) {
+    let place = |table: &str, column: &Option<String>| match column {
+        Some(column) => format!("{}.{}", printable(table), printable(column)),
+        None => printable(table).into_owned(),
+    };
+    let verb = if dry_run {
+        "would converge"
+    } else {
+        "converged"
+    };
+    if plan.changes.is_empty() {
+        let _ = writeln!(out, "converge: nothing to change");
+    }
+    for change in &plan.changes {
+        let note = change
+            .note
+            .as_deref()
+            .map(|n| format!(" ({})", printable(n)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{verb} {}: {}{note}",
+            place(&change.table, &change.column),
+            printable(&change.change)
+        );
+    }
+    for kept in &plan.kept {
+        let _ = writeln!(
+            out,
+            "kept {}: {}",
+            place(&kept.table, &kept.column),
+            printable(&kept.reason)
+        );
+    }
+    if dry_run && !plan.statements.is_empty() {
+        let _ = writeln!(out, "converge would run, in one transaction:");
+        for statement in &plan.statements {
+            let _ = writeln!(
+                out,
+                "  {};",
+                printable_lines(statement).replace('\n', "\n  ")
+            );
+        }
     }
 }

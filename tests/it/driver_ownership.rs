@@ -160,8 +160,8 @@ fn adopt_migrate_repair_and_seed_leave_transactions_and_plantdb_tables_to_the_dr
             &set,
             Source::NodePgMigrate,
             AdoptOptions {
-                dry_run: false,
                 drop_foreign: true,
+                ..AdoptOptions::default()
             },
         )
         .expect("adopt");

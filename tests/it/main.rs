@@ -7,6 +7,7 @@ mod baseline;
 mod citus;
 mod cli;
 mod connect;
+mod converge;
 mod driver_ownership;
 mod errors;
 mod fixture_memory;
