@@ -210,6 +210,13 @@ pub enum Error {
     )]
     CitusTimescaleConflict,
 
+    #[error(
+        "refusing to reset with `--citus require`: reset creates the database afresh, without \
+         the citus extension (plantdb never creates extensions), so Citus could not be used \
+         after the drop"
+    )]
+    ResetCitusRequired,
+
     #[error("another plantdb run changed the database while this one waited: {}", printable(.0))]
     Raced(String),
 
@@ -729,6 +736,9 @@ impl Error {
                 "reset drops the whole database; pass --force if you really mean this server".into(),
             ),
             Error::CitusUnusable { hint, .. } => Some(hint.clone()),
+            Error::ResetCitusRequired => Some(
+                "create the database with `CREATE EXTENSION citus` (and its workers) yourself, then run `plantdb --citus require migrate up` and `plantdb --citus require seed`; or reset without `--citus require`".into(),
+            ),
             Error::CitusTimescaleConflict => Some(
                 "choose one: `--timescale auto` or `off` lets Citus distribute telemetry, `--citus off` keeps it a hypertable".into(),
             ),

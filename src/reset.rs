@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{PostgresTarget, SqliteTarget, Target};
+use crate::config::{CitusPolicy, PostgresTarget, SqliteTarget, Target};
 use crate::db;
 use crate::error::{Error, Result};
 use crate::printable::printable;
@@ -18,6 +18,17 @@ pub fn refuse_remote(target: &Target, force: bool) -> Result<()> {
         Err(Error::ResetRemote {
             url: target.display(),
         })
+    }
+}
+
+/// `--citus require` cannot outlive a reset: the database is created again bare, and plantdb
+/// never creates extensions, so the requirement would fail only once everything is gone.
+/// Refused from the options alone, before anything is opened or destroyed.
+pub fn refuse_citus_required(citus: CitusPolicy) -> Result<()> {
+    if citus == CitusPolicy::Require {
+        Err(Error::ResetCitusRequired)
+    } else {
+        Ok(())
     }
 }
 

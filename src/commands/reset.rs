@@ -16,6 +16,7 @@ pub fn run(db: &Database, args: &ResetArgs) -> Result<i32> {
     let (target, out) = (&db.target, db.out);
     reset::refuse_remote(target, args.force)?;
     citus::check_policies(db.global.citus, db.global.timescale, target.dialect())?;
+    reset::refuse_citus_required(db.global.citus)?;
     let now = args.now.resolve();
     let fixtures = if args.no_seed {
         None

@@ -264,3 +264,37 @@ fn reset_refuses_telemetry_that_scale_stretches_before_year_one_before_destroyin
         assert_eq!(count(&db, "settings WHERE key = 'junk'"), 1);
     });
 }
+
+#[test]
+fn reset_refuses_citus_require_before_dropping_anything() {
+    // The database comes back without the citus extension, so `--citus require` could only
+    // fail after the drop: it is refused first, and the rows stay.
+    let pg = PgDatabase::new();
+    pg.client()
+        .batch_execute(
+            "CREATE TABLE kept (id integer PRIMARY KEY, name text NOT NULL);
+             INSERT INTO kept VALUES (1, 'north'), (2, 'south');",
+        )
+        .expect("starting rows");
+    let dir = tempfile::tempdir().expect("dir");
+    let output = plantdb(dir.path(), &pg.url)
+        .env_remove("PLANTDB_CITUS")
+        .args(["--citus", "require", "reset", "--yes", "--no-seed"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let rows: i64 = pg
+        .client()
+        .query_one("SELECT count(*) FROM kept", &[])
+        .expect("the table is still there")
+        .get(0);
+    assert_eq!(rows, 2);
+    assert!(stderr.contains("--citus require"), "{stderr}");
+    assert!(
+        stderr.contains("CREATE EXTENSION citus"),
+        "the way out: {stderr}"
+    );
+    assert!(stderr.contains("migrate up"), "the way out: {stderr}");
+    assert!(!stderr.contains("about to destroy"), "{stderr}");
+}
