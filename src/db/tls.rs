@@ -13,12 +13,16 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{
+    CertificateDer, PrivateKeyDer, ServerName, SubjectPublicKeyInfoDer, UnixTime,
+};
 use rustls::sign::{CertifiedKey, SigningKey, SingleCertAndKey};
 use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+    CertificateError, ClientConfig, DigitallySignedStruct, PeerMisbehaved, RootCertStore,
+    SignatureScheme,
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
+use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use crate::config::{CertificateCheck, PostgresTarget, RootCertificates};
 use crate::error::{ConnectFailure, Error, Result};
@@ -27,6 +31,11 @@ use crate::error::{ConnectFailure, Error, Result};
 const DEFAULT_ROOT_CERT: &str = ".postgresql/root.crt";
 
 pub fn connector(target: &PostgresTarget) -> Result<MakeRustlsConnect> {
+    Ok(MakeRustlsConnect::new(client_config(target)?))
+}
+
+/// The rustls client set-up for the target's `sslmode` and certificate options.
+fn client_config(target: &PostgresTarget) -> Result<ClientConfig> {
     let tls = &target.tls;
     let setup_error = |e: rustls::Error| Error::Connect {
         host: target.host_display(),
@@ -89,7 +98,7 @@ pub fn connector(target: &PostgresTarget) -> Result<MakeRustlsConnect> {
         }
         None => builder.with_no_client_auth(),
     };
-    Ok(MakeRustlsConnect::new(config))
+    Ok(config)
 }
 
 /// The URL's `sslrootcert`, else libpq's default file, which must then exist: a verify mode
@@ -228,6 +237,11 @@ fn key_matches(certificate: &CertificateDer<'_>, key: &dyn SigningKey) -> bool {
 
 /// `prefer` and `require`: any certificate is accepted, though the handshake's signatures are
 /// still checked, so the session is at least encrypted to whoever holds that certificate.
+///
+/// The signatures are checked against the certificate's public key alone, read with a plain
+/// X.509 parser: rustls' certificate-based checks parse with WebPKI, which refuses X.509 v1
+/// certificates, such as the self-signed one `CREATE EXTENSION citus` sets up and the ones
+/// `openssl x509 -req` makes without extensions. libpq accepts them in these modes.
 #[derive(Debug)]
 struct AnyCertificate(WebPkiSupportedAlgorithms);
 
@@ -249,7 +263,7 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+        verify_tls12_signature_with_raw_key(message, &public_key_info(cert)?, dss, &self.0)
     }
 
     fn verify_tls13_signature(
@@ -258,12 +272,68 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+        let spki = public_key_info(cert)?;
+        let der = x509_cert::der::Encode::to_der(&spki)
+            .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+        rustls::crypto::verify_tls13_signature_with_raw_key(
+            message,
+            &SubjectPublicKeyInfoDer::from(der),
+            dss,
+            &self.0,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_schemes()
     }
+}
+
+/// The certificate's SubjectPublicKeyInfo, whatever its X.509 version.
+fn public_key_info(
+    cert: &CertificateDer<'_>,
+) -> std::result::Result<SubjectPublicKeyInfoOwned, rustls::Error> {
+    use x509_cert::der::Decode;
+    x509_cert::Certificate::from_der(cert.as_ref())
+        .map(|c| c.tbs_certificate.subject_public_key_info)
+        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))
+}
+
+/// What `rustls::crypto::verify_tls12_signature` does with a certificate, from its public key
+/// alone (rustls offers this for TLS 1.3 only): each algorithm that implements the signed
+/// scheme is tried, and the one made for the key's algorithm (and curve) decides.
+fn verify_tls12_signature_with_raw_key(
+    message: &[u8],
+    spki: &SubjectPublicKeyInfoOwned,
+    dss: &DigitallySignedStruct,
+    algorithms: &WebPkiSupportedAlgorithms,
+) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+    use x509_cert::der::{Decode, Encode, asn1::AnyRef};
+    let unadvertised =
+        || rustls::Error::PeerMisbehaved(PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme);
+    let candidates = algorithms
+        .mapping
+        .iter()
+        .find(|(scheme, _)| *scheme == dss.scheme)
+        .map(|(_, candidates)| *candidates)
+        .ok_or_else(unadvertised)?;
+    let bad_encoding = || rustls::Error::InvalidCertificate(CertificateError::BadEncoding);
+    // WebPKI names a key's algorithm by the contents of its AlgorithmIdentifier, untagged.
+    let algorithm_der = spki.algorithm.to_der().map_err(|_| bad_encoding())?;
+    let key_algorithm = AnyRef::from_der(&algorithm_der).map_err(|_| bad_encoding())?;
+    let key = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or_else(bad_encoding)?;
+    let algorithm = candidates
+        .iter()
+        .find(|a| a.public_key_alg_id().as_ref() == key_algorithm.value())
+        .ok_or(rustls::Error::InvalidCertificate(
+            CertificateError::BadSignature,
+        ))?;
+    algorithm
+        .verify_signature(key, message, dss.signature())
+        .map(|()| HandshakeSignatureValid::assertion())
+        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadSignature))
 }
 
 /// `verify-ca`: the full check, less the host name. The WebPKI verifier checks the name only
@@ -369,5 +439,169 @@ fn tls_file_error(what: &str, path: &Path, reason: String) -> Error {
         path: path.display().to_string(),
         reason,
         hint: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Target;
+    use rustls::version::{TLS12, TLS13};
+    use rustls::{ClientConnection, ProtocolVersion, ServerConfig, ServerConnection};
+
+    /// A self-signed X.509 v1 certificate and its key, as `openssl x509 -req -signkey` makes
+    /// one without extensions (and as `CREATE EXTENSION citus` sets up for its TLS).
+    /// `newkey` is openssl's `-newkey` argument and options (`rsa:2048`, an EC curve...).
+    fn v1_certificate(dir: &Path, newkey: &str) -> (PathBuf, PathBuf) {
+        let script = format!(
+            "set -e
+             openssl req -new -nodes -newkey {newkey} -keyout s.key -out s.csr -subj /CN=localhost
+             openssl x509 -req -in s.csr -signkey s.key -days 7 -out s.crt"
+        );
+        let output = std::process::Command::new("/bin/sh")
+            .args(["-c", &script])
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command");
+        assert!(
+            output.status.success(),
+            "openssl: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let cert = dir.join("s.crt");
+        let der = CertificateDer::from_pem_file(&cert).unwrap();
+        use x509_cert::der::Decode;
+        let parsed = x509_cert::Certificate::from_der(der.as_ref()).unwrap();
+        assert_eq!(
+            parsed.tbs_certificate.version,
+            x509_cert::certificate::Version::V1,
+            "the test needs a v1 certificate"
+        );
+        (cert, dir.join("s.key"))
+    }
+
+    /// A server presenting `cert` and signing with `key`, which need not be the certificate's
+    /// (rustls' own pairing check would refuse a v1 certificate anyway).
+    fn server_config(
+        cert: &Path,
+        key: &Path,
+        version: &'static rustls::SupportedProtocolVersion,
+    ) -> Arc<ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let signing_key = provider
+            .key_provider
+            .load_private_key(PrivateKeyDer::from_pem_file(key).unwrap())
+            .unwrap();
+        let identity = CertifiedKey::new(
+            vec![CertificateDer::from_pem_file(cert).unwrap()],
+            signing_key,
+        );
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[version])
+            .unwrap()
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(SingleCertAndKey::from(identity)));
+        Arc::new(config)
+    }
+
+    /// A whole handshake in memory between plantdb's client set-up for `url` and `server`:
+    /// the protocol agreed, or the client's error.
+    fn handshake(
+        url: &str,
+        server: Arc<ServerConfig>,
+    ) -> std::result::Result<ProtocolVersion, rustls::Error> {
+        let Target::Postgres(target) = Target::parse(url).unwrap() else {
+            panic!("not a PostgreSQL URL: {url}");
+        };
+        let client_config = Arc::new(client_config(&target).unwrap());
+        let name = ServerName::try_from("localhost").unwrap();
+        let mut client = ClientConnection::new(client_config, name).unwrap();
+        let mut server = ServerConnection::new(server).unwrap();
+        let mut wire = Vec::new();
+        while client.is_handshaking() || server.is_handshaking() {
+            wire.clear();
+            while client.wants_write() {
+                client.write_tls(&mut wire).unwrap();
+            }
+            let mut from_client = &wire[..];
+            while !from_client.is_empty() {
+                server.read_tls(&mut from_client).unwrap();
+                if server.process_new_packets().is_err() {
+                    // The server gives up once the client's alert reaches it: the client's
+                    // own error says why.
+                    return Err(client.process_new_packets().err().unwrap_or_else(|| {
+                        rustls::Error::General("the server refused the handshake".into())
+                    }));
+                }
+            }
+            wire.clear();
+            while server.wants_write() {
+                server.write_tls(&mut wire).unwrap();
+            }
+            let mut from_server = &wire[..];
+            while !from_server.is_empty() {
+                client.read_tls(&mut from_server).unwrap();
+                client.process_new_packets()?;
+            }
+        }
+        Ok(client.protocol_version().unwrap())
+    }
+
+    #[test]
+    fn prefer_and_require_accept_an_x509_v1_certificate_over_tls_1_2_and_1_3() {
+        for newkey in ["rsa:2048", "ec -pkeyopt ec_paramgen_curve:P-256"] {
+            let dir = tempfile::tempdir().unwrap();
+            let (cert, key) = v1_certificate(dir.path(), newkey);
+            for (version, expected) in [
+                (&TLS13, ProtocolVersion::TLSv1_3),
+                (&TLS12, ProtocolVersion::TLSv1_2),
+            ] {
+                for mode in ["prefer", "require"] {
+                    let url = format!("postgres://plantdb@127.0.0.1/plantdb?sslmode={mode}");
+                    let agreed = handshake(&url, server_config(&cert, &key, version));
+                    assert_eq!(agreed, Ok(expected), "{newkey}, sslmode={mode}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn prefer_still_refuses_a_handshake_signed_by_another_key_than_the_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, _) = v1_certificate(dir.path(), "rsa:2048");
+        let other = dir.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        let (_, other_key) = v1_certificate(&other, "rsa:2048");
+        for version in [&TLS13, &TLS12] {
+            let server = server_config(&cert, &other_key, version);
+            let err = handshake(
+                "postgres://plantdb@127.0.0.1/plantdb?sslmode=require",
+                server,
+            )
+            .unwrap_err();
+            assert_eq!(
+                err,
+                rustls::Error::InvalidCertificate(CertificateError::BadSignature),
+                "{version:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_verify_modes_still_refuse_an_x509_v1_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = v1_certificate(dir.path(), "rsa:2048");
+        for mode in ["verify-ca", "verify-full"] {
+            let url = format!(
+                "postgres://plantdb@127.0.0.1/plantdb?sslmode={mode}&sslrootcert={}",
+                cert.display()
+            );
+            let err = handshake(&url, server_config(&cert, &key, &TLS13)).unwrap_err();
+            assert!(
+                matches!(err, rustls::Error::InvalidCertificate(_))
+                    && err.to_string().contains("UnsupportedCertVersion"),
+                "{mode}: {err:?}"
+            );
+        }
     }
 }
