@@ -448,6 +448,8 @@ mod tests {
     use crate::config::Target;
     use rustls::version::{TLS12, TLS13};
     use rustls::{ClientConnection, ProtocolVersion, ServerConfig, ServerConnection};
+    // Named apart from the CLI's parsed `Command`, which only src/commands takes apart.
+    use std::process::Command as OpenSsl;
 
     /// A self-signed X.509 v1 certificate and its key, as `openssl x509 -req -signkey` makes
     /// one without extensions (and as `CREATE EXTENSION citus` sets up for its TLS).
@@ -458,7 +460,7 @@ mod tests {
              openssl req -new -nodes -newkey {newkey} -keyout s.key -out s.csr -subj /CN=localhost
              openssl x509 -req -in s.csr -signkey s.key -days 7 -out s.crt"
         );
-        let output = std::process::Command::new("/bin/sh")
+        let output = OpenSsl::new("/bin/sh")
             .args(["-c", &script])
             .current_dir(dir)
             .output()
