@@ -142,10 +142,12 @@ impl ToSql for Value {
                 Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
                 Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
                 Type::FLOAT8 => (*i as f64).to_sql(ty, out),
+                Type::NUMERIC => write_numeric(&i.to_string(), out),
                 _ => i.to_sql(ty, out),
             },
             Value::Float(f) => match *ty {
                 Type::FLOAT4 => (*f as f32).to_sql(ty, out),
+                Type::NUMERIC => write_numeric_float(*f, out),
                 _ => f.to_sql(ty, out),
             },
             Value::Bool(b) => b.to_sql(ty, out),
@@ -154,7 +156,13 @@ impl ToSql for Value {
                 Type::JSON | Type::JSONB => postgres::types::Json(j).to_sql(ty, out),
                 _ => j.to_string().to_sql(ty, out),
             },
-            Value::Time(t) => t.to_sql(ty, out),
+            Value::Time(t) => match *ty {
+                // A column another tool made may hold times without a zone, or dates: the
+                // fixture's time is UTC, as everywhere else in plantdb.
+                Type::TIMESTAMP => t.naive_utc().to_sql(ty, out),
+                Type::DATE => t.date_naive().to_sql(ty, out),
+                _ => t.to_sql(ty, out),
+            },
             Value::Uuid(u) => match *ty {
                 Type::UUID => u.to_sql(ty, out),
                 _ => u.hyphenated().to_string().to_sql(ty, out),
@@ -167,6 +175,85 @@ impl ToSql for Value {
     }
 
     to_sql_checked!();
+}
+
+/// A float for a NUMERIC parameter: its shortest decimal text (Rust's `Display` never uses an
+/// exponent), so `1.5` is stored as exactly 1.5; NaN and the infinities as NUMERIC spells them.
+fn write_numeric_float(f: f64, out: &mut bytes::BytesMut) -> Result<IsNull, BoxError> {
+    let special = if f.is_nan() {
+        Some(0xC000)
+    } else if f == f64::INFINITY {
+        Some(0xD000)
+    } else if f == f64::NEG_INFINITY {
+        Some(0xF000)
+    } else {
+        None
+    };
+    match special {
+        Some(sign) => {
+            for field in [0u16, 0, sign, 0] {
+                out.extend_from_slice(&field.to_be_bytes());
+            }
+            Ok(IsNull::No)
+        }
+        None => write_numeric(&f.to_string(), out),
+    }
+}
+
+/// Writes a plain decimal text (`-12.50`) in NUMERIC's binary form: the number of base-10000
+/// digits, the weight of the first, the sign, the scale (digits after the point), then the
+/// digits. The server rounds to the column's own scale, as it does for text.
+fn write_numeric(text: &str, out: &mut bytes::BytesMut) -> Result<IsNull, BoxError> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    if whole.is_empty() && fraction.is_empty()
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return Err(format!("`{text}` is not a decimal number").into());
+    }
+    let scale = u16::try_from(fraction.len())?;
+    // Whole digits padded on the left and fraction digits on the right to groups of four.
+    let whole_pad = (4 - whole.len() % 4) % 4;
+    let fraction_pad = (4 - fraction.len() % 4) % 4;
+    let digits: Vec<u8> = std::iter::repeat_n(b'0', whole_pad)
+        .chain(whole.bytes())
+        .chain(fraction.bytes())
+        .chain(std::iter::repeat_n(b'0', fraction_pad))
+        .map(|b| b - b'0')
+        .collect();
+    let mut groups: Vec<i16> = digits
+        .chunks(4)
+        .map(|g| g.iter().fold(0i16, |n, d| n * 10 + i16::from(*d)))
+        .collect();
+    let mut weight = i16::try_from((whole.len() + whole_pad) / 4)? - 1;
+    let leading = groups.iter().take_while(|g| **g == 0).count();
+    groups.drain(..leading);
+    weight -= i16::try_from(leading)?;
+    while groups.last() == Some(&0) {
+        groups.pop();
+    }
+    let sign: u16 = if negative && !groups.is_empty() {
+        0x4000
+    } else {
+        0
+    };
+    if groups.is_empty() {
+        weight = 0;
+    }
+    out.extend_from_slice(&i16::try_from(groups.len())?.to_be_bytes());
+    out.extend_from_slice(&weight.to_be_bytes());
+    out.extend_from_slice(&sign.to_be_bytes());
+    out.extend_from_slice(&scale.to_be_bytes());
+    for group in groups {
+        out.extend_from_slice(&group.to_be_bytes());
+    }
+    Ok(IsNull::No)
 }
 
 impl rusqlite::ToSql for Value {
@@ -185,23 +272,44 @@ impl rusqlite::ToSql for Value {
     }
 }
 
-/// Reads a PostgreSQL result column as `kind` says.
+/// Reads a PostgreSQL result column as `kind` says, whatever width or variant of the type the
+/// column has (a table another tool made may use `smallint`, `numeric`, `timestamp` or `date`).
 pub fn from_pg_row(
     row: &postgres::Row,
     index: usize,
     kind: Kind,
 ) -> Result<Value, postgres::Error> {
+    let ty = row.columns()[index].type_().clone();
     Ok(match kind {
         Kind::Int => {
-            let v: Option<i64> = match row.try_get::<_, Option<i32>>(index) {
-                Ok(v) => v.map(i64::from),
-                Err(_) => row.try_get::<_, Option<i64>>(index)?,
+            let v: Option<i64> = match ty {
+                Type::INT2 => row.try_get::<_, Option<i16>>(index)?.map(i64::from),
+                Type::INT4 => row.try_get::<_, Option<i32>>(index)?.map(i64::from),
+                Type::NUMERIC => match row.try_get::<_, Option<NumericText>>(index)? {
+                    // A whole number in a NUMERIC column; anything else reads as its float.
+                    Some(n) => Some(
+                        n.0.parse::<i64>()
+                            .unwrap_or_else(|_| n.0.parse::<f64>().map_or(i64::MAX, |f| f as i64)),
+                    ),
+                    None => None,
+                },
+                _ => row.try_get::<_, Option<i64>>(index)?,
             };
             v.map_or(Value::Null, Value::Int)
         }
-        Kind::Float => row
-            .try_get::<_, Option<f64>>(index)?
-            .map_or(Value::Null, Value::Float),
+        Kind::Float => {
+            let v: Option<f64> = match ty {
+                Type::FLOAT4 => row.try_get::<_, Option<f32>>(index)?.map(f64::from),
+                Type::INT2 => row.try_get::<_, Option<i16>>(index)?.map(f64::from),
+                Type::INT4 => row.try_get::<_, Option<i32>>(index)?.map(f64::from),
+                Type::INT8 => row.try_get::<_, Option<i64>>(index)?.map(|i| i as f64),
+                Type::NUMERIC => row
+                    .try_get::<_, Option<NumericText>>(index)?
+                    .map(|n| n.0.parse::<f64>().unwrap_or(f64::NAN)),
+                _ => row.try_get::<_, Option<f64>>(index)?,
+            };
+            v.map_or(Value::Null, Value::Float)
+        }
         Kind::Bool => row
             .try_get::<_, Option<bool>>(index)?
             .map_or(Value::Null, Value::Bool),
@@ -211,13 +319,80 @@ pub fn from_pg_row(
         Kind::Json => row
             .try_get::<_, Option<serde_json::Value>>(index)?
             .map_or(Value::Null, Value::Json),
-        Kind::Time => row
-            .try_get::<_, Option<DateTime<Utc>>>(index)?
-            .map_or(Value::Null, Value::Time),
+        Kind::Time => {
+            let v: Option<DateTime<Utc>> = match ty {
+                Type::TIMESTAMP => row
+                    .try_get::<_, Option<chrono::NaiveDateTime>>(index)?
+                    .map(|t| t.and_utc()),
+                Type::DATE => row
+                    .try_get::<_, Option<chrono::NaiveDate>>(index)?
+                    .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc()),
+                _ => row.try_get::<_, Option<DateTime<Utc>>>(index)?,
+            };
+            v.map_or(Value::Null, Value::Time)
+        }
         Kind::Uuid => row
             .try_get::<_, Option<uuid::Uuid>>(index)?
             .map_or(Value::Null, Value::Uuid),
     })
+}
+
+/// A NUMERIC value as its decimal text (`-12.50`, or `NaN`, `Infinity`, `-Infinity`), read
+/// from NUMERIC's binary form: the number of base-10000 digits, the weight of the first, the
+/// sign, the scale, then the digits.
+struct NumericText(String);
+
+impl<'a> postgres::types::FromSql<'a> for NumericText {
+    fn from_sql(_ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+        let field = |i: usize| -> Result<i16, BoxError> {
+            raw.get(2 * i..2 * i + 2)
+                .map(|b| i16::from_be_bytes([b[0], b[1]]))
+                .ok_or_else(|| "a NUMERIC value shorter than its header says".into())
+        };
+        let (count, weight, sign, scale) = (field(0)?, field(1)?, field(2)? as u16, field(3)?);
+        match sign {
+            0xC000 => return Ok(NumericText("NaN".into())),
+            0xD000 => return Ok(NumericText("Infinity".into())),
+            0xF000 => return Ok(NumericText("-Infinity".into())),
+            _ => {}
+        }
+        let digits: Vec<i16> = (0..count as usize)
+            .map(|i| field(4 + i))
+            .collect::<Result<_, _>>()?;
+        // Base-10000 digit k stands for digits[k] * 10000^(weight - k).
+        let group = |power: i16| -> i16 {
+            let k = weight - power;
+            if k >= 0 && (k as usize) < digits.len() {
+                digits[k as usize]
+            } else {
+                0
+            }
+        };
+        let mut text = String::new();
+        if sign == 0x4000 {
+            text.push('-');
+        }
+        let mut whole = String::new();
+        for power in (0..=weight.max(0)).rev() {
+            whole.push_str(&format!("{:04}", group(power)));
+        }
+        let whole = whole.trim_start_matches('0');
+        text.push_str(if whole.is_empty() { "0" } else { whole });
+        if scale > 0 {
+            let mut fraction = String::new();
+            let groups = (scale as usize).div_ceil(4) as i16;
+            for power in 1..=groups {
+                fraction.push_str(&format!("{:04}", group(-power)));
+            }
+            text.push('.');
+            text.push_str(&fraction[..scale as usize]);
+        }
+        Ok(NumericText(text))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::NUMERIC
+    }
 }
 
 /// Reads a SQLite result column as `kind` says.
@@ -296,6 +471,49 @@ mod tests {
         let before_year_one = DateTime::from_timestamp(-62_135_596_801, 0).unwrap();
         for t in [leap, before_year_one] {
             assert_eq!(copy_text(&Value::Time(t)), Value::time_text(&t), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn numeric_parameters_are_written_in_numerics_binary_form() {
+        let numeric = |text: &str| {
+            let mut out = bytes::BytesMut::new();
+            write_numeric(text, &mut out).unwrap();
+            out.chunks(2)
+                .map(|pair| i16::from_be_bytes([pair[0], pair[1]]))
+                .collect::<Vec<i16>>()
+        };
+        // ndigits, weight, sign, dscale, digits (base 10000)
+        assert_eq!(numeric("1.5"), [2, 0, 0, 1, 1, 5000]);
+        assert_eq!(numeric("-12345.0067"), [3, 1, 0x4000, 4, 1, 2345, 67]);
+        assert_eq!(numeric("0.0001"), [1, -1, 0, 4, 1]);
+        assert_eq!(numeric("100000000"), [1, 2, 0, 0, 1]);
+        assert_eq!(numeric("-0"), [0, 0, 0, 0]);
+        assert_eq!(numeric("42"), [1, 0, 0, 0, 42]);
+        let mut out = bytes::BytesMut::new();
+        assert!(write_numeric("1e5", &mut out).is_err());
+        let mut nan = bytes::BytesMut::new();
+        write_numeric_float(f64::NAN, &mut nan).unwrap();
+        assert_eq!(&nan[4..6], &0xC000u16.to_be_bytes());
+    }
+
+    #[test]
+    fn numeric_values_read_back_as_the_text_they_were_written_from() {
+        use postgres::types::FromSql;
+        for text in [
+            "1.5",
+            "-12345.0067",
+            "0.0001",
+            "100000000",
+            "42",
+            "0",
+            "-0.50",
+            "9999.9999",
+        ] {
+            let mut out = bytes::BytesMut::new();
+            write_numeric(text, &mut out).unwrap();
+            let read = NumericText::from_sql(&Type::NUMERIC, &out).unwrap();
+            assert_eq!(read.0, text);
         }
     }
 

@@ -332,6 +332,82 @@ fn round_trip(source: TestDb, fresh_same: TestDb, fresh_other: TestDb, postgres:
         .success();
     assert!(user_schema(&fresh_same).tables.is_empty());
     assert!(user_schema(&fresh_same).functions.is_empty());
+
+    // The baselined source can be seeded like any plantdb database: a fixture names two of the
+    // tables another tool made, and a second run finds the rows again by their keys.
+    seed_baselined_tables(&source, work.path(), &dir);
+}
+
+/// A fixture for `g5_site` (matched by its UNIQUE `code`, with a self-reference) and `g5_item`
+/// (referencing a site by label).
+const BASELINED_FIXTURE: &str = "\
+g5_site:
+  north: {code: N-1, name: North hall, ratio: 1.5, opened_on: 2024-05-01T00:00:00Z}
+  south: {code: S-1, name: South hall, parent: north}
+g5_item:
+  bolts: {site: north, qty: 3, status: closed}
+";
+
+fn seed_baselined_tables(source: &TestDb, work: &Path, dir: &Path) {
+    let file = work.join("baselined.yaml");
+    std::fs::write(&file, BASELINED_FIXTURE).unwrap();
+    let untouched = text(source, "SELECT CAST(count(*) AS TEXT) FROM g6_site");
+    let site = |code: &str| {
+        text(
+            source,
+            &format!(
+                "SELECT s.name || ' ' || coalesce(p.code, '-') || ' ' || \
+                 (SELECT CAST(count(*) AS TEXT) FROM g5_site WHERE code = '{code}') \
+                 FROM g5_site s LEFT JOIN g5_site p ON p.id = s.parent_id WHERE s.code = '{code}'"
+            ),
+        )
+    };
+    for run in 0..2 {
+        let seeded = plantdb(work)
+            .args(["--database-url", &source.url(), "--migrations"])
+            .arg(dir)
+            .args(["seed", "--mode", "upsert"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            seeded.status.success(),
+            "{} run {run}: {seeded:?}",
+            source.dialect_name()
+        );
+        assert_eq!(
+            [site("N-1"), site("S-1")],
+            ["North hall - 1", "South hall N-1 1"],
+            "{} run {run}",
+            source.dialect_name()
+        );
+        // A NUMERIC and a DATE column take the fixture's number and time.
+        assert_eq!(
+            text(
+                source,
+                "SELECT CAST(CAST(ratio * 100 AS INTEGER) AS TEXT) || ' ' || \
+                 substr(CAST(opened_on AS TEXT), 1, 10) FROM g5_site WHERE code = 'N-1'"
+            ),
+            "150 2024-05-01",
+            "{} run {run}",
+            source.dialect_name()
+        );
+        assert_eq!(
+            text(
+                source,
+                "SELECT CAST(count(*) AS TEXT) || ' ' || CAST(max(i.qty) AS TEXT) || ' ' || max(i.status) \
+                 FROM g5_item i JOIN g5_site s ON s.id = i.site_id WHERE s.code = 'N-1'"
+            ),
+            "1 3 closed",
+            "{} run {run}",
+            source.dialect_name()
+        );
+    }
+    assert_eq!(
+        text(source, "SELECT CAST(count(*) AS TEXT) FROM g6_site"),
+        untouched,
+        "a table the fixture does not name changed"
+    );
 }
 
 #[test]
