@@ -72,7 +72,11 @@ fn main() {
         )
     });
 
-    println!("full migrate up, 13 migrations, median of {RUNS} fresh databases");
+    let count = MigrationSet::built_in(Dialect::Postgres)
+        .expect("the built-in migrations")
+        .migrations
+        .len();
+    println!("full migrate up, {count} migrations, median of {RUNS} fresh databases");
     println!(
         "{:<12} {:>12} {:>16} {:>8}",
         "database", "plantdb", "fastest", "ratio"
