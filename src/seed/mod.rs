@@ -232,7 +232,8 @@ pub fn seed(
             options,
             live,
             fixtures,
-            ids: vec![None; fixtures.rows.len()],
+            stored: vec![false; fixtures.rows.len()],
+            ids: HashMap::new(),
         };
         let series = telemetry_series(fixtures);
         // Generated readings already stored exactly as they would be generated are kept.
@@ -334,7 +335,11 @@ const ROLLED_BACK: &str = "the seed was rolled back: nothing was written";
 
 /// The key of a fixture row whose key does not come from the database (text and UUID keys).
 fn fixture_key(fixtures: &Fixtures, table: &str, label: &str) -> Option<Value> {
-    let row = fixtures.row(table, label)?;
+    row_key(fixtures.row(table, label)?)
+}
+
+/// The key `row` gives itself, when its table's key does not come from the database.
+fn row_key(row: &Row) -> Option<Value> {
     let pk = match row.table.pk {
         Pk::Text(pk) | Pk::Uuid(pk) => pk,
         Pk::Identity(_) | Pk::None => return None,
@@ -351,9 +356,12 @@ struct Seeder<'a, 'o> {
     /// The live database's tables, for their unique keys.
     live: &'static Catalog,
     fixtures: &'o Fixtures,
-    /// The stored key of every fixture row, by its position in `fixtures.rows`, for foreign
+    /// Which fixture rows are stored, by their position in `fixtures.rows`, for foreign
     /// keys: no copy of the labels.
-    ids: Vec<Option<Value>>,
+    stored: Vec<bool>,
+    /// The stored key of each stored row whose key is not the one its fixture gives
+    /// (generated keys, rows found by another unique key), by position.
+    ids: HashMap<usize, Value>,
 }
 
 impl Seeder<'_, '_> {
@@ -363,13 +371,29 @@ impl Seeder<'_, '_> {
     }
 
     /// The stored key of the fixture row of `table` labelled `label`, once it is known.
-    fn id(&self, table: &str, label: &str) -> Option<&Value> {
-        self.ids[self.fixtures.position(table, label)?].as_ref()
+    fn id(&self, table: &str, label: &str) -> Option<Value> {
+        self.stored_id(self.fixtures.position(table, label)?)
+    }
+
+    /// The stored key of the fixture row at position `i`, once it is known.
+    fn stored_id(&self, i: usize) -> Option<Value> {
+        if !self.stored[i] {
+            return None;
+        }
+        match self.ids.get(&i) {
+            Some(id) => Some(id.clone()),
+            None => row_key(&self.fixtures.rows[i]),
+        }
     }
 
     fn set_id(&mut self, row: &Row, id: Value) {
         if let Some(i) = self.fixtures.position(row.table.name, row.label()) {
-            self.ids[i] = Some(id);
+            self.stored[i] = true;
+            if row_key(row).as_ref() == Some(&id) {
+                self.ids.remove(&i);
+            } else {
+                self.ids.insert(i, id);
+            }
         }
     }
 
@@ -406,7 +430,8 @@ impl Seeder<'_, '_> {
             }
             named.insert(table.name, columns, kept);
         }
-        self.ids.fill(None);
+        self.stored.fill(false);
+        self.ids.clear();
         Ok(named)
     }
 
@@ -570,7 +595,7 @@ impl Seeder<'_, '_> {
                     // Sealed by `seal_secrets` once the existing row is known.
                     Cell::Plain(_) => Value::Null,
                     Cell::Label { table, label } => match self.id(table, &label) {
-                        Some(id) => id.clone(),
+                        Some(id) => id,
                         None => unknown(column, table, &label, &at)?,
                     },
                 };
@@ -786,12 +811,12 @@ impl Seeder<'_, '_> {
         // A row another fixture row of this seed wrote is that row's: this one is a new row,
         // whose duplicate key the database refuses.
         if !matched[0]
-            && self.ids.iter().enumerate().any(|(i, v)| {
+            && (0..self.stored.len()).any(|i| {
                 let other = &self.fixtures.rows[i];
                 other.table.name == table.name
                     && other.label() != row.label()
-                    && v.is_some()
-                    && v.as_ref() == id.as_ref()
+                    && id.is_some()
+                    && self.stored_id(i) == id
             })
         {
             return Ok(None);
