@@ -503,7 +503,7 @@ fn list_text(items: &[String]) -> String {
 /// Where in a seed file something is: 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
-    /// Shared by every place in one file: a fixture row keeps one per cell.
+    /// Shared by every place in one file: a fixture row keeps one.
     pub file: std::sync::Arc<str>,
     pub line: usize,
     pub column: usize,

@@ -58,6 +58,11 @@ impl Fixtures {
         self.by_label.find(&self.rows, table, label)
     }
 
+    /// The position in `rows` of the row of `table` labelled `label`.
+    pub fn position(&self, table: &str, label: &str) -> Option<usize> {
+        self.by_label.position(&self.rows, table, label)
+    }
+
     /// The tables the fixtures write, parents first.
     pub fn tables(&self) -> Vec<&'static Table> {
         let mut written: HashSet<&str> = self.rows.iter().map(|r| r.table.name).collect();
@@ -83,9 +88,8 @@ impl Fixtures {
 
     pub fn needs_secret_key(&self) -> bool {
         self.rows.iter().any(|r| {
-            r.cells
-                .iter()
-                .any(|(c, _, _)| c.secret == Some(catalog::Secret::Encrypted))
+            r.columns()
+                .any(|c| c.secret == Some(catalog::Secret::Encrypted))
         })
     }
 }
@@ -97,18 +101,21 @@ struct Labels(Vec<usize>);
 impl Labels {
     fn of(rows: &[Row]) -> Labels {
         let mut positions: Vec<usize> = (0..rows.len()).collect();
-        positions.sort_unstable_by_key(|&i| (rows[i].table.name, rows[i].label.as_str()));
+        positions.sort_unstable_by_key(|&i| (rows[i].table.name, rows[i].label()));
         Labels(positions)
     }
 
     fn find<'r>(&self, rows: &'r [Row], table: &str, label: &str) -> Option<&'r Row> {
+        rows.get(self.position(rows, table, label)?)
+    }
+
+    /// The position in `rows` of the row of `table` labelled `label`.
+    fn position(&self, rows: &[Row], table: &str, label: &str) -> Option<usize> {
         let i = self
             .0
-            .binary_search_by(|&i| {
-                (rows[i].table.name, rows[i].label.as_str()).cmp(&(table, label))
-            })
+            .binary_search_by(|&i| (rows[i].table.name, rows[i].label()).cmp(&(table, label)))
             .ok()?;
-        rows.get(self.0[i])
+        Some(self.0[i])
     }
 }
 
@@ -232,10 +239,12 @@ impl Sink for Reading {
         let row = read_row(&self.file, table, label, value, self.now)?;
         if let Some(first) = self.defined.insert(&self.rows, &row) {
             return Err(fixture_error(
-                row.at,
+                row.at.clone(),
                 &format!(
                     "duplicate label `{}` in `{}`: first defined at {}",
-                    row.label, table.name, self.rows[first].at
+                    row.label(),
+                    table.name,
+                    self.rows[first].at
                 ),
                 None,
             ));
@@ -260,16 +269,16 @@ impl Defined {
     /// first, if one did.
     fn insert(&mut self, rows: &[Row], row: &Row) -> Option<usize> {
         use std::hash::BuildHasher as _;
-        let key = (row.table.name, row.label.as_str());
+        let key = (row.table.name, row.label());
         let hash = self.hasher.hash_one(key);
         match self.first.get(&hash) {
             None => {
                 self.first.insert(hash, rows.len());
                 None
             }
-            Some(&i) if (rows[i].table.name, rows[i].label.as_str()) == key => Some(i),
+            Some(&i) if (rows[i].table.name, rows[i].label()) == key => Some(i),
             Some(_) => {
-                let slot = (row.table.name, row.label.clone());
+                let slot = (row.table.name, row.label().to_string());
                 if let Some(&i) = self.collided.get(&slot) {
                     return Some(i);
                 }
@@ -405,14 +414,7 @@ fn read_row(
             ));
         }
     }
-    // A row is kept until it is seeded: no room for cells that will never come.
-    cells.shrink_to_fit();
-    Ok(Row {
-        table,
-        label,
-        at: row_at,
-        cells,
-    })
+    Ok(Row::new(table, &label, row_at, cells))
 }
 
 fn unknown_column(table: &Table, key: &str, at: Location) -> Error {
@@ -595,17 +597,17 @@ fn scalar_value(kind: Kind, s: &MarkedScalarNode, now: DateTime<Utc>) -> Option<
 fn check_labels(rows: &[Row], telemetry: &[TelemetrySpec]) -> Result<()> {
     let defined = Labels::of(rows);
     for row in rows {
-        for (column, cell, cell_at) in &row.cells {
+        for (column, cell, cell_at) in row.cells() {
             if let Cell::Label { table, label } = cell
-                && defined.find(rows, table, label).is_none()
+                && defined.find(rows, table, &label).is_none()
             {
                 return Err(fixture_error(
-                    cell_at.clone(),
+                    cell_at,
                     &format!(
                         "`{label}` is not defined in `{table}` (used by `{}`.`{}` of row `{}`)",
                         row.table.name,
                         column.alias.unwrap_or(column.name),
-                        row.label
+                        row.label()
                     ),
                     Some(format!(
                         "define a `{table}` row labelled `{label}` in a seed file"
@@ -674,14 +676,14 @@ fn parents_first(table: &Table, self_refs: &[&str], rows: &mut [Row]) -> Result<
     while !pending.is_empty() {
         let (ready, waiting): (Vec<usize>, Vec<usize>) = pending.into_iter().partition(|&i| {
             self_refs.iter().all(|col| match rows[i].cell(col) {
-                Some(Cell::Label { label, .. }) => placed.contains(label),
+                Some(Cell::Label { label, .. }) => placed.contains(&label),
                 _ => true,
             })
         });
         if ready.is_empty() {
             let labels: Vec<String> = waiting
                 .iter()
-                .map(|&i| format!("`{}`", rows[i].label))
+                .map(|&i| format!("`{}`", rows[i].label()))
                 .collect();
             return Err(fixture_error(
                 rows[waiting[0]].at.clone(),
@@ -694,7 +696,7 @@ fn parents_first(table: &Table, self_refs: &[&str], rows: &mut [Row]) -> Result<
             ));
         }
         for i in ready {
-            placed.insert(rows[i].label.clone());
+            placed.insert(rows[i].label().to_string());
             ordered.push(i);
         }
         pending = waiting;
@@ -750,7 +752,7 @@ mod tests {
              hierarchy:\n  child: {parent: root, name: C, type: Area}\n  root: {name: R, type: Site}\n",
         )
         .unwrap();
-        let order: Vec<&str> = f.rows.iter().map(|r| r.label.as_str()).collect();
+        let order: Vec<&str> = f.rows.iter().map(|r| r.label()).collect();
         let pos = |l: &str| order.iter().position(|x| *x == l).unwrap();
         assert!(
             pos("acme") < pos("f1") && pos("f1") < pos("g1"),
@@ -766,10 +768,9 @@ mod tests {
         let id = |label: &str, col: &str| {
             f.rows
                 .iter()
-                .find(|r| r.label == label)
+                .find(|r| r.label() == label)
                 .unwrap()
                 .cell(col)
-                .cloned()
         };
         assert!(
             matches!(id("acme", "id"), Some(Cell::Value(Value::Uuid(u))) if u == derived_uuid("organizations", "acme"))

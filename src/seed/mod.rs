@@ -231,6 +231,8 @@ pub fn seed(
             driver,
             options,
             live,
+            fixtures,
+            stored: vec![false; fixtures.rows.len()],
             ids: HashMap::new(),
         };
         let series = telemetry_series(fixtures);
@@ -314,7 +316,7 @@ pub fn telemetry_series(fixtures: &Fixtures) -> Vec<telemetry::Series> {
         .map(|spec| {
             let device = fixtures.row("devices", &spec.device);
             let plant_id = device.and_then(|r| match r.cell("plant_id") {
-                Some(Cell::Label { table, label }) => text_key(table, label),
+                Some(Cell::Label { table, label }) => text_key(table, &label),
                 _ => None,
             });
             telemetry::Series {
@@ -333,13 +335,17 @@ const ROLLED_BACK: &str = "the seed was rolled back: nothing was written";
 
 /// The key of a fixture row whose key does not come from the database (text and UUID keys).
 fn fixture_key(fixtures: &Fixtures, table: &str, label: &str) -> Option<Value> {
-    let row = fixtures.row(table, label)?;
+    row_key(fixtures.row(table, label)?)
+}
+
+/// The key `row` gives itself, when its table's key does not come from the database.
+fn row_key(row: &Row) -> Option<Value> {
     let pk = match row.table.pk {
         Pk::Text(pk) | Pk::Uuid(pk) => pk,
         Pk::Identity(_) | Pk::None => return None,
     };
     match row.cell(pk) {
-        Some(Cell::Value(v)) => Some(v.clone()),
+        Some(Cell::Value(v)) => Some(v),
         _ => None,
     }
 }
@@ -349,14 +355,46 @@ struct Seeder<'a, 'o> {
     options: &'o SeedOptions,
     /// The live database's tables, for their unique keys.
     live: &'static Catalog,
-    /// The stored key of every row, by (table, label), for foreign keys.
-    ids: HashMap<(&'static str, String), Value>,
+    fixtures: &'o Fixtures,
+    /// Which fixture rows are stored, by their position in `fixtures.rows`, for foreign
+    /// keys: no copy of the labels.
+    stored: Vec<bool>,
+    /// The stored key of each stored row whose key is not the one its fixture gives
+    /// (generated keys, rows found by another unique key), by position.
+    ids: HashMap<usize, Value>,
 }
 
 impl Seeder<'_, '_> {
     /// An empty parameter list that writes placeholders as this database wants them.
     fn params(&self) -> Params {
         Params::new(self.driver.dialect())
+    }
+
+    /// The stored key of the fixture row of `table` labelled `label`, once it is known.
+    fn id(&self, table: &str, label: &str) -> Option<Value> {
+        self.stored_id(self.fixtures.position(table, label)?)
+    }
+
+    /// The stored key of the fixture row at position `i`, once it is known.
+    fn stored_id(&self, i: usize) -> Option<Value> {
+        if !self.stored[i] {
+            return None;
+        }
+        match self.ids.get(&i) {
+            Some(id) => Some(id.clone()),
+            None => row_key(&self.fixtures.rows[i]),
+        }
+    }
+
+    fn set_id(&mut self, row: &Row, id: Value) {
+        if let Some(i) = self.fixtures.position(row.table.name, row.label()) {
+            self.stored[i] = true;
+            if row_key(row).as_ref() == Some(&id) {
+                self.ids.remove(&i);
+            } else {
+                self.ids.insert(i, id);
+            }
+        }
     }
 
     /// Replace mode: the existing rows the fixtures name, per table they write, found by
@@ -383,7 +421,7 @@ impl Seeder<'_, '_> {
                 };
                 match (table.pk_column(), self.find(table, row, &values)?) {
                     (Some(_), Some(Existing { id: Some(id), .. })) => {
-                        self.ids.insert((table.name, row.label.clone()), id.clone());
+                        self.set_id(row, id.clone());
                         kept.push(vec![id]);
                     }
                     (None, Some(_)) => kept.push(Self::key_values(table, &values)),
@@ -392,6 +430,7 @@ impl Seeder<'_, '_> {
             }
             named.insert(table.name, columns, kept);
         }
+        self.stored.fill(false);
         self.ids.clear();
         Ok(named)
     }
@@ -445,7 +484,8 @@ impl Seeder<'_, '_> {
                     at: row.at.clone(),
                     message: format!(
                         "the database refused row `{}` of `{}`: {message}",
-                        row.label, table.name
+                        row.label(),
+                        table.name
                     ),
                     hint: Some(ROLLED_BACK.into()),
                     source: source.map(|cause| Box::new(cause) as _),
@@ -458,16 +498,13 @@ impl Seeder<'_, '_> {
                     source,
                     ..
                 } => {
-                    let at = row
-                        .cells
-                        .iter()
-                        .find(|(c, _, _)| c.name == column)
-                        .map_or(row.at.clone(), |(_, _, at)| at.clone());
+                    let at = row.cell_at(&column);
                     fixture_error_from(
                         at,
                         &format!(
                             "the database refused row `{}` of `{}`: the value of `{column}` does not fit PostgreSQL type {pg_type} ({reason})",
-                            row.label, table.name
+                            row.label(),
+                            table.name
                         ),
                         Some(ROLLED_BACK.into()),
                         source,
@@ -525,7 +562,7 @@ impl Seeder<'_, '_> {
             self.catch_up_sequence(table, pk)?;
         }
         if let Some(id) = id {
-            self.ids.insert((table.name, row.label.clone()), id);
+            self.set_id(row, id);
         }
         Ok(())
     }
@@ -551,16 +588,15 @@ impl Seeder<'_, '_> {
         row: &Row,
         mut unknown: impl FnMut(&Column, &'static str, &str, &Location) -> Result<Value, E>,
     ) -> Result<Vec<(&'static str, Value)>, E> {
-        row.cells
-            .iter()
+        row.cells()
             .map(|(column, cell, at)| {
                 let value = match cell {
-                    Cell::Value(v) => v.clone(),
+                    Cell::Value(v) => v,
                     // Sealed by `seal_secrets` once the existing row is known.
                     Cell::Plain(_) => Value::Null,
-                    Cell::Label { table, label } => match self.ids.get(&(*table, label.clone())) {
-                        Some(id) => id.clone(),
-                        None => unknown(column, table, label, at)?,
+                    Cell::Label { table, label } => match self.id(table, &label) {
+                        Some(id) => id,
+                        None => unknown(column, table, &label, &at)?,
                     },
                 };
                 Ok((column.name, value))
@@ -576,7 +612,7 @@ impl Seeder<'_, '_> {
         values: &mut [(&'static str, Value)],
         existing: Option<&Existing>,
     ) -> Result<()> {
-        for (column, cell, _) in &row.cells {
+        for (column, cell, _) in row.cells() {
             let Cell::Plain(plain) = cell else { continue };
             let stored = existing.and_then(|e| match e.values.get(column.name) {
                 Some(Value::Text(t)) => Some(t.as_str()),
@@ -591,12 +627,12 @@ impl Seeder<'_, '_> {
                         Some(s) if key.decrypt(s).as_deref() == Some(plain.as_str()) => {
                             s.to_string()
                         }
-                        _ => key.encrypt(plain)?,
+                        _ => key.encrypt(&plain)?,
                     }
                 }
                 _ => match stored {
-                    Some(s) if secrets::verify_password(s, plain) => s.to_string(),
-                    _ => secrets::hash_password(plain)?,
+                    Some(s) if secrets::verify_password(s, &plain) => s.to_string(),
+                    _ => secrets::hash_password(&plain)?,
                 },
             };
             if let Some(slot) = values.iter_mut().find(|(c, _)| *c == column.name) {
@@ -724,7 +760,7 @@ impl Seeder<'_, '_> {
                 Pk::Text(_) => true,
                 Pk::Uuid(pk) => {
                     value_of(values, pk)
-                        != Value::Uuid(fixture::derived_uuid(table.name, &row.label))
+                        != Value::Uuid(fixture::derived_uuid(table.name, row.label()))
                 }
                 Pk::Identity(_) | Pk::None => false,
             };
@@ -755,7 +791,7 @@ impl Seeder<'_, '_> {
                 row.at.clone(),
                 &format!(
                     "row `{}` of `{}` matches different stored rows by different unique keys: {}",
-                    row.label,
+                    row.label(),
                     table.name,
                     described.join("; ")
                 ),
@@ -775,8 +811,12 @@ impl Seeder<'_, '_> {
         // A row another fixture row of this seed wrote is that row's: this one is a new row,
         // whose duplicate key the database refuses.
         if !matched[0]
-            && self.ids.iter().any(|((t, label), v)| {
-                *t == table.name && *label != row.label && Some(v) == id.as_ref()
+            && (0..self.stored.len()).any(|i| {
+                let other = &self.fixtures.rows[i];
+                other.table.name == table.name
+                    && other.label() != row.label()
+                    && id.is_some()
+                    && self.stored_id(i) == id
             })
         {
             return Ok(None);
@@ -1102,17 +1142,15 @@ fn check_fits(fixtures: &Fixtures, live: &Catalog) -> Result<()> {
             continue;
         }
         for row in fixtures.rows_of(table.name) {
-            let gives = |name: &str| row.cells.iter().any(|(c, _, _)| c.name == name);
-            if let Some((column, _, at)) = row
-                .cells
-                .iter()
-                .find(|(c, _, _)| stored.column(c.name).is_none())
-            {
+            let gives = |name: &str| row.columns().any(|c| c.name == name);
+            if let Some(column) = row.columns().find(|c| stored.column(c.name).is_none()) {
                 return Err(fixture_error(
-                    at.clone(),
+                    row.cell_at(column.name),
                     &format!(
                         "the database's `{}` has no column `{}` (row `{}`)",
-                        table.name, column.name, row.label
+                        table.name,
+                        column.name,
+                        row.label()
                     ),
                     Some(format!("columns: {}", stored.fixture_names().join(", "))),
                 ));
@@ -1128,7 +1166,7 @@ fn check_fits(fixtures: &Fixtures, live: &Catalog) -> Result<()> {
                     row.at.clone(),
                     &format!(
                         "row `{}` of `{}` does not give {}, which the database requires (NOT NULL without a default)",
-                        row.label,
+                        row.label(),
                         table.name,
                         missing.join(", ")
                     ),

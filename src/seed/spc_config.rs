@@ -525,15 +525,15 @@ fn validate_trigger(check: &Checker, trigger: &MarkedMappingNode) -> Result<()> 
 pub fn check_matches_provider(rows: &[Row]) -> Result<()> {
     for row in rows.iter().filter(|r| r.table.name == "characteristic") {
         if let Some((_, Cell::Value(Value::Text(provider)), provider_at)) =
-            row.cells.iter().find(|(c, _, _)| c.name == "provider_type")
+            row.cells().find(|(c, _, _)| c.name == "provider_type")
             && provider != "MANUAL"
             && provider != "TAG"
         {
             return Err(fixture_error(
-                provider_at.clone(),
+                provider_at,
                 &format!(
                     "`characteristic`.`provider_type` of row `{}` must be `MANUAL` or `TAG`, not `{provider}`",
-                    row.label
+                    row.label()
                 ),
                 None,
             ));
@@ -548,37 +548,35 @@ pub fn check_matches_provider(rows: &[Row]) -> Result<()> {
         };
         let Some(characteristic) = rows
             .iter()
-            .find(|r| r.table.name == "characteristic" && &r.label == label)
+            .find(|r| r.table.name == "characteristic" && r.label() == label)
         else {
             continue;
         };
         let provider = match characteristic.cell("provider_type") {
-            Some(Cell::Value(Value::Text(p))) => p.as_str(),
+            Some(Cell::Value(Value::Text(p))) => p,
             _ => continue,
         };
         let config_type = match config.cell("config_json") {
-            Some(Cell::Value(Value::Text(json))) => serde_json::from_str::<serde_json::Value>(json)
-                .ok()
-                .and_then(|j| {
-                    j.get("config_type")
-                        .and_then(|t| t.as_str())
-                        .map(str::to_string)
-                }),
+            Some(Cell::Value(Value::Text(json))) => {
+                serde_json::from_str::<serde_json::Value>(&json)
+                    .ok()
+                    .and_then(|j| {
+                        j.get("config_type")
+                            .and_then(|t| t.as_str())
+                            .map(str::to_string)
+                    })
+            }
             _ => None,
         };
         if let Some(config_type) = config_type
             && config_type != provider
         {
-            let at = config
-                .cells
-                .iter()
-                .find(|(c, _, _)| c.name == "config_json")
-                .map_or(config.at.clone(), |(_, _, at)| at.clone());
+            let at = config.cell_at("config_json");
             return Err(fixture_error(
                 at,
                 &format!(
                     "characteristic_config `{}` has config_type `{config_type}`, but characteristic `{label}` has provider_type `{provider}`",
-                    config.label
+                    config.label()
                 ),
                 None,
             ));

@@ -129,14 +129,12 @@ fn fixture_secrets(secret: Secret) -> Vec<(String, String)> {
         .rows
         .iter()
         .flat_map(|row| {
-            row.cells
-                .iter()
-                .filter_map(move |(column, cell, _)| match cell {
-                    Cell::Plain(plain) if column.secret == Some(secret) => {
-                        Some((row.label.clone(), plain.clone()))
-                    }
-                    _ => None,
-                })
+            row.cells().filter_map(move |(column, cell, _)| match cell {
+                Cell::Plain(plain) if column.secret == Some(secret) => {
+                    Some((row.label().to_string(), plain))
+                }
+                _ => None,
+            })
         })
         .collect()
 }
