@@ -425,18 +425,35 @@ fn real_timescaledb_runs_the_policies_and_the_continuous_aggregate() {
         "{doc}"
     );
 
-    // The continuous aggregate gives the right figures, before (real-time) and after it is
-    // materialized.
+    // The continuous aggregate gives the right figures once materialized. Real-time
+    // aggregation covers only the hours after the watermark, which the refresh policy's
+    // background job may already have moved to an hour ago (its end offset): the readings of
+    // January are then visible only after a refresh, so they are checked after one, and
+    // real-time aggregation with a reading of the current hour, which no refresh reaches.
     let db = TestDb::Postgres(pg);
     insert_readings(&db);
     let TestDb::Postgres(pg) = &db else {
         unreachable!()
     };
-    assert_eq!(hourly_pg(pg), expected_hourly(), "real-time");
     pg.client()
         .batch_execute("CALL refresh_continuous_aggregate('telemetry_hourly', NULL, NULL)")
         .expect("refresh");
     assert_eq!(hourly_pg(pg), expected_hourly(), "materialized");
+    pg.client()
+        .batch_execute(
+            "INSERT INTO telemetry (time, device_id, soil_moisture) VALUES (now(), 'dev-2', 55)",
+        )
+        .expect("a reading of the current hour");
+    let current: (i64, f64) = pg
+        .client()
+        .query_one(
+            "SELECT soil_moisture_count, soil_moisture_max FROM telemetry_hourly
+             WHERE device_id = 'dev-2' AND bucket = date_trunc('hour', now(), 'UTC')",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1)))
+        .expect("the current hour, aggregated in real time");
+    assert_eq!(current, (1, 55.0), "real-time");
 
     // Down removes the policies, the aggregate and compression; up again and verify pass.
     run_ok(plantdb(dir.path(), &pg.url).args(["migrate", "down", "--to", BEFORE_POLICIES]));
