@@ -220,6 +220,16 @@ pub enum Error {
     #[error("another plantdb run changed the database while this one waited: {}", printable(.0))]
     Raced(String),
 
+    /// A fixture names a table the catalog it was checked against does not have: the live
+    /// database's tables may still hold it.
+    #[error("{at}: unknown table `{name}`")]
+    FixtureUnknownTable {
+        at: Location,
+        name: String,
+        /// The tables that catalog does have.
+        known: Vec<String>,
+    },
+
     #[error("{at}: {message}")]
     Fixture {
         at: Location,
@@ -726,6 +736,7 @@ impl Error {
                 "is the server starting at that address? `--wait-timeout SECONDS` waits longer".into(),
             ),
             Error::Fixture { hint, .. } => hint.clone(),
+            Error::FixtureUnknownTable { known, .. } => Some(format!("tables: {}", known.join(", "))),
             Error::FleetFile { hint, .. } => hint.clone(),
             Error::Fleet { hint, .. } => Some(hint.clone()),
             Error::SeedPending(_) => Some("run `plantdb migrate up` first".into()),

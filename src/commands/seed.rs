@@ -17,7 +17,7 @@ pub fn run(db: &Database, args: &SeedArgs) -> Result<i32> {
     // Fixtures for the built-in tables are checked before connecting; fixtures naming other
     // tables are checked against the live database's tables once connected.
     let built_in = match fixture::load(&sources, now) {
-        Err(e) if fixture::is_unknown_table(&e) => None,
+        Err(Error::FixtureUnknownTable { .. }) => None,
         loaded => Some(loaded?),
     };
     let configured = configured_key()?;

@@ -125,14 +125,6 @@ pub fn load(files: &[(String, String)], now: DateTime<Utc>) -> Result<Fixtures> 
     load_for(files, now, Catalog::built_in())
 }
 
-/// Whether `error` is [`load`]'s refusal of a table it does not know: a table that the
-/// live database's catalog may hold.
-pub fn is_unknown_table(error: &Error) -> bool {
-    matches!(error, Error::Fixture { message, .. } if message.starts_with(UNKNOWN_TABLE))
-}
-
-const UNKNOWN_TABLE: &str = "unknown table";
-
 /// [`load`] against `catalog`, e.g. the tables of the live database.
 pub fn load_for(
     files: &[(String, String)],
@@ -205,12 +197,16 @@ impl Sink for Reading {
             return Ok(Body::Whole);
         }
         let Some(table) = self.catalog.table(name.as_str()) else {
-            let known: Vec<&str> = self.catalog.tables().iter().map(|t| t.name).collect();
-            return Err(fixture_error(
-                at_in(&self.file, name.span()),
-                &format!("{UNKNOWN_TABLE} `{}`", name.as_str()),
-                Some(format!("tables: {}", known.join(", "))),
-            ));
+            return Err(Error::FixtureUnknownTable {
+                at: at_in(&self.file, name.span()),
+                name: name.as_str().to_string(),
+                known: self
+                    .catalog
+                    .tables()
+                    .iter()
+                    .map(|t| t.name.to_string())
+                    .collect(),
+            });
         };
         self.table = Some(table);
         Ok(Body::Rows)
