@@ -97,7 +97,7 @@ pub fn status(driver: &mut dyn Driver, set: &MigrationSet, url: &str) -> Result<
     // read only where the extension is installed.
     let (applied_rows, timescaledb, live_policies, citus) = match driver.as_postgres() {
         Some(pg) => {
-            let (applied, timescale, policies) = pg.status_snapshot_with_telemetry()?;
+            let (applied, timescale, policies) = pg.status_snapshot()?;
             (applied, Some(timescale), Some(policies), Some(pg.citus()?))
         }
         None => (driver.applied()?, None, None, None),

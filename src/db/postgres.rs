@@ -344,14 +344,9 @@ impl PostgresDriver {
     /// database with a history (two when TimescaleDB is installed, whose hypertable view may
     /// not be readable). The history is read without asking first whether its table exists:
     /// an up-to-date database has it, and a missing table is the one error that means "none".
-    pub fn status_snapshot(&mut self) -> Result<(Vec<AppliedMigration>, TimescaleState)> {
-        let (applied, state, _) = self.status_snapshot_with_telemetry()?;
-        Ok((applied, state))
-    }
-
-    /// [`status_snapshot`](Self::status_snapshot) and the telemetry policies: no more round
-    /// trips without TimescaleDB (one more with it, for its jobs).
-    pub fn status_snapshot_with_telemetry(
+    /// The telemetry policies come with them: no more round trips without TimescaleDB (one
+    /// more with it, for its jobs).
+    pub fn status_snapshot(
         &mut self,
     ) -> Result<(Vec<AppliedMigration>, TimescaleState, TelemetryPolicyState)> {
         let all = format!(
