@@ -777,3 +777,65 @@ fn fleet_file_mistakes_are_one_clear_error() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!dir.path().join("a.sqlite3").exists(), "nothing ran");
 }
+
+/// A server that accepts connections and never says a word: a hung host or a stuck proxy.
+/// Returns its port; the connections it accepts stay open until the test ends.
+fn silent_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_silent_server_is_given_up_after_its_connect_timeout_and_the_rest_are_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    migration_dirs(dir.path());
+    let members: Vec<Member> = (0..2).map(|_| Member::Pg(PgDatabase::new())).collect();
+    let mut lines: Vec<Line> = members
+        .iter()
+        .enumerate()
+        .map(|(i, member)| line(&format!("site-{i}"), member, &[]))
+        .collect();
+    lines.insert(
+        1,
+        Line {
+            name: "hung".into(),
+            url: format!(
+                "postgres://plantdb_test@127.0.0.1:{}/hung?connect_timeout=2&sslmode=disable",
+                silent_server()
+            ),
+            groups: Vec::new(),
+            migrations: None,
+        },
+    );
+    fleet_file(&dir.path().join("plantdb-fleet.yaml"), &lines);
+    // Without a bound on connecting, this run would never end.
+    let output = plantdb(dir.path())
+        .args([
+            "--migrations",
+            "good",
+            "fleet",
+            "--parallel",
+            "1",
+            "migrate",
+            "up",
+            "--keep-going",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let summary = json(&output.stdout);
+    let hung = entry(&summary, "hung");
+    assert_eq!(hung["state"], "failed", "{hung:#}");
+    assert_eq!(hung["error"]["unreachable"], true, "{hung:#}");
+    for member in &members {
+        assert!(member.fully_migrated());
+    }
+}
