@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::db::{ADOPTION_TABLE, Driver, HISTORY_TABLE, describe};
+use crate::db::{ADOPTION_TABLE, Driver, HISTORY_TABLE, citus, describe};
 use crate::error::{Error, Result, Version};
 use crate::migrate::MigrationSet;
 use crate::migrate::expected::{Scratch, schema_of};
@@ -49,7 +49,12 @@ pub fn live_drift(
     let applied: BTreeSet<Version> = driver.applied()?.iter().map(|a| a.version).collect();
     let (compared, unknown): (BTreeSet<Version>, BTreeSet<Version>) =
         applied.iter().partition(|v| set.get(**v).is_some());
-    let expected = schema_of(scratch.target, scratch.timescale, set, &compared)?;
+    let mut expected = schema_of(scratch.target, scratch.timescale, set, &compared)?;
+    // The scratch database is not part of a cluster: what Citus's distribution changed is
+    // expected where the live tables are distributed.
+    if let Some(pg) = driver.as_postgres().filter(|pg| pg.citus_installed()) {
+        citus::expect_distributed(&mut expected.schema, &pg.citus()?.tables);
+    }
     let mut live = describe(driver)?;
     for own in [HISTORY_TABLE, ADOPTION_TABLE] {
         live.schema.tables.remove(own);

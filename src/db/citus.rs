@@ -182,9 +182,88 @@ pub fn settle(
     Ok(distribution)
 }
 
+/// The schema a table has once Citus distributes it, as the distribution migration leaves it
+/// (`V20260301000001__citus_distribution.sql`): Citus enforces a unique key only with the
+/// distribution column in it, so a primary key without the column gets the column in front
+/// (and the column becomes NOT NULL), and other unique keys without it are gone. `expected`
+/// comes from migrations run where Citus is not; this makes it what they make on `tables`.
+pub fn expect_distributed(expected: &mut crate::schema::Schema, tables: &[CitusTable]) {
+    for citus_table in tables {
+        let (Some(column), Some(table)) = (
+            citus_table.distribution_column.as_deref(),
+            expected.tables.get_mut(&citus_table.name),
+        ) else {
+            continue;
+        };
+        let has_column = |key: &[String]| key.iter().any(|k| k == column);
+        if !table.primary_key.is_empty() && !has_column(&table.primary_key) {
+            table.primary_key.insert(0, column.to_string());
+            if let Some(c) = table.columns.iter_mut().find(|c| c.name == column) {
+                c.not_null = true;
+            }
+        }
+        table.uniques.retain(|key| has_column(key));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_distributed_table_is_expected_with_the_distribution_column_in_every_unique_key() {
+        use crate::schema::{CanonicalType, Column, Schema, Table};
+        let column = |name: &str, not_null: bool| Column {
+            name: name.into(),
+            ty: CanonicalType::Text,
+            not_null,
+            default: None,
+        };
+        let table = Table {
+            columns: vec![column("id", true), column("device_id", false)],
+            primary_key: vec!["id".into()],
+            uniques: [vec!["device_id".into(), "id".into()], vec!["id".into()]].into(),
+            foreign_keys: Default::default(),
+            indexes: Default::default(),
+            triggers: Default::default(),
+        };
+        let mut schema = Schema {
+            tables: [
+                ("alerts".to_string(), table.clone()),
+                ("plants".to_string(), table),
+            ]
+            .into(),
+            functions: Default::default(),
+        };
+        let citus_table = |name: &str, column: Option<&str>| CitusTable {
+            name: name.into(),
+            kind: if column.is_some() {
+                "distributed"
+            } else {
+                "reference"
+            }
+            .into(),
+            distribution_column: column.map(Into::into),
+            shard_count: 32,
+        };
+        expect_distributed(
+            &mut schema,
+            &[
+                citus_table("alerts", Some("device_id")),
+                citus_table("plants", None),
+            ],
+        );
+        let alerts = &schema.tables["alerts"];
+        assert_eq!(alerts.primary_key, ["device_id", "id"]);
+        assert!(alerts.columns[1].not_null);
+        assert_eq!(
+            alerts.uniques,
+            [vec!["device_id".to_string(), "id".to_string()]].into()
+        );
+        // A reference table keeps its keys.
+        assert_eq!(schema.tables["plants"].primary_key, ["id"]);
+        assert_eq!(schema.tables["plants"].uniques.len(), 2);
+    }
 
     fn coordinator(workers: usize) -> CitusState {
         CitusState {

@@ -289,6 +289,12 @@ impl PostgresDriver {
         Ok(state)
     }
 
+    /// Whether the citus extension is installed in this database (read when connecting):
+    /// its tables may be distributed, whatever `--citus` says for this session.
+    pub fn citus_installed(&self) -> bool {
+        self.citus_probe.installed
+    }
+
     /// Tells this session's migrations that Citus distributes the tables, and keeps
     /// TimescaleDB out of the telemetry table, which Citus distributes instead.
     pub fn use_citus(&mut self) -> Result<()> {

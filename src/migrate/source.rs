@@ -636,7 +636,7 @@ mod tests {
                 .collect()
         };
         assert_eq!(ids(&pg), ids(&lite));
-        assert_eq!(pg.migrations.len(), 16);
+        assert_eq!(pg.migrations.len(), 17);
         assert!(pg.migrations.iter().all(|m| m.down.is_some()));
         assert!(lite.migrations.iter().all(|m| m.down.is_some()));
     }

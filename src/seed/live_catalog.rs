@@ -226,7 +226,18 @@ fn table(
                 _ => Pk::None,
             }
         }
-        _ => Pk::None,
+        // A table Citus distributes has the distribution column in its primary key next to
+        // the drawn id (alerts is keyed `(device_id, id)` there): the id alone still names
+        // each row, since one sequence on the coordinator draws them all.
+        key => match key
+            .iter()
+            .filter(|column| declared_of(column).is_some_and(|d| d.generated))
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [drawn] => Pk::Identity(leak(drawn)),
+            _ => Pk::None,
+        },
     };
     let filled_pk = match pk {
         Pk::Identity(c) | Pk::Uuid(c) | Pk::Text(c) => Some(c),

@@ -233,6 +233,12 @@ pub fn seed(
     // lock is its write lock. Everything the seed writes is one transaction inside it.
     let mut locked = Locked::new(driver)?;
     let work = |driver: &mut dyn Driver| -> Result<HashMap<&'static str, TableReport>> {
+        if let Some(pg) = driver.as_postgres().filter(|pg| pg.citus_installed()) {
+            // A seed writes distributed tables, then the reference tables they reference (and
+            // the other way round): Citus allows that in one transaction only when it uses one
+            // connection per node.
+            pg.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")?;
+        }
         let mut seeder = Seeder {
             driver,
             options,
@@ -253,7 +259,7 @@ pub fn seed(
         // it) before the first write.
         let (effects, named) = match options.mode {
             SeedMode::Replace => {
-                let named = seeder.named_rows(fixtures, &same_series)?;
+                let mut named = seeder.named_rows(fixtures, &same_series)?;
                 named.stage(seeder.driver)?;
                 (plan::effects(seeder.driver, &named, live)?, Some(named))
             }

@@ -27,7 +27,18 @@ const BLOCKERS_SHOWN: usize = 5;
 #[derive(Debug, Default)]
 pub struct Named {
     tables: HashMap<&'static str, (Vec<&'static str>, Vec<Vec<Value>>)>,
+    /// The tables Citus manages here. Citus cannot join them with a temporary table, which
+    /// only the coordinator has: their keys are staged in a reference table instead, which
+    /// every node has.
+    citus_tables: Vec<String>,
 }
+
+/// The tables of schema `public` that Citus manages: distributed, reference, and Citus's
+/// local tables, none of which a statement may join with a temporary table.
+const CITUS_MANAGED: &str = "SELECT c.relname::text FROM pg_dist_partition p
+     JOIN pg_class c ON c.oid = p.logicalrelid
+     JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public'";
 
 impl Named {
     /// `table` is written by the fixtures; the rows whose `columns` hold one of `rows` stay.
@@ -44,14 +55,32 @@ impl Named {
         self.tables.contains_key(table)
     }
 
-    /// Writes the named keys into one temporary table per table, for the conditions to join
+    /// Writes the named keys into one temporary table per table (a reference table on Citus), for the conditions to join
     /// against. Inside the seed's transaction: a rollback takes them away, and
     /// [`Named::unstage`] drops them before a commit.
-    pub fn stage(&self, driver: &mut dyn Driver) -> Result<()> {
+    pub fn stage(&mut self, driver: &mut dyn Driver) -> Result<()> {
+        if driver.as_postgres().is_some_and(|pg| pg.citus_installed()) {
+            self.citus_tables = driver
+                .query(CITUS_MANAGED, &[], &[Kind::Text])?
+                .into_iter()
+                .filter_map(|row| match row.into_iter().next() {
+                    Some(Value::Text(name)) => Some(name),
+                    _ => None,
+                })
+                .collect();
+        }
         for (table, (columns, rows)) in &self.tables {
             let staged = staged_name(table);
             let selected = crate::db::quote_idents(columns);
+            let on_citus = self.citus_tables.iter().any(|t| t == table);
             let create = match driver.dialect() {
+                // Dropped by `unstage` before the commit, or with the rollback.
+                Dialect::Postgres if on_citus => format!(
+                    "CREATE TABLE {staged} AS SELECT {selected} FROM {} WITH NO DATA;\n\
+                     SELECT create_reference_table('{}')",
+                    quote_ident(table),
+                    staged.replace('\'', "''")
+                ),
                 Dialect::Postgres => format!(
                     "CREATE TEMPORARY TABLE {staged} ON COMMIT DROP AS \
                      SELECT {selected} FROM {} WITH NO DATA",
@@ -72,7 +101,7 @@ impl Named {
                 &mut rows.iter().cloned(),
                 &mut |_| {},
             )?;
-            if driver.dialect() == Dialect::Postgres {
+            if driver.dialect() == Dialect::Postgres && !on_citus {
                 // Without statistics the planner guesses the table's size and may loop over it.
                 driver.execute(&format!("ANALYZE {staged}"))?;
             }

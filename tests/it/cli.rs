@@ -32,7 +32,7 @@ fn the_default_database_is_a_sqlite_file_in_the_working_directory() {
         .stdout(predicate::str::contains(
             "applied  20260202000000 spc_initial_schema",
         ))
-        .stdout(predicate::str::contains("database is at 20260215000003"));
+        .stdout(predicate::str::contains("database is at 20260301000001"));
     assert!(dir.path().join("plantdb.sqlite3").exists());
     plantdb(dir.path())
         .args(["status", "--check"])
@@ -57,7 +57,7 @@ fn status_json_is_the_documented_document() {
     assert_eq!(doc["dialect"], "sqlite");
     assert_eq!(doc["url"], "sqlite://plantdb.sqlite3");
     assert_eq!(doc["current_version"], 20260207000000i64);
-    assert_eq!(doc["latest_version"], 20260215000003i64);
+    assert_eq!(doc["latest_version"], 20260301000001i64);
     assert_eq!(doc["up_to_date"], false);
     let applied = doc["applied"].as_array().unwrap();
     assert_eq!(applied.len(), 4);
@@ -211,7 +211,7 @@ fn global_options_work_after_the_subcommand() {
     assert!(output.status.success());
     let doc = json(&output.stdout);
     assert_eq!(doc["steps"].as_array().unwrap().len(), 16);
-    assert_eq!(doc["current_version"], 20260215000003i64);
+    assert_eq!(doc["current_version"], 20260301000001i64);
     assert!(dir.path().join("late.db").exists());
 }
 

@@ -10,7 +10,7 @@ use crate::support::{TestDb, each_dialect};
 
 pub const ADD_PLANT: i64 = 20260207000000;
 pub const CHARACTERISTIC_CONFIG: i64 = 20260206000000;
-pub const LATEST: i64 = 20260215000003;
+pub const LATEST: i64 = 20260301000001;
 
 pub fn connect(url: &str) -> Box<dyn Driver> {
     connect_with(url, TimescalePolicy::Auto)

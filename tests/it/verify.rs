@@ -51,7 +51,7 @@ fn built_in_migrations_pass_on_sqlite_and_the_postgres_side_is_reported_as_skipp
         .args(["--database-url", &file.url(), "verify"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("16 migration(s) on SQLite"))
+        .stdout(predicate::str::contains("17 migration(s) on SQLite"))
         .stdout(predicate::str::contains(
             "skipped: PostgreSQL round trip and dialect parity",
         ));

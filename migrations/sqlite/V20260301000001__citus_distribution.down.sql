@@ -1,0 +1,2 @@
+-- Nothing to undo: the up migration is a no-op on SQLite.
+SELECT 1;
