@@ -318,6 +318,10 @@ pub enum MigrateCommand {
     /// schema as the first migration under --migrations DIR, for both dialects, and record it
     /// as applied there without running it.
     Baseline(BaselineArgs),
+    /// Distribute the tables of a database migrated before it became a Citus coordinator
+    /// (PostgreSQL): the tables in dependency order, their rows copied to the workers, in one
+    /// transaction. Implies `--citus require`.
+    Distribute,
     /// Create the up and down files of a new migration for both dialects.
     New {
         /// The migration's name, in snake_case.

@@ -190,6 +190,21 @@ pub enum Error {
         reason: String,
     },
 
+    #[error(
+        "cannot distribute: migration {0} (citus_distribution) is not applied yet, and `migrate up` distributes the tables when it applies it"
+    )]
+    DistributePending(Version),
+
+    #[error(
+        "cannot distribute: the migrations have no {0} (citus_distribution), which distributes the tables"
+    )]
+    DistributeMissing(Version),
+
+    #[error(
+        "`--citus off` and `migrate distribute` contradict each other: distributing needs Citus"
+    )]
+    DistributeCitusOff,
+
     #[error("`--citus require` needs PostgreSQL: SQLite has no Citus")]
     CitusRequiresPostgres,
 
@@ -747,6 +762,12 @@ impl Error {
                 "reset drops the whole database; pass --force if you really mean this server".into(),
             ),
             Error::CitusUnusable { hint, .. } => Some(hint.clone()),
+            Error::DistributePending(_) => Some(
+                "run `plantdb --citus require migrate up`; `migrate distribute` is for a database migrated before it joined a cluster".into(),
+            ),
+            Error::DistributeMissing(_) => Some(
+                "`migrate distribute` runs plantdb's built-in distribution migration; without --migrations, or with a directory that has it".into(),
+            ),
             Error::ResetCitusRequired => Some(
                 "create the database with `CREATE EXTENSION citus` (and its workers) yourself, then run `plantdb --citus require migrate up` and `plantdb --citus require seed`; or reset without `--citus require`".into(),
             ),

@@ -113,6 +113,9 @@ BEGIN
         END LOOP;
     END LOOP;
 
+    -- Citus narrates each table's copy; the keys this script changed are said above.
+    quiet := current_setting('client_min_messages');
+    PERFORM set_config('client_min_messages', 'warning', true);
     FOREACH tbl IN ARRAY reference_tables LOOP
         PERFORM create_reference_table(tbl);
     END LOOP;
@@ -128,9 +131,7 @@ BEGIN
 
     -- create_distributed_table copied the rows to the shards; the coordinator's own copies
     -- are no longer visible but stay on disk until truncated.
-    -- Each truncation names the tables it cascades to, which are truncated too: quiet.
-    quiet := current_setting('client_min_messages');
-    PERFORM set_config('client_min_messages', 'warning', true);
+    -- Each truncation names the tables it cascades to, which are truncated too.
     FOREACH tbl IN ARRAY all_tables LOOP
         PERFORM truncate_local_data_after_distributing_table(format('%I', tbl)::regclass);
     END LOOP;

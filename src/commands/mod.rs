@@ -5,6 +5,7 @@
 mod adopt;
 mod baseline;
 mod completions;
+mod distribute;
 mod fleet;
 mod man;
 mod migrate;
@@ -71,6 +72,7 @@ pub fn run(cli: &Cli, out: &Output) -> Result<i32> {
             MigrateCommand::Repair => migrate::repair(&Database::resolve(global, out)?),
             MigrateCommand::Adopt(args) => adopt::run(&Database::resolve(global, out)?, args),
             MigrateCommand::Baseline(args) => baseline::run(&Database::resolve(global, out)?, args),
+            MigrateCommand::Distribute => distribute::run(&Database::resolve(global, out)?),
         },
     }
 }

@@ -289,6 +289,16 @@ impl PostgresDriver {
         Ok(state)
     }
 
+    /// Runs an applied migration's script again, in the open transaction, without touching
+    /// the history; what the server said. Errors name the migration and the place in its file.
+    pub fn run_again(&mut self, step: &Step) -> Result<Vec<String>> {
+        self.take_notices();
+        self.client
+            .batch_execute(step.sql)
+            .map_err(|e| migration_error(step, e))?;
+        Ok(self.take_notices())
+    }
+
     /// Whether the citus extension is installed in this database (read when connecting):
     /// its tables may be distributed, whatever `--citus` says for this session.
     pub fn citus_installed(&self) -> bool {

@@ -7,6 +7,7 @@ pub mod baseline;
 mod baseline_catalog;
 pub mod baseline_sql;
 pub mod converge;
+pub mod distribute;
 pub mod expected;
 pub mod lexer;
 pub mod new;

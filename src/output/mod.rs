@@ -16,6 +16,7 @@ use crate::migrate::adopt::AdoptReport;
 use crate::migrate::adopt_manifest::AlembicEra;
 use crate::migrate::baseline::BaselineReport;
 use crate::migrate::converge::ConvergePlan;
+use crate::migrate::distribute::DistributeReport;
 use crate::migrate::new::NewReport;
 use crate::migrate::{Observer, RunReport, StepReport};
 use crate::printable::{printable, printable_lines};
@@ -353,6 +354,27 @@ impl Output {
                 if report.dry_run {
                     let _ = writeln!(out, "dry run: nothing was changed");
                 }
+            }
+        }
+    }
+
+    pub fn distribute_report(&self, url: &str, report: &DistributeReport) {
+        #[derive(Serialize)]
+        struct Tagged<'a> {
+            url: &'a str,
+            #[serde(flatten)]
+            report: &'a DistributeReport,
+        }
+        match self.format {
+            Format::Quiet => {}
+            Format::Json => print_json(&Tagged { url, report }),
+            Format::Text => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "distribute {}", printable(url));
+                for notice in &report.notices {
+                    let _ = writeln!(out, "  {}", printable(notice));
+                }
+                citus_lines(&mut out, &report.citus);
             }
         }
     }

@@ -5,6 +5,7 @@ mod adopt_eras;
 mod atomic;
 mod baseline;
 mod citus;
+mod citus_distribution;
 mod cli;
 mod connect;
 mod converge;

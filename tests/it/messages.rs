@@ -6,6 +6,7 @@ use std::path::Path;
 use assert_cmd::Command;
 use plantdb::db::HISTORY_TABLE;
 
+use crate::migrate::MIGRATIONS;
 use crate::migrate::up_all;
 use crate::support::{TestDb, each_dialect};
 
@@ -228,7 +229,7 @@ fn status_of_an_empty_database_says_version_none() {
         let (code, stdout, stderr) = run(plantdb(dir.path(), &db.url()).arg("status"));
         assert_eq!(code, Some(0), "{stderr}");
         assert!(
-            stdout.contains("version:   none (16 pending)\n"),
+            stdout.contains(&format!("version:   none ({MIGRATIONS} pending)\n")),
             "{}:\n{stdout}",
             db.dialect_name()
         );

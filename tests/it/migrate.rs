@@ -11,6 +11,8 @@ use crate::support::{TestDb, each_dialect};
 pub const ADD_PLANT: i64 = 20260207000000;
 pub const CHARACTERISTIC_CONFIG: i64 = 20260206000000;
 pub const LATEST: i64 = 20260301000001;
+/// How many built-in migrations there are.
+pub const MIGRATIONS: usize = 17;
 
 pub fn connect(url: &str) -> Box<dyn Driver> {
     connect_with(url, TimescalePolicy::Auto)
@@ -72,7 +74,7 @@ fn applied_versions(url: &str) -> Vec<i64> {
 fn full_up_creates_every_table_column_key_and_index_of_the_schema() {
     each_dialect(|db| {
         let report = up_all(&db.url());
-        assert_eq!(report.steps.len(), 16, "{}", db.dialect_name());
+        assert_eq!(report.steps.len(), MIGRATIONS, "{}", db.dialect_name());
         assert_eq!(report.current_version, Some(LATEST));
         let problems = schema_spec::check(&db.schema());
         assert!(
@@ -265,7 +267,7 @@ fn migrate_up_twice_is_a_no_op() {
         up_all(&db.url());
         let second = up_all(&db.url());
         assert!(second.steps.is_empty());
-        assert_eq!(applied_versions(&db.url()).len(), 16);
+        assert_eq!(applied_versions(&db.url()).len(), MIGRATIONS);
     });
 }
 

@@ -2,6 +2,7 @@
 
 use plantdb::seed::secrets;
 
+use crate::migrate::MIGRATIONS;
 use crate::migrate::up_all;
 use crate::seed::{count, migrated_and_seeded_with_junk, plantdb, snapshot, test_key};
 use crate::support::{PgDatabase, SqliteFile, TestDb, each_dialect};
@@ -155,7 +156,10 @@ fn reset_json_is_one_document_with_the_migration_run_and_the_seed() {
     );
     let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
     assert_eq!(doc["dialect"], "sqlite");
-    assert_eq!(doc["migrate"]["steps"].as_array().map(Vec::len), Some(16));
+    assert_eq!(
+        doc["migrate"]["steps"].as_array().map(Vec::len),
+        Some(MIGRATIONS)
+    );
     assert_eq!(doc["seed"]["mode"], "replace");
 }
 

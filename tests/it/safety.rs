@@ -9,6 +9,7 @@ use plantdb::db::HISTORY_TABLE;
 use plantdb::error::Error;
 use plantdb::migrate::{self, IgnoreProgress, MigrationSet, Request, RunOptions};
 
+use crate::migrate::MIGRATIONS;
 use crate::migrate::{LATEST, connect, connect_with, up_all};
 use crate::support::{PgDatabase, SqliteFile, TestDb, each_dialect};
 
@@ -198,7 +199,7 @@ fn dry_run_changes_nothing() {
             migrate::migrate(driver.as_mut(), &set, UP, options, &mut IgnoreProgress).unwrap();
         drop(driver);
         assert!(report.dry_run);
-        assert_eq!(report.steps.len(), 16);
+        assert_eq!(report.steps.len(), MIGRATIONS);
         assert!(
             report.steps[0]
                 .sql
@@ -227,8 +228,8 @@ fn dry_run_changes_nothing() {
             &mut IgnoreProgress,
         )
         .unwrap();
-        assert_eq!(report.steps.len(), 16);
-        assert_eq!(driver.applied().unwrap().len(), 16);
+        assert_eq!(report.steps.len(), MIGRATIONS);
+        assert_eq!(driver.applied().unwrap().len(), MIGRATIONS);
         drop(driver);
         assert!(before.diff(&db.schema()).is_empty());
     });
@@ -324,7 +325,12 @@ fn eight_concurrent_runs_apply_every_migration_exactly_once() {
             .iter()
             .map(|a| a.version)
             .collect();
-        assert_eq!(versions.len(), 16, "{}: {versions:?}", db.dialect_name());
+        assert_eq!(
+            versions.len(),
+            MIGRATIONS,
+            "{}: {versions:?}",
+            db.dialect_name()
+        );
         let mut unique = versions.clone();
         unique.dedup();
         assert_eq!(unique, versions);
@@ -495,7 +501,7 @@ fn fake_records_migrations_without_running_them() {
         let report =
             migrate::migrate(driver.as_mut(), &set, UP, options, &mut IgnoreProgress).unwrap();
         assert!(report.steps.iter().all(|s| s.faked));
-        assert_eq!(driver.applied().unwrap().len(), 16);
+        assert_eq!(driver.applied().unwrap().len(), MIGRATIONS);
         drop(driver);
         let tables: Vec<String> = db.schema().tables.into_keys().collect();
         assert_eq!(

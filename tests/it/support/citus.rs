@@ -88,32 +88,11 @@ impl CitusDatabase {
                 node.admin()
                     .batch_execute(&format!("CREATE DATABASE {name}"))
                     .map_err(|e| format!("cannot create `{name}`: {e}"))?;
-                if setup_kind == Setup::NoExtension {
-                    return Ok(());
-                }
-                node.admin_on(&name)?
-                    .batch_execute("CREATE EXTENSION citus")
-                    .map_err(|e| format!("CREATE EXTENSION citus in `{name}`: {e}"))?;
             }
-            let mut coordinator = cluster.coordinator.admin_on(&name)?;
-            coordinator
-                .execute(
-                    "SELECT citus_set_coordinator_host('127.0.0.1', $1)",
-                    &[&i32::from(cluster.coordinator.port())],
-                )
-                .map_err(|e| format!("citus_set_coordinator_host: {e}"))?;
-            if setup_kind == Setup::NoWorkers {
+            if setup_kind == Setup::NoExtension {
                 return Ok(());
             }
-            for worker in &cluster.workers {
-                coordinator
-                    .execute(
-                        "SELECT citus_add_node('127.0.0.1', $1)",
-                        &[&i32::from(worker.port())],
-                    )
-                    .map_err(|e| format!("citus_add_node: {e}"))?;
-            }
-            Ok(())
+            install_citus(cluster, &name, setup_kind)
         };
         if let Err(reason) = setup() {
             panic!("cannot set up Citus database `{name}`: {reason}");
@@ -127,11 +106,48 @@ impl CitusDatabase {
         }
     }
 
+    /// Makes a database created with [`Setup::NoExtension`] the coordinator of a cluster, as
+    /// someone taking an existing database into Citus does.
+    pub fn join_cluster(&self) {
+        if let Err(reason) = install_citus(cluster(), &self.name, Setup::Cluster) {
+            panic!("cannot make `{}` a Citus coordinator: {reason}", self.name);
+        }
+    }
+
     /// A connection to the coordinator, as the test role.
     pub fn client(&self) -> Client {
         Client::connect(&self.url, NoTls)
             .unwrap_or_else(|e| panic!("cannot connect to Citus database `{}`: {e}", self.name))
     }
+}
+
+/// The extension on every node, the coordinator registered and, for [`Setup::Cluster`], the
+/// workers added.
+fn install_citus(cluster: &Cluster, name: &str, setup_kind: Setup) -> Result<(), String> {
+    for node in cluster.nodes() {
+        node.admin_on(name)?
+            .batch_execute("CREATE EXTENSION citus")
+            .map_err(|e| format!("CREATE EXTENSION citus in `{name}`: {e}"))?;
+    }
+    let mut coordinator = cluster.coordinator.admin_on(name)?;
+    coordinator
+        .execute(
+            "SELECT citus_set_coordinator_host('127.0.0.1', $1)",
+            &[&i32::from(cluster.coordinator.port())],
+        )
+        .map_err(|e| format!("citus_set_coordinator_host: {e}"))?;
+    if setup_kind == Setup::NoWorkers {
+        return Ok(());
+    }
+    for worker in &cluster.workers {
+        coordinator
+            .execute(
+                "SELECT citus_add_node('127.0.0.1', $1)",
+                &[&i32::from(worker.port())],
+            )
+            .map_err(|e| format!("citus_add_node: {e}"))?;
+    }
+    Ok(())
 }
 
 impl Drop for CitusDatabase {
