@@ -58,13 +58,15 @@ fn citus_tables(client: &mut Client) -> Vec<(String, String, Option<String>, i32
         .collect()
 }
 
-/// Every foreign key of the public schema: `(table, name, definition)`.
+/// Every foreign key of the public schema: `(table, name, definition)`. Not those of the
+/// shards of reference tables that the coordinator holds (`plants_102008`).
 fn foreign_keys(client: &mut Client) -> Vec<(String, String, String)> {
     client
         .query(
             "SELECT c.conrelid::regclass::text, c.conname::text, pg_get_constraintdef(c.oid)
              FROM pg_constraint c
              WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace
+               AND c.conrelid::regclass::text !~ '_[0-9]+$'
              ORDER BY 1, 2",
             &[],
         )
