@@ -1,7 +1,7 @@
 //! `plantdb status`: where a database stands. Read-only: it never creates the history table.
 
 use crate::db::citus::CitusState;
-use crate::db::postgres::{TelemetryPolicyState, TimescaleState};
+use crate::db::postgres::{TelemetryPolicyState, TelemetryTable, TimescaleState};
 use crate::db::value::{Kind, Value};
 use crate::db::{AppliedMigration, Dialect, Driver};
 use crate::error::{DriftItem, Result, Version, exit};
@@ -97,8 +97,16 @@ pub fn status(driver: &mut dyn Driver, set: &MigrationSet, url: &str) -> Result<
     // read only where the extension is installed.
     let (applied_rows, timescaledb, live_policies, citus) = match driver.as_postgres() {
         Some(pg) => {
-            let (applied, timescale, policies) = pg.status_snapshot()?;
-            (applied, Some(timescale), Some(policies), Some(pg.citus()?))
+            let (applied, mut timescale, policies) = pg.status_snapshot()?;
+            let citus = pg.citus()?;
+            if citus
+                .tables
+                .iter()
+                .any(|t| t.name == "telemetry" && t.kind == "distributed")
+            {
+                timescale.telemetry = TelemetryTable::Distributed;
+            }
+            (applied, Some(timescale), Some(policies), Some(citus))
         }
         None => (driver.applied()?, None, None, None),
     };

@@ -43,6 +43,8 @@ pub enum TelemetryTable {
     Absent,
     PlainTable,
     Hypertable,
+    /// Citus distributes it over the cluster's workers.
+    Distributed,
 }
 
 impl TelemetryTable {
@@ -51,6 +53,7 @@ impl TelemetryTable {
             TelemetryTable::Absent => "is absent",
             TelemetryTable::PlainTable => "is a plain table",
             TelemetryTable::Hypertable => "is a hypertable",
+            TelemetryTable::Distributed => "is distributed by Citus",
         }
     }
 }

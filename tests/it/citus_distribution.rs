@@ -172,10 +172,24 @@ fn migrate_up_distributes_by_device_and_down_and_up_again_keep_every_row_and_key
     client.batch_execute(GARDEN_ROWS).unwrap();
     let before = contents(&mut client);
     succeeds(&citus.url, &["verify", "--live"]);
+    let status: serde_json::Value =
+        serde_json::from_str(&succeeds(&citus.url, &["status", "--json"])).unwrap();
+    assert_eq!(
+        status["timescaledb"]["telemetry"], "distributed",
+        "{status}"
+    );
+    let text = succeeds(&citus.url, &["status"]);
+    assert!(text.contains("telemetry is distributed by Citus"), "{text}");
 
     succeeds(
         &citus.url,
         &["migrate", "down", "--to", BEFORE_DISTRIBUTION],
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&succeeds(&citus.url, &["status", "--json"])).unwrap();
+    assert_eq!(
+        status["timescaledb"]["telemetry"], "plain-table",
+        "{status}"
     );
     let mut client = citus.client();
     assert_eq!(citus_tables(&mut client), [], "back on the coordinator");
