@@ -232,6 +232,11 @@ pub enum Error {
     )]
     ResetCitusRequired,
 
+    #[error(
+        "refusing to reset `{database}` on `{host}`: it is a Citus coordinator, and dropping it would leave its tables' shards on the workers"
+    )]
+    ResetCitusCoordinator { database: String, host: String },
+
     #[error("another plantdb run changed the database while this one waited: {}", printable(.0))]
     Raced(String),
 
@@ -762,6 +767,9 @@ impl Error {
                 "reset drops the whole database; pass --force if you really mean this server".into(),
             ),
             Error::CitusUnusable { hint, .. } => Some(hint.clone()),
+            Error::ResetCitusCoordinator { .. } => Some(
+                "`plantdb migrate down --to 0`, `migrate up` and `seed` start over inside the cluster; or drop the database on every node yourself".into(),
+            ),
             Error::DistributePending(_) => Some(
                 "run `plantdb --citus require migrate up`; `migrate distribute` is for a database migrated before it joined a cluster".into(),
             ),

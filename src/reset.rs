@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{CitusPolicy, PostgresTarget, SqliteTarget, Target};
-use crate::db;
+use crate::config::{CitusPolicy, PostgresTarget, SqliteTarget, Target, TimescalePolicy};
+use crate::db::{self, Access};
 use crate::error::{Error, Result};
 use crate::printable::printable;
 
@@ -30,6 +30,26 @@ pub fn refuse_citus_required(citus: CitusPolicy) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// A Citus coordinator's tables have their rows on the workers: dropping the coordinator's
+/// database would leave the shards behind there, out of anyone's reach, and the database made
+/// again would not be a coordinator. Refused before anything is destroyed; a database that
+/// cannot be opened (it may not exist) is left for `destroy` to deal with.
+pub fn refuse_citus_coordinator(target: &Target) -> Result<()> {
+    let Target::Postgres(pg) = target else {
+        return Ok(());
+    };
+    let Ok(mut driver) = db::connect(target, Access::ReadOnly, TimescalePolicy::Off) else {
+        return Ok(());
+    };
+    if driver.as_postgres().is_some_and(|d| d.citus_installed()) {
+        return Err(Error::ResetCitusCoordinator {
+            database: pg.dbname(),
+            host: pg.host_display(),
+        });
+    }
+    Ok(())
 }
 
 /// What reset will destroy, as the user would recognise it (password masked).

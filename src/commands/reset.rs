@@ -17,6 +17,7 @@ pub fn run(db: &Database, args: &ResetArgs) -> Result<i32> {
     reset::refuse_remote(target, args.force)?;
     citus::check_policies(db.global.citus, db.global.timescale, target.dialect())?;
     reset::refuse_citus_required(db.global.citus)?;
+    reset::refuse_citus_coordinator(target)?;
     let now = args.now.resolve();
     let fixtures = if args.no_seed {
         None

@@ -395,3 +395,27 @@ fn without_citus_the_distribution_is_a_no_op_and_distribute_is_refused() {
         stderr(&output)
     );
 }
+
+#[test]
+#[cfg_attr(
+    not(plantdb_test_citus),
+    ignore = "needs a Citus cluster: PLANTDB_TEST_CITUS=1 PLANTDB_TEST_CITUS_DIR=<DESTDIR root> (README, Citus)"
+)]
+fn reset_refuses_a_coordinator_whose_shards_are_on_the_workers() {
+    let citus = CitusDatabase::new();
+    succeeds(&citus.url, &["migrate", "up"]);
+    citus.client().batch_execute(GARDEN_ROWS).unwrap();
+    let before = contents(&mut citus.client());
+    let output = plantdb(&citus.url, &["reset", "--yes"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("it is a Citus coordinator, and dropping it would leave its tables' shards on the workers")
+            && text.contains(&citus.name),
+        "{text}"
+    );
+    assert!(text.contains("migrate down --to 0"), "{text}");
+    let mut client = citus.client();
+    assert_eq!(contents(&mut client), before, "nothing dropped");
+    assert_distributed_by_device(&mut client);
+}
