@@ -309,10 +309,16 @@ impl PostgresDriver {
     }
 
     /// Tells this session's migrations that Citus distributes the tables, and keeps
-    /// TimescaleDB out of the telemetry table, which Citus distributes instead.
+    /// TimescaleDB out of the telemetry table, which Citus distributes instead. The session
+    /// uses Citus's sequential mode (one connection per worker): a migration that creates a
+    /// distributed table referencing a reference table (or changes one) is refused in Citus's
+    /// default parallel mode once the transaction touched that reference table.
     pub fn use_citus(&mut self) -> Result<()> {
         self.client
-            .batch_execute("SET plantdb.citus = 'on'; SET plantdb.timescale = 'off'")
+            .batch_execute(
+                "SET plantdb.citus = 'on'; SET plantdb.timescale = 'off';
+                 SET citus.multi_shard_modify_mode = 'sequential'",
+            )
             .map_err(|e| self.db_error("cannot configure the session for Citus", e))?;
         self.citus_in_use = true;
         Ok(())

@@ -61,6 +61,13 @@ fn header(dialect: Dialect, down: bool, file: &str, twin: &str) -> String {
             "\n-- SQLite cannot drop a column that carries a foreign key: rebuild the table, with the\n\
              -- line `-- plantdb:foreign-keys-off` added to this comment block."
         }
+        (Dialect::Postgres, false) => {
+            "\n-- On a Citus cluster plantdb sets plantdb.citus to 'on': a table this script creates is\n\
+             -- distributed here, in the same transaction (see README, Citus), e.g.\n\
+             -- DO $$ BEGIN IF current_setting('plantdb.citus', true) = 'on' THEN\n\
+             --     PERFORM create_distributed_table('readings', 'device_id', colocate_with => 'devices');\n\
+             -- END IF; END $$;"
+        }
         _ => "",
     };
     format!(

@@ -419,3 +419,91 @@ fn reset_refuses_a_coordinator_whose_shards_are_on_the_workers() {
     assert_eq!(contents(&mut client), before, "nothing dropped");
     assert_distributed_by_device(&mut client);
 }
+
+/// A project's own migration that creates a table distributes it in the same script, the way
+/// `migrate new`'s header shows; plain PostgreSQL gets a plain table from the same file.
+fn migrations_with_device_notes() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for dialect in ["postgres", "sqlite"] {
+        let to = dir.path().join(dialect);
+        std::fs::create_dir_all(&to).unwrap();
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(dialect);
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+    let up_pg = "CREATE TABLE device_notes (
+            device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+            noted_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+            note      TEXT NOT NULL,
+            PRIMARY KEY (device_id, noted_at)
+        );
+        DO $$ BEGIN IF current_setting('plantdb.citus', true) = 'on' THEN
+            PERFORM create_distributed_table('device_notes', 'device_id', colocate_with => 'devices');
+        END IF; END $$;";
+    let up_sqlite = "CREATE TABLE device_notes (
+            device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+            noted_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            note      TEXT NOT NULL,
+            PRIMARY KEY (device_id, noted_at)
+        );";
+    for (dialect, up) in [("postgres", up_pg), ("sqlite", up_sqlite)] {
+        let base = dir
+            .path()
+            .join(dialect)
+            .join("V20261101000000__create_device_notes");
+        std::fs::write(base.with_extension("sql"), up).unwrap();
+        std::fs::write(base.with_extension("down.sql"), "DROP TABLE device_notes;").unwrap();
+    }
+    dir
+}
+
+#[test]
+#[cfg_attr(
+    not(plantdb_test_citus),
+    ignore = "needs a Citus cluster: PLANTDB_TEST_CITUS=1 PLANTDB_TEST_CITUS_DIR=<DESTDIR root> (README, Citus)"
+)]
+fn a_migration_that_creates_a_table_distributes_it_in_the_same_transaction() {
+    let dir = migrations_with_device_notes();
+    let migrations = dir.path().to_str().unwrap();
+    let citus = CitusDatabase::new();
+    succeeds(&citus.url, &["--migrations", migrations, "migrate", "up"]);
+    let mut client = citus.client();
+    let notes: Vec<(String, String, Option<String>, i32)> = citus_tables(&mut client)
+        .into_iter()
+        .filter(|t| t.0 == "device_notes")
+        .collect();
+    let devices = citus_tables(&mut client)
+        .into_iter()
+        .find(|t| t.0 == "devices")
+        .unwrap();
+    assert_eq!(notes.len(), 1, "distributed");
+    assert_eq!(notes[0].1, "distributed");
+    assert_eq!(notes[0].2.as_deref(), Some("device_id"));
+    assert_eq!(notes[0].3, devices.3, "colocated with devices");
+    succeeds(
+        &citus.url,
+        &["--migrations", migrations, "verify", "--live"],
+    );
+    // Down drops it, up distributes it again.
+    succeeds(&citus.url, &["--migrations", migrations, "migrate", "down"]);
+    assert!(
+        !citus_tables(&mut client)
+            .iter()
+            .any(|t| t.0 == "device_notes")
+    );
+    succeeds(&citus.url, &["--migrations", migrations, "migrate", "up"]);
+    assert!(
+        citus_tables(&mut client)
+            .iter()
+            .any(|t| t.0 == "device_notes" && t.1 == "distributed")
+    );
+
+    // The same file on plain PostgreSQL: a plain table.
+    let plain = PgDatabase::new();
+    succeeds(&plain.url, &["--migrations", migrations, "migrate", "up"]);
+    succeeds(&plain.url, &["--migrations", migrations, "verify", "--all"]);
+}
