@@ -314,9 +314,29 @@ fn distribute_takes_a_plain_database_with_rows_into_the_cluster() {
     assert_eq!(local, 0, "local data truncated");
     succeeds(&citus.url, &["verify", "--live"]);
 
-    // Again: nothing left to do.
-    let out = succeeds(&citus.url, &["migrate", "distribute"]);
-    assert!(out.contains("the tables are distributed already"), "{out}");
+    // Again: nothing left to do, said in one JSON document too.
+    let out = succeeds(&citus.url, &["--json", "migrate", "distribute"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["notices"],
+        serde_json::json!(["the tables are distributed already"]),
+        "{report}"
+    );
+    assert_eq!(report["citus"]["in_use"], true, "{report}");
+    let telemetry = report["citus"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "telemetry")
+        .cloned();
+    assert_eq!(
+        telemetry.map(|t| (t["kind"].clone(), t["distribution_column"].clone())),
+        Some((
+            serde_json::json!("distributed"),
+            serde_json::json!("device_id")
+        )),
+        "{report}"
+    );
     assert_eq!(contents(&mut client), before);
 }
 
