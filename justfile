@@ -61,6 +61,13 @@ bench-seed ROUNDS="5" SCALE="165" DIALECTS="both":
     cargo build --release --bins --examples
     cargo run --release --example seed_bench -- {{ROUNDS}} {{SCALE}} {{DIALECTS}}
 
+# Seed 10,000,000 telemetry rows (or ROWS) into a plain PostgreSQL and into a Citus coordinator
+# with two workers, against psql \copy, and time an hourly aggregate on both. Needs Citus,
+# installed or staged: PLANTDB_TEST_CITUS_DIR=<DESTDIR root> just bench-citus (README, Citus).
+bench-citus ROWS="10000000":
+    cargo build --release --bins --examples
+    cargo run --release --example citus_bench -- {{ROWS}}
+
 # What CI runs, on this machine.
 ci:
     CI=true bash .ci/run
