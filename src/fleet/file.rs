@@ -10,12 +10,13 @@
 
 use std::path::{Path, PathBuf};
 
+use marked_yaml::LoadError;
 use marked_yaml::loader::{LoaderOptions, parse_yaml_with_options};
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode, Node};
-use marked_yaml::{LoadError, Span};
 
 use crate::config::Target;
 use crate::error::{Error, Location, Result};
+use crate::seed::yaml_node::{at, load_error};
 
 /// The file fleet commands read unless `--fleet` names another.
 pub const DEFAULT_FILE: &str = "plantdb-fleet.yaml";
@@ -336,15 +337,6 @@ fn expand(
     Ok(out)
 }
 
-fn at(file: &str, span: &Span) -> Location {
-    let (line, column) = span.start().map_or((0, 0), |m| (m.line(), m.column()));
-    Location {
-        file: file.into(),
-        line,
-        column,
-    }
-}
-
 fn mistake(at: Location, message: &str) -> Error {
     Error::FleetFile {
         at,
@@ -355,49 +347,9 @@ fn mistake(at: Location, message: &str) -> Error {
 }
 
 fn yaml_error(file: &str, e: LoadError) -> Error {
-    let (place, message) = match &e {
-        LoadError::ScanError(marker, scan) => (
-            Location {
-                file: file.into(),
-                line: marker.line(),
-                column: marker.column(),
-            },
-            format!("YAML syntax error: {}", scan.info()),
-        ),
-        LoadError::DuplicateKey(inner) => {
-            let first = at(file, inner.prev_key.span());
-            (
-                at(file, inner.key.span()),
-                format!("`{}` is named twice: first at {first}", inner.key.as_str()),
-            )
-        }
-        LoadError::TopLevelMustBeMapping(m)
-        | LoadError::TopLevelMustBeSequence(m)
-        | LoadError::UnexpectedAnchor(m)
-        | LoadError::MappingKeyMustBeScalar(m)
-        | LoadError::UnexpectedTag(m) => {
-            let text = e.to_string();
-            let message = text.split_once(": ").map_or(text.as_str(), |(_, m)| m);
-            (
-                Location {
-                    file: file.into(),
-                    line: m.line(),
-                    column: m.column(),
-                },
-                format!("YAML error: {}", message.to_lowercase()),
-            )
-        }
-        // `LoadError` may grow; an unknown kind still names the file.
-        #[allow(unreachable_patterns)]
-        _ => (
-            Location {
-                file: file.into(),
-                line: 0,
-                column: 0,
-            },
-            format!("YAML error: {e}"),
-        ),
-    };
+    let (place, message) = load_error(file, &e, |key, first| {
+        format!("`{key}` is named twice: first at {first}")
+    });
     Error::FleetFile {
         at: place,
         message,

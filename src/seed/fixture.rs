@@ -6,14 +6,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Utc};
-use marked_yaml::LoadError;
 use marked_yaml::types::{MarkedScalarNode, Node};
 
 use super::catalog::{self, Catalog, Column, Kind, Pk, Table};
 pub use super::fixture_row::{Cell, Row};
 use super::fixture_time::{YEARS, parse_time};
 use super::telemetry_spec::{self, TelemetrySpec};
-use super::yaml_node::{at, at_in, fixture_error, fixture_error_from, is_null, to_json};
+use super::yaml_node::{at_in, fixture_error, fixture_error_from, is_null, load_error, to_json};
 use super::yaml_stream::{self, Body, Sink};
 use super::{spc_config, yaml_text};
 use crate::db::value::Value;
@@ -290,43 +289,9 @@ impl Defined {
 fn parse<'t>(index: usize, name: &str, text: &'t str) -> Result<&'t str> {
     let text = yaml_text::checked(name, text)?;
     yaml_stream::check(index, text).map_err(|e| {
-        let (place, message) = match &e {
-            LoadError::ScanError(marker, scan) => (
-                Location {
-                    file: name.into(),
-                    line: marker.line(),
-                    column: marker.column(),
-                },
-                format!("YAML syntax error: {}", scan.info()),
-            ),
-            LoadError::DuplicateKey(inner) => {
-                let first = at(name, inner.prev_key.span());
-                (
-                    at(name, inner.key.span()),
-                    format!(
-                        "duplicate key `{}`: first defined at {first}",
-                        inner.key.as_str()
-                    ),
-                )
-            }
-            LoadError::TopLevelMustBeMapping(m)
-            | LoadError::TopLevelMustBeSequence(m)
-            | LoadError::UnexpectedAnchor(m)
-            | LoadError::MappingKeyMustBeScalar(m)
-            | LoadError::UnexpectedTag(m) => {
-                let text = e.to_string();
-                // The crate's text starts with its own rendering of the marker; ours replaces it.
-                let message = text.split_once(": ").map_or(text.as_str(), |(_, m)| m);
-                (
-                    Location {
-                        file: name.into(),
-                        line: m.line(),
-                        column: m.column(),
-                    },
-                    format!("YAML error: {}", message.to_lowercase()),
-                )
-            }
-        };
+        let (place, message) = load_error(name, &e, |key, first| {
+            format!("duplicate key `{key}`: first defined at {first}")
+        });
         fixture_error_from(place, &message, None, e)
     })?;
     Ok(text)

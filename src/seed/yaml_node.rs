@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use marked_yaml::Span;
 use marked_yaml::types::{MarkedScalarNode, Node};
+use marked_yaml::{LoadError, Span};
 
 use crate::error::{Error, Location};
 
@@ -20,6 +20,47 @@ pub fn at_in(file: &Arc<str>, span: &Span) -> Location {
         file: Arc::clone(file),
         line,
         column,
+    }
+}
+
+/// Where a YAML file failed to load, and why, in the words messages use: fixtures and fleet
+/// files report their syntax errors alike, and word a duplicate key their own way
+/// (`duplicate(key, first place)`).
+pub fn load_error(
+    file: &str,
+    e: &LoadError,
+    duplicate: impl Fn(&str, &Location) -> String,
+) -> (Location, String) {
+    let place = |line, column| Location {
+        file: file.into(),
+        line,
+        column,
+    };
+    match e {
+        LoadError::ScanError(marker, scan) => (
+            place(marker.line(), marker.column()),
+            format!("YAML syntax error: {}", scan.info()),
+        ),
+        LoadError::DuplicateKey(inner) => {
+            let first = at(file, inner.prev_key.span());
+            (
+                at(file, inner.key.span()),
+                duplicate(inner.key.as_str(), &first),
+            )
+        }
+        LoadError::TopLevelMustBeMapping(m)
+        | LoadError::TopLevelMustBeSequence(m)
+        | LoadError::UnexpectedAnchor(m)
+        | LoadError::MappingKeyMustBeScalar(m)
+        | LoadError::UnexpectedTag(m) => {
+            let text = e.to_string();
+            // The crate's text starts with its own rendering of the marker; ours replaces it.
+            let message = text.split_once(": ").map_or(text.as_str(), |(_, m)| m);
+            (
+                place(m.line(), m.column()),
+                format!("YAML error: {}", message.to_lowercase()),
+            )
+        }
     }
 }
 
