@@ -3,7 +3,7 @@
 
 use super::Database;
 use crate::config::CitusPolicy;
-use crate::db::{Access, citus};
+use crate::db::Access;
 use crate::error::{Error, Result};
 use crate::migrate::distribute;
 
@@ -11,17 +11,10 @@ pub fn run(db: &Database) -> Result<i32> {
     if db.global.citus == CitusPolicy::Off {
         return Err(Error::DistributeCitusOff);
     }
-    // Refused before a SQLite file is opened (or created).
-    citus::check_policies(
-        CitusPolicy::Require,
-        db.global.timescale,
-        db.target.dialect(),
-    )?;
     let set = db.migrations(db.target.dialect())?;
-    let mut driver = db.connect(&db.target, Access::ReadWrite)?;
-    // Distributing is what the command is for: a database Citus cannot serve is refused
-    // before anything changes, naming what it lacks.
-    citus::settle(driver.as_mut(), CitusPolicy::Require, db.global.timescale)?;
+    // Distributing is what the command is for: SQLite is refused before the file is opened,
+    // and a database Citus cannot serve before anything changes, naming what it lacks.
+    let mut driver = db.connect_with_citus(&db.target, Access::ReadWrite, CitusPolicy::Require)?;
     let report = distribute::distribute(driver.as_mut(), &set)?;
     db.out.distribute_report(&db.shown_url, &report);
     Ok(0)

@@ -19,7 +19,7 @@ mod verify;
 use std::time::Duration;
 
 use crate::cli::{Cli, Command, FleetCommand, FleetMigrateCommand, GlobalArgs, MigrateCommand};
-use crate::config::{self, Target};
+use crate::config::{self, CitusPolicy, Target};
 use crate::db::{self, Access, Dialect, Driver, LockWait, citus};
 use crate::error::Result;
 use crate::fleet::Action;
@@ -114,7 +114,18 @@ impl<'a> Database<'a> {
     /// waiting for plantdb's lock as `--lock-timeout` says.
     /// `--citus` is settled here, before the command writes anything.
     fn connect(&self, target: &Target, access: Access) -> Result<Box<dyn Driver>> {
-        let (citus, timescale) = (self.global.citus, self.global.timescale);
+        self.connect_with_citus(target, access, self.global.citus)
+    }
+
+    /// [`Database::connect`] with `citus` instead of `--citus`, for a command that needs Citus
+    /// whatever the option says.
+    fn connect_with_citus(
+        &self,
+        target: &Target,
+        access: Access,
+        citus: CitusPolicy,
+    ) -> Result<Box<dyn Driver>> {
+        let timescale = self.global.timescale;
         citus::check_policies(citus, timescale, target.dialect())?;
         // Read before connecting, so that a bad setting stops the command before anything.
         let telemetry = match access {

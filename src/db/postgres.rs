@@ -123,9 +123,14 @@ impl PostgresDriver {
         // are never written into a script (nor change its checksum). Periods print as
         // `N days` or `N hours`: nothing to quote. The settings and Citus's probe go in one
         // message: one round trip, whatever the access.
+        // On a Citus coordinator plantdb writes in Citus's sequential mode (one connection per
+        // worker): in its default parallel mode Citus refuses, in one transaction, DDL or
+        // writes on a distributed table after the reference table it references was touched,
+        // which migrations and seeds do. Without Citus the setting is an inert placeholder.
         let mut setup = format!(
             "SET plantdb.timescale = '{}'; SET plantdb.telemetry_compress_after = '{}'; \
-             SET plantdb.telemetry_retain_for = '{}'",
+             SET plantdb.telemetry_retain_for = '{}'; \
+             SET citus.multi_shard_modify_mode = 'sequential'",
             timescale.as_str(),
             telemetry.compress_after,
             telemetry.retain_for
@@ -309,16 +314,10 @@ impl PostgresDriver {
     }
 
     /// Tells this session's migrations that Citus distributes the tables, and keeps
-    /// TimescaleDB out of the telemetry table, which Citus distributes instead. The session
-    /// uses Citus's sequential mode (one connection per worker): a migration that creates a
-    /// distributed table referencing a reference table (or changes one) is refused in Citus's
-    /// default parallel mode once the transaction touched that reference table.
+    /// TimescaleDB out of the telemetry table, which Citus distributes instead.
     pub fn use_citus(&mut self) -> Result<()> {
         self.client
-            .batch_execute(
-                "SET plantdb.citus = 'on'; SET plantdb.timescale = 'off';
-                 SET citus.multi_shard_modify_mode = 'sequential'",
-            )
+            .batch_execute("SET plantdb.citus = 'on'; SET plantdb.timescale = 'off'")
             .map_err(|e| self.db_error("cannot configure the session for Citus", e))?;
         self.citus_in_use = true;
         Ok(())

@@ -233,12 +233,6 @@ pub fn seed(
     // lock is its write lock. Everything the seed writes is one transaction inside it.
     let mut locked = Locked::new(driver)?;
     let work = |driver: &mut dyn Driver| -> Result<HashMap<&'static str, TableReport>> {
-        if let Some(pg) = driver.as_postgres().filter(|pg| pg.citus_installed()) {
-            // A seed writes distributed tables, then the reference tables they reference (and
-            // the other way round): Citus allows that in one transaction only when it uses one
-            // connection per node.
-            pg.execute("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'")?;
-        }
         let mut seeder = Seeder {
             driver,
             options,

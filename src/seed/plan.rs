@@ -33,13 +33,6 @@ pub struct Named {
     citus_tables: Vec<String>,
 }
 
-/// The tables of schema `public` that Citus manages: distributed, reference, and Citus's
-/// local tables, none of which a statement may join with a temporary table.
-const CITUS_MANAGED: &str = "SELECT c.relname::text FROM pg_dist_partition p
-     JOIN pg_class c ON c.oid = p.logicalrelid
-     JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'public'";
-
 impl Named {
     /// `table` is written by the fixtures; the rows whose `columns` hold one of `rows` stay.
     pub fn insert(
@@ -55,19 +48,12 @@ impl Named {
         self.tables.contains_key(table)
     }
 
-    /// Writes the named keys into one temporary table per table (a reference table on Citus), for the conditions to join
-    /// against. Inside the seed's transaction: a rollback takes them away, and
+    /// Writes the named keys into one temporary table per table (a reference table where
+    /// Citus manages the table), for the conditions to join against. Inside the seed's transaction: a rollback takes them away, and
     /// [`Named::unstage`] drops them before a commit.
     pub fn stage(&mut self, driver: &mut dyn Driver) -> Result<()> {
-        if driver.as_postgres().is_some_and(|pg| pg.citus_installed()) {
-            self.citus_tables = driver
-                .query(CITUS_MANAGED, &[], &[Kind::Text])?
-                .into_iter()
-                .filter_map(|row| match row.into_iter().next() {
-                    Some(Value::Text(name)) => Some(name),
-                    _ => None,
-                })
-                .collect();
+        if let Some(pg) = driver.as_postgres().filter(|pg| pg.citus_installed()) {
+            self.citus_tables = pg.citus()?.tables.into_iter().map(|t| t.name).collect();
         }
         for (table, (columns, rows)) in &self.tables {
             let staged = staged_name(table);
