@@ -375,6 +375,47 @@ fn distribute_refuses_rows_without_a_device_and_changes_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(plantdb_test_citus),
+    ignore = "needs a Citus cluster: PLANTDB_TEST_CITUS=1 PLANTDB_TEST_CITUS_DIR=<DESTDIR root> (README, Citus)"
+)]
+fn distribute_that_fails_half_way_leaves_the_database_as_it_was() {
+    // The application's own table references devices: every table gets distributed, and then
+    // the last step, truncating the coordinator's copies, fails on that reference.
+    let citus = CitusDatabase::with(Setup::NoExtension);
+    succeeds(&citus.url, &["migrate", "up"]);
+    let mut client = citus.client();
+    client.batch_execute(GARDEN_ROWS).unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE device_labels (device_id TEXT PRIMARY KEY REFERENCES devices (id), label TEXT);
+             INSERT INTO device_labels VALUES ('dev-1', 'kitchen');",
+        )
+        .unwrap();
+    let before = contents(&mut client);
+    let keys = foreign_keys(&mut client);
+    citus.join_cluster();
+    let output = plantdb(&citus.url, &["migrate", "distribute"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("20260301000001"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    let mut client = citus.client();
+    assert_eq!(
+        citus_tables(&mut client),
+        [],
+        "nothing distributed, no reference table"
+    );
+    assert_eq!(contents(&mut client), before, "every row where it was");
+    assert_eq!(
+        foreign_keys(&mut client),
+        keys,
+        "every foreign key where it was"
+    );
+    succeeds(&citus.url, &["verify", "--live"]);
+}
+
+#[test]
 fn without_citus_the_distribution_is_a_no_op_and_distribute_is_refused() {
     let pg = PgDatabase::new();
     let out = succeeds(&pg.url, &["migrate", "up"]);
