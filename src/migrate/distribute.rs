@@ -28,10 +28,6 @@ pub struct DistributeReport {
 /// Runs the distribution migration's script again on a database where it is applied. The
 /// caller has settled `--citus` to Citus (see [`crate::db::citus::settle`]).
 pub fn distribute(driver: &mut dyn Driver, set: &MigrationSet) -> Result<DistributeReport> {
-    let applied = driver.applied()?;
-    if !applied.iter().any(|a| a.version == DISTRIBUTION_VERSION) {
-        return Err(Error::DistributePending(DISTRIBUTION_VERSION));
-    }
     let migration = set
         .get(DISTRIBUTION_VERSION)
         .ok_or(Error::DistributeMissing(DISTRIBUTION_VERSION))?;
@@ -47,7 +43,15 @@ pub fn distribute(driver: &mut dyn Driver, set: &MigrationSet) -> Result<Distrib
         fake: false,
         expected_latest: None,
     };
+    // Read under the lock: a migration run cannot take the migration back in between.
     let mut locked = Locked::new(driver)?;
+    if !locked
+        .applied()?
+        .iter()
+        .any(|a| a.version == DISTRIBUTION_VERSION)
+    {
+        return Err(Error::DistributePending(DISTRIBUTION_VERSION));
+    }
     let notices = locked.transaction(|driver| match driver.as_postgres() {
         Some(pg) => pg.run_again(&step),
         None => Err(Error::CitusRequiresPostgres),
