@@ -296,6 +296,29 @@ fn distribute_takes_a_plain_database_with_rows_into_the_cluster() {
     );
 
     citus.join_cluster();
+    // Taken back below the distribution: `migrate up` is the way, and nothing changes here.
+    succeeds(
+        &citus.url,
+        &[
+            "--citus",
+            "off",
+            "migrate",
+            "down",
+            "--to",
+            BEFORE_DISTRIBUTION,
+        ],
+    );
+    let output = plantdb(&citus.url, &["migrate", "distribute"]);
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("migration 20260301000001 (citus_distribution) is not applied yet")
+            && text.contains("hint:"),
+        "{text}"
+    );
+    assert_eq!(citus_tables(&mut citus.client()), []);
+    succeeds(&citus.url, &["--citus", "off", "migrate", "up"]);
+
     let out = succeeds(&citus.url, &["migrate", "distribute"]);
     assert!(out.contains("distributed telemetry by device_id"), "{out}");
     let mut client = citus.client();
